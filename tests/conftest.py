@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny trained model file, real data paths, headless Qt, one torch thread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("FACE_EXPLORER_CACHE", str(Path(__file__).parent.parent / ".cache" / "tests"))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CELEBA = SHARED_DATA / "celeba-9k"
+UTKFACE = SHARED_DATA / "utkface-500"
+# Attribute names of the tiny model: real CelebA names, so features that look names up work.
+TINY_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair"]
+
+
+def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 30) -> Path:
+    """Train a seconds-long model on synthetic data with the real trainer; return its file."""
+    from trainer.config import TrainConfig, preset
+    from trainer.data import fake_dataset
+    from trainer.run import Run
+
+    values = preset("tiny")
+    values.update(kind=kind, res=res, steps=steps, encoder_steps=steps, classifier_steps=steps,
+                  sample_every=10_000, snapshot_every=10_000, atlas_size=64)
+    if kind == "cgan":
+        values["cond_attributes"] = ("Smiling", "Male")
+    cfg = TrainConfig(**values)
+    data = fake_dataset(n=128, res=res, names=TINY_ATTRIBUTES)
+    run = Run(out, cfg, data, quiet=True, command=["tests"])
+    return run.train()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete tiny model file (G, E, C, attribute directions, atlas), trained once per session."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_cgan"), kind="cgan")
+
+
+def needs(path: Path) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} not present")

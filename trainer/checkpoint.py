@@ -1,0 +1,284 @@
+"""The model-file format: one loader, one writer, atomic writes.
+
+A model file is a safetensors file. Its tensors are namespaced by network (``G.*`` the EMA generator,
+``E.*`` the encoder, ``C.*`` the attribute classifier, ``D.*`` the discriminator when kept) plus the
+explorer's extras (``attr.directions`` (n_attr, nz), ``atlas.z`` (n, nz), ``atlas.labels`` (n, n_attr)
+int8 in {-1, +1}). Its safetensors metadata holds one JSON document under the key ``face_explorer``::
+
+    {"format": "face-explorer-model", "format_version": 1, "kind": "dcgan",
+     "model_config": {...}, "attribute_names": [...], "parts": ["G", "E", "C"],
+     "step": 12000, "provenance": {...}, "train_config": {...}, ...}
+
+Opening a model file never executes code: safetensors holds raw tensors and JSON only. Training
+state (D, optimisers, RNG) lives beside the model file in a ``.state.pt`` file loaded with
+``torch.load(weights_only=True)``, which also refuses code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from trainer.models import ModelConfig, build
+
+FORMAT = "face-explorer-model"
+FORMAT_VERSION = 1
+META_KEY = "face_explorer"
+PARTS = ("G", "D", "E", "C")
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used, with a message that says why."""
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then rename over ``path``; a crash leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # Make the rename itself durable.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _state_dict(obj: nn.Module | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    return obj.state_dict() if isinstance(obj, nn.Module) else obj
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    cfg: ModelConfig,
+    networks: Mapping[str, nn.Module | Mapping[str, torch.Tensor]],
+    meta: Mapping[str, Any],
+    extras: Mapping[str, torch.Tensor | np.ndarray] | None = None,
+    *,
+    half: bool = False,
+) -> None:
+    """Write a model file atomically.
+
+    Parameters
+    ----------
+    networks : {'G': module or state_dict, ...}; keys from PARTS.
+    meta : extra JSON-able metadata (attribute_names, provenance, step, train_config, ...).
+    extras : named tensors such as 'attr.directions' or 'atlas.z'.
+    half : store floating-point tensors as float16 (the loader returns float32).
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    for part, net in networks.items():
+        if part not in PARTS:
+            raise ValueError(f"unknown network part {part!r}")
+        for k, v in _state_dict(net).items():
+            tensors[f"{part}.{k}"] = v
+    for k, v in (extras or {}).items():
+        tensors[k] = torch.as_tensor(v)
+    out: dict[str, torch.Tensor] = {}
+    for k, v in tensors.items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.to(torch.float16)
+        out[k] = v.contiguous().clone()
+    doc = dict(meta)
+    doc.update(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        kind=cfg.kind,
+        model_config=cfg.to_dict(),
+        parts=sorted(networks),
+    )
+    header = {META_KEY: json.dumps(doc)}
+    atomic_write(path, lambda tmp: save_file(out, tmp, metadata=header))
+
+
+@dataclass
+class ModelFile:
+    """A loaded model file: metadata, config and float32 tensors (CPU)."""
+
+    path: Path
+    meta: dict[str, Any]
+    config: ModelConfig
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def parts(self) -> list[str]:
+        return list(self.meta.get("parts", []))
+
+    @property
+    def attribute_names(self) -> list[str]:
+        return list(self.meta.get("attribute_names", []))
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.path.stem)
+
+    def has(self, key: str) -> bool:
+        return key in self.parts or key in self.tensors
+
+    def state_dict(self, part: str) -> dict[str, torch.Tensor]:
+        prefix = part + "."
+        return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+
+    def network(self, part: str) -> nn.Module:
+        """Rebuild one network from the stored config and load its weights (eval mode, CPU)."""
+        if part not in self.parts:
+            raise ModelFileError(f"{self.path.name}: this model file has no {part} network")
+        net = build(self.config, part)
+        try:
+            net.load_state_dict(self.state_dict(part), strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0:3]
+            raise ModelFileError(
+                f"{self.path.name}: the {part} weights do not match the stored model config "
+                f"({' '.join(first)})"
+            ) from None
+        return net.eval()
+
+    def array(self, key: str) -> np.ndarray:
+        if key not in self.tensors:
+            raise ModelFileError(f"{self.path.name}: this model file has no {key!r} tensor")
+        return self.tensors[key].numpy()
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    """Parse the safetensors header by hand first, to give precise messages for bad files."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ModelFileError(f"{path.name}: file is empty or truncated ({size} bytes)")
+        (n,) = struct.unpack("<Q", head)
+        if n == 0 or n > _MAX_HEADER or 8 + n > size:
+            raise ModelFileError(
+                f"{path.name}: not a model file (no valid safetensors header); "
+                "it may be truncated or of another format"
+            )
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ModelFileError(f"{path.name}: not a model file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path.name}: not a model file (header is not a JSON object)")
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end > size:
+        raise ModelFileError(
+            f"{path.name}: file is truncated ({size} bytes, the header promises {8 + n + end})"
+        )
+    return header
+
+
+def load_model(path: str | os.PathLike[str]) -> ModelFile:
+    """Load and validate a model file; raise ModelFileError with a clear message if unusable."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"no such model file: {path}")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
+    try:
+        header = _read_header(path)
+    except KeyError:
+        raise ModelFileError(f"{path.name}: corrupt safetensors header") from None
+    raw = (header.get("__metadata__") or {}).get(META_KEY)
+    if raw is None:
+        raise ModelFileError(f"{path.name}: a safetensors file, but not a face-explorer model")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{path.name}: model metadata is not valid JSON") from None
+    meta = migrate(meta, path.name)
+    try:
+        cfg = ModelConfig.from_dict(meta["model_config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path.name}: invalid model config: {e}") from None
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for k in f.keys():
+                t = f.get_tensor(k)
+                tensors[k] = t.float() if t.is_floating_point() else t
+    except Exception as e:  # safetensors raises its own error types for corrupt data.
+        raise ModelFileError(f"{path.name}: corrupt tensor data ({e})") from None
+    mf = ModelFile(path=path, meta=meta, config=cfg, tensors=tensors)
+    _validate(mf)
+    return mf
+
+
+def migrate(meta: dict[str, Any], name: str) -> dict[str, Any]:
+    """Bring older metadata up to FORMAT_VERSION (the only place that knows old versions)."""
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{name}: metadata says format {meta.get('format')!r}, not {FORMAT!r}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{name}: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{name}: made by a newer face-explorer (format {version}, this one reads up to "
+            f"{FORMAT_VERSION}); please upgrade"
+        )
+    return meta
+
+
+def _validate(mf: ModelFile) -> None:
+    name = mf.path.name
+    if "G" not in mf.parts:
+        raise ModelFileError(f"{name}: the model file has no generator")
+    for part in mf.parts:
+        mf.network(part)  # strict load: every tensor present with the right shape
+    names = mf.attribute_names
+    nz = mf.config.nz
+    checks = {
+        "attr.directions": (len(names), nz),
+        "atlas.z": (None, nz),
+        "atlas.labels": (None, len(names)),
+    }
+    for key, shape in checks.items():
+        if key in mf.tensors:
+            got = tuple(mf.tensors[key].shape)
+            if len(got) != 2 or any(s is not None and s != g for s, g in zip(shape, got)):
+                raise ModelFileError(f"{name}: {key} has shape {got}, expected {shape}")
+    if "atlas.z" in mf.tensors and "atlas.labels" in mf.tensors:
+        if mf.tensors["atlas.z"].shape[0] != mf.tensors["atlas.labels"].shape[0]:
+            raise ModelFileError(f"{name}: atlas.z and atlas.labels differ in length")
+
+
+def state_path(model_path: str | os.PathLike[str]) -> Path:
+    """Where the training state of a model file lives."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".state.pt")
+
+
+def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load training state without unpickling code (weights_only)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelFileError(f"{Path(path).name}: unreadable training state ({e})") from None

@@ -1,0 +1,182 @@
+"""`face-train`: train a face GAN from a folder of photos, or evaluate a model file.
+
+    face-train --data ../shared/data/celeba-9k --preset celeba64 --out runs/celeba64
+    face-train --data runs/... --resume --out runs/celeba64        # continue where it stopped
+    face-train evaluate checkpoints/celeba64.safetensors --data ../shared/data/celeba-9k
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+EPILOG = """\
+examples:
+  face-train --data ../shared/data/celeba-9k --preset celeba64 --out runs/celeba64
+      the bundled model's recipe: a 64 px DCGAN, then its encoder and attribute classifier
+  face-train --data ../shared/data/celeba-9k --kind cgan --cond Smiling,Male --out runs/cgan
+      a conditional GAN on two attributes
+  face-train --data fake --preset tiny --out /tmp/smoke
+      seconds-long smoke run on synthetic data
+  face-train --out runs/celeba64 --data ../shared/data/celeba-9k --resume --steps 12000
+      continue a stopped run (Ctrl-C saves), optionally with more steps
+
+The data folder may be CelebA's own layout (img_align_celeba/ + list_attr_celeba.txt), UTKFace
+photos (labels in the file names), or any folder of images (optionally with attributes.csv).
+A run folder gets model.safetensors (open it in face-explorer), curves, sample grids and a timelapse.
+"""
+
+# (flag, TrainConfig field, type, help)
+FLAGS: list[tuple[str, str, Any, str]] = [
+    ("--kind", "kind", str, "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016)"),
+    ("--res", "res", int, "image size: 32, 64 or 128 (16 for tests)"),
+    ("--nz", "nz", int, "latent size"),
+    ("--ngf", "ngf", int, "generator base width"),
+    ("--ndf", "ndf", int, "discriminator base width"),
+    ("--nef", "nef", int, "encoder base width"),
+    ("--batch", "batch", int, "images per step"),
+    ("--steps", "steps", int, "GAN training steps"),
+    ("--encoder-steps", "encoder_steps", int, "steps to train the encoder after the GAN"),
+    ("--classifier-steps", "classifier_steps", int, "steps to train the attribute classifier"),
+    ("--optimizer", "optimizer", str, "adam | rmsprop"),
+    ("--lr-g", "lr_g", float, "generator learning rate"),
+    ("--lr-d", "lr_d", float, "discriminator learning rate"),
+    ("--lr-e", "lr_e", float, "encoder learning rate"),
+    ("--loss", "loss", str, "hinge | bce (non-saturating)"),
+    ("--label-smooth", "label_smooth", float, "bce: real label is 1 - this"),
+    ("--label-noise", "label_noise", float, "bce: uniform noise of this size on the labels"),
+    ("--balance-margin", "balance_margin", float,
+     "skip the update of whichever side wins by this margin (0 = off; seed 002 uses 0.3)"),
+    ("--d-l2", "d_l2", float, "L2 on D (adapts when --balance-margin is on)"),
+    ("--ema", "ema", float, "decay of the generator's moving average (0 = off)"),
+    ("--augment", "augment", str, "DiffAugment policy: comma list of color,translation,cutout"),
+    ("--r1", "r1", float, "R1 gradient penalty weight (0 = off; costs time)"),
+    ("--seed", "seed", int, "random seed"),
+    ("--holdout", "holdout", int, "last N images are never trained on (for evaluation)"),
+    ("--atlas-size", "atlas_size", int, "encoded faces stored for the scatter plot"),
+    ("--sample-every", "sample_every", int, "write a sample grid every N steps"),
+    ("--snapshot-every", "snapshot_every", int, "write a resumable snapshot every N steps"),
+    ("--log-every", "log_every", int, "log metrics every N steps"),
+    ("--threads", "threads", int, "CPU threads for torch (0 = default)"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="face-train", description="Train a face GAN (and its encoder) from a folder of photos.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, metavar="PATH",
+                   help="data folder, or 'fake' for synthetic smoke-test data")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="starting recipe: celeba64, celeba64-cgan or tiny (flags override it)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--cond", metavar="A,B,...", help="attributes for a conditional GAN")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    p.add_argument("--no-bf16", action="store_true", help="train in float32")
+    p.add_argument("--no-channels-last", action="store_true", help="default memory format")
+    p.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
+    p.add_argument("--cache-dir", metavar="DIR", help="where decoded images are cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, _, typ, help_ in FLAGS:
+        p.add_argument(flag, type=typ, default=None, help=help_)
+    return p
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from trainer.config import TrainConfig, preset
+
+    values: dict[str, Any] = preset(args.preset) if args.preset else {}
+    explicit = {field: getattr(args, field) for _, field, _, _ in FLAGS
+                if getattr(args, field) is not None}
+    if args.cond:
+        explicit["cond_attributes"] = tuple(a.strip() for a in args.cond.split(",") if a.strip())
+        explicit.setdefault("kind", "cgan")
+    if args.no_bf16:
+        explicit["bf16"] = False
+    if args.no_channels_last:
+        explicit["channels_last"] = False
+    values.update(explicit)
+    return TrainConfig(**values), explicit
+
+
+def train_main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from trainer.checkpoint import ModelFileError
+    from trainer.data import DataError, fake_dataset, load_dataset
+    from trainer.run import RESUMABLE, Run, RunError
+
+    try:
+        cfg, explicit = config_from_args(args)
+    except (ValueError, TypeError) as e:
+        print(f"face-train: {e}", file=sys.stderr)
+        return 2
+    device = pick_device(args.device)
+    ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if ddp:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        if device == "cuda":
+            import torch
+
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            device = f"cuda:{local}"
+    try:
+        if args.data == "fake":
+            data = fake_dataset(n=max(64, cfg.batch * 4), res=cfg.res)
+        else:
+            data = load_dataset(args.data, cfg.res, cache_dir=args.cache_dir, limit=args.limit)
+        if cfg.kind == "cgan":
+            data.label_columns(list(cfg.cond_attributes))  # fail early on unknown names
+        train, _held = data.split_holdout(cfg.holdout) if cfg.holdout else (data, None)
+        calib = None
+        if cfg.classifier_steps and train.labels is not None and len(train) >= 200:
+            n_cal = min(300, len(train) // 10)
+            calib = train.subset(slice(len(train) - n_cal, len(train)))
+        overrides = {k: v for k, v in explicit.items() if k in RESUMABLE}
+        run = Run(args.out, cfg, train, resume=args.resume, overrides=overrides, device=device,
+                  command=["face-train", *argv], quiet=args.quiet, calib=calib)
+        path = run.train()
+    except (DataError, RunError, ModelFileError) as e:
+        print(f"face-train: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if ddp:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    if run.is_main and not args.quiet:
+        print(f"done: open it with  face-explorer --model {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "evaluate":
+        from trainer.evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
+    return train_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

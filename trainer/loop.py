@@ -1,0 +1,416 @@
+"""The training loop: GAN phase, encoder phase, classifier phase. It emits events and knows no UI.
+
+A run goes through phases in order: 'gan' (G, D and, for a VAE/GAN, E), 'encoder' (E against a
+frozen G), 'classifier' (the attribute classifier on real photos), then 'done'. Everything the loop
+needs to continue lives in `state_dict()`, so a resumed run continues at the exact step.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from trainer.augment import diff_augment, parse_policy
+from trainer.config import TrainConfig
+from trainer.data import FaceDataset
+from trainer.models import ModelConfig, build
+
+PHASES = ("gan", "encoder", "classifier", "done")
+Callback = Callable[["Trainer"], None]
+
+
+def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, n: int = 8) -> None:
+    """Recompute BatchNorm statistics of an EMA generator from its own outputs ("standing stats")."""
+    gen = torch.Generator().manual_seed(1234)
+    bns = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    g.train()
+    with torch.no_grad():
+        for _ in range(n):
+            z = torch.randn(64, cfg.nz, generator=gen)
+            g(z, _sample_y(labels, 64, gen) if cfg.n_cond else None)
+    for m in bns:
+        m.momentum = 0.1
+    g.eval()
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """bfloat16 autocast pays off on GPUs and on CPUs with AVX-512/AMX; on AVX2-only CPUs it is
+    emulated and about 30x slower than float32 (measured on the 2-core AMD EPYC dev machine)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "NO AVX", "AVX2")
+    return False
+
+
+def _sample_y(labels: np.ndarray | None, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Condition vectors drawn from the data's own label rows (keeps attribute correlations)."""
+    assert labels is not None
+    idx = torch.randint(0, len(labels), (n,), generator=gen).numpy()
+    return torch.from_numpy(labels[idx]).float()
+
+
+class Trainer:
+    """Trains one model. Callbacks: on_step, on_sample, on_snapshot, on_phase (minGPT style)."""
+
+    def __init__(self, cfg: TrainConfig, data: FaceDataset, device: str = "cpu") -> None:
+        self.cfg = cfg
+        self.data = data
+        self.device = torch.device(device)
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        self.world = dist.get_world_size() if dist.is_initialized() else 1
+        n_classes = len(data.attribute_names) if cfg.classifier_steps > 0 else 0
+        if n_classes and data.labels is None:
+            n_classes = 0
+        self.mcfg = cfg.model_config(n_classes=n_classes)
+        self.cond = (
+            data.label_columns(list(cfg.cond_attributes)) if self.mcfg.n_cond else None
+        )  # (n, n_cond) float32 in {-1, +1}
+        self.policy = parse_policy(cfg.augment)
+        self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
+        torch.manual_seed(cfg.seed)  # weight init only; training randomness uses self.gen
+        self.G, self.D, self.E = build(self.mcfg, "G"), build(self.mcfg, "D"), build(self.mcfg, "E")
+        self.C = build(self.mcfg, "C") if n_classes else None
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        for net in self.nets().values():
+            net.to(self.device, memory_format=mf)
+        self.memory_format = mf
+        self.opt_g = self._opt(self.G.parameters(), cfg.lr_g)
+        self.opt_d = self._opt(self.D.parameters(), cfg.lr_d)
+        self.opt_e = self._opt(self.E.parameters(), cfg.lr_e)
+        self.opt_c = torch.optim.Adam(self.C.parameters(), 1e-3) if self.C is not None else None
+        self.G_train, self.D_train, self.E_train = self.G, self.D, self.E
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.G_train, self.D_train, self.E_train = DDP(self.G), DDP(self.D), DDP(self.E)
+        self.phase = "gan"
+        self.step = 0  # step within the current phase
+        self.total_steps = 0
+        self.d_l2 = cfg.d_l2
+        self.metrics: dict[str, float] = {}
+        self.callbacks: dict[str, list[Callback]] = {}
+        self.fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(42))
+        self.fixed_y = (
+            _sample_y(self.cond, 64, torch.Generator().manual_seed(43)) if self.cond is not None
+            else None
+        )
+        self.started = time.time()
+        self.wall_time = 0.0  # seconds of training, summed over resumes
+        self._frozen_g: nn.Module | None = None
+        self.c_limit = len(data)  # the classifier draws from images [0, c_limit)
+        self.use_bf16 = cfg.bf16 and bf16_is_fast(self.device)
+
+    # Plumbing.
+
+    def _opt(self, params: Any, lr: float) -> torch.optim.Optimizer:
+        if self.cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(self.cfg.beta1, 0.999))
+
+    def nets(self) -> dict[str, nn.Module]:
+        nets = {"G": self.G, "D": self.D, "E": self.E, "G_ema": self.G_ema}
+        if self.C is not None:
+            nets["C"] = self.C
+        return nets
+
+    def add_callback(self, event: str, fn: Callback) -> None:
+        self.callbacks.setdefault(event, []).append(fn)
+
+    def trigger(self, event: str) -> None:
+        for fn in self.callbacks.get(event, []):
+            fn(self)
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        if not self.use_bf16:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def phase_length(self, phase: str) -> int:
+        cfg = self.cfg
+        return {
+            "gan": cfg.steps,
+            "encoder": 0 if cfg.kind == "vaegan" else cfg.encoder_steps,
+            "classifier": cfg.classifier_steps if self.C is not None else 0,
+            "done": 0,
+        }[phase]
+
+    def real_batch(self, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A random batch of real faces in [-1, 1] (random horizontal flips) and their conditions."""
+        n = n or max(2, self.cfg.batch // self.world)
+        idx = torch.randint(0, len(self.data), (n,), generator=self.gen)
+        order = idx.sort().values.numpy()  # sorted reads are kinder to the memmap
+        x = torch.from_numpy(np.ascontiguousarray(self.data.images[order]))
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        flip = torch.rand(n, generator=self.gen) < 0.5
+        x[flip] = x[flip].flip(3)
+        x = x.to(self.device).contiguous(memory_format=self.memory_format)
+        y = None
+        if self.cond is not None:
+            y = torch.from_numpy(self.cond[order]).to(self.device)
+        return x, y
+
+    def aug(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy, self.gen) if self.policy else x
+
+    # GAN losses (logits in float32).
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        if cfg.loss == "hinge":
+            return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+        t_real = torch.full_like(real, 1.0 - cfg.label_smooth)
+        t_fake = torch.zeros_like(fake)
+        if cfg.label_noise:
+            t_real = t_real - cfg.label_noise * torch.rand(real.shape, generator=self.gen)
+            t_fake = t_fake + cfg.label_noise * torch.rand(fake.shape, generator=self.gen)
+        return F.binary_cross_entropy_with_logits(
+            real, t_real
+        ) + F.binary_cross_entropy_with_logits(fake, t_fake)
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss == "hinge":
+            return -fake.mean()
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+    def _update_ema(self) -> None:
+        beta = self.cfg.ema if self.total_steps > 100 else 0.0  # track closely at the start
+        with torch.no_grad():
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                pe.lerp_(p, 1.0 - beta)
+            for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                be.copy_(b)
+
+    # Steps.
+
+    def gan_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        real, y_real = self.real_batch()
+        n = real.shape[0]
+        z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
+        y_fake = _sample_y(self.cond, n, self.gen).to(self.device) if self.cond is not None else None
+        m: dict[str, float] = {}
+        vae = cfg.kind == "vaegan"
+        if vae:
+            with self.autocast():
+                mu, logvar = self.E.forward_dist(real) if self.world == 1 else \
+                    self.E_train.module.forward_dist(real)
+            mu, logvar = mu.float(), logvar.float()
+            eps = torch.randn(mu.shape, generator=self.gen).to(self.device)
+            z_rec = mu + eps * (0.5 * logvar).exp()
+        # D step: one forward over real and fake (DDP wants one forward per backward).
+        with torch.no_grad(), self.autocast():
+            fake = self.G(z, y_fake)
+            if vae:
+                recon_ng = self.G(z_rec.detach(), None)
+        d_in = [self.aug(real), self.aug(fake)] + ([self.aug(recon_ng)] if vae else [])
+        y_in = None if y_real is None else torch.cat([y_real, y_fake])
+        with self.autocast():
+            out = self.D_train(torch.cat(d_in), y_in).float()
+        d_real, d_fake = out[:n], out[n:]
+        loss_d = self.d_loss(d_real, d_fake)
+        p_real, p_fake = torch.sigmoid(d_real).mean().item(), torch.sigmoid(d_fake).mean().item()
+        err_r = F.binary_cross_entropy_with_logits(d_real.detach(), torch.ones_like(d_real)).item()
+        err_f = F.binary_cross_entropy_with_logits(d_fake.detach(), torch.zeros_like(d_fake)).item()
+        margin = cfg.balance_margin
+        skip_d = margin > 0 and (err_f < margin or err_r < margin)
+        skip_g = margin > 0 and (err_f > 1 - margin or err_r > 1 - margin)
+        if margin > 0 and cfg.d_l2 > 0:  # seed 002: adaptive L2 on D
+            self.d_l2 = float(np.clip(self.d_l2 * (1.5 if skip_d else 1 / 1.5), 1e-6, 1e-2))
+            for g in self.opt_d.param_groups:
+                g["weight_decay"] = self.d_l2
+        self.opt_d.zero_grad(set_to_none=True)
+        if not skip_d:
+            loss_d.backward()
+            self.opt_d.step()
+        if cfg.r1 > 0 and self.total_steps % cfg.r1_every == 0 and not skip_d:
+            m["r1"] = self._r1_step(real, y_real)
+        # G step (and E for a VAE/GAN); D is frozen and used without its DDP wrapper.
+        self.D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self.autocast():
+            if vae:
+                both = self.G_train(torch.cat([z, z_rec]), None)
+                fake_g, recon = both[:n], both[n:]
+            else:
+                fake_g = self.G_train(z, y_fake)
+            g_out = self.D(self.aug(fake_g), y_fake).float()
+        loss_g = self.g_loss(g_out)
+        if vae:
+            with self.autocast():
+                f_rec, f_real = self.D.features(recon), self.D.features(real)
+            rec = F.mse_loss(f_rec.float(), f_real.float().detach()) + F.l1_loss(
+                recon.float(), real.float()
+            )
+            kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+            with self.autocast():
+                adv_rec = self.g_loss(self.D(self.aug(recon), None).float())
+            self.opt_e.zero_grad(set_to_none=True)
+            (cfg.vae_kl * kl + rec).backward(inputs=list(self.E.parameters()), retain_graph=True)
+            loss_g_total = loss_g + 0.5 * adv_rec + cfg.vae_gamma * rec
+            if not skip_g:
+                loss_g_total.backward(inputs=list(self.G.parameters()))
+                self.opt_g.step()
+            self.opt_e.step()
+            m.update(kl=kl.item(), rec=rec.item())
+        elif not skip_g:
+            loss_g.backward()
+            self.opt_g.step()
+        self.D.requires_grad_(True)
+        if cfg.ema > 0:
+            self._update_ema()
+        else:
+            self.G_ema.load_state_dict(self.G.state_dict())
+        m.update(
+            loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=p_real, d_fake=p_fake,
+            g_fool=torch.sigmoid(g_out.detach()).mean().item(),
+            skip_d=float(skip_d), skip_g=float(skip_g),
+        )
+        if margin > 0 and cfg.d_l2 > 0:
+            m["d_l2"] = self.d_l2
+        return m
+
+    def _r1_step(self, real: torch.Tensor, y: torch.Tensor | None) -> float:
+        real = real.detach().float().requires_grad_(True)
+        out = self.D_train(real, y)
+        (grad,) = torch.autograd.grad(out.sum(), real, create_graph=True)
+        penalty = grad.pow(2).sum([1, 2, 3]).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        (0.5 * self.cfg.r1 * self.cfg.r1_every * penalty).backward()
+        self.opt_d.step()
+        return penalty.item()
+
+    def frozen_generator(self) -> nn.Module:
+        """The EMA generator with standing BatchNorm statistics, as shipped in the model file."""
+        if self._frozen_g is None:
+            g = copy.deepcopy(self.G_ema)
+            refresh_bn_stats(g, self.mcfg, self.cond)
+            self._frozen_g = g.requires_grad_(False).eval()
+        return self._frozen_g
+
+    def encoder_step(self) -> dict[str, float]:
+        """E learns to invert the frozen G: E(G(z)) ~ z on samples and G(E(x)) ~ x on photos."""
+        cfg = self.cfg
+        G = self.frozen_generator()
+        self.D.eval().requires_grad_(False)
+        real, y_real = self.real_batch()
+        n = real.shape[0]
+        z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
+        y_fake = _sample_y(self.cond, n, self.gen).to(self.device) if self.cond is not None else None
+        with torch.no_grad(), self.autocast():
+            fake = G(z, y_fake)
+        with self.autocast():
+            z_hat = self.E_train(torch.cat([fake, real])).float()
+            recon = G(z_hat[n:], y_real)
+            f_rec, f_real = self.D.features(recon), self.D.features(real)
+        loss_lat = F.mse_loss(z_hat[:n], z)
+        loss_pix = F.l1_loss(recon.float(), real.float())
+        loss_feat = F.mse_loss(f_rec.float(), f_real.float())
+        loss = loss_lat + loss_pix + cfg.enc_feature * loss_feat
+        self.opt_e.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_e.step()
+        return dict(enc_latent=loss_lat.item(), enc_pixel=loss_pix.item(), enc_feat=loss_feat.item())
+
+    def classifier_step(self) -> dict[str, float]:
+        assert self.C is not None and self.opt_c is not None and self.data.labels is not None
+        self.C.train()
+        n = max(2, 128 // self.world)
+        idx = torch.randint(0, self.c_limit, (n,), generator=self.gen).sort().values.numpy()
+        x = torch.from_numpy(np.ascontiguousarray(self.data.images[idx]))
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        flip = torch.rand(len(idx), generator=self.gen) < 0.5
+        x[flip] = x[flip].flip(3)
+        x = x.contiguous(memory_format=self.memory_format).to(self.device)
+        t = torch.from_numpy((self.data.labels[idx] > 0).astype(np.float32)).to(self.device)
+        with self.autocast():
+            logits = self.C(x).float()
+        loss = F.binary_cross_entropy_with_logits(logits, t)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        acc = ((logits > 0).float() == t).float().mean().item()
+        return dict(cls_loss=loss.item(), cls_acc=acc)
+
+    # Driving.
+
+    def run(self) -> None:
+        """Run the remaining steps of every phase; resumable at any step."""
+        last = time.time()
+        while self.phase != "done":
+            length = self.phase_length(self.phase)
+            while self.step < length:
+                fn = {"gan": self.gan_step, "encoder": self.encoder_step,
+                      "classifier": self.classifier_step}[self.phase]
+                self.metrics = fn()
+                self.step += 1
+                self.total_steps += 1
+                now = time.time()
+                self.wall_time += now - last
+                last = now
+                self.trigger("on_step")
+                if self.phase == "gan" and self.step % self.cfg.sample_every == 0:
+                    self.trigger("on_sample")
+                if self.step % self.cfg.snapshot_every == 0 or self.step == length:
+                    self.trigger("on_snapshot")
+            self.phase = PHASES[PHASES.index(self.phase) + 1]
+            self.step = 0
+            self.trigger("on_phase")
+            last = time.time()
+
+    @torch.no_grad()
+    def sample_grid(self, n: int = 64) -> np.ndarray:
+        """Images of the fixed latents from the EMA generator, (n, res, res, 3) uint8."""
+        g = self.frozen_generator() if self.phase != "gan" else self.G_ema
+        y = self.fixed_y[:n] if self.fixed_y is not None else None
+        x = g(self.fixed_z[:n].to(self.device), None if y is None else y.to(self.device))
+        return to_uint8(x)
+
+    # State.
+
+    def state_dict(self) -> dict[str, Any]:
+        s: dict[str, Any] = {
+            "train_config": self.cfg.to_dict(),
+            "phase": self.phase, "step": self.step, "total_steps": self.total_steps,
+            "wall_time": self.wall_time, "d_l2": self.d_l2,
+            "rng": self.gen.get_state(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "opt_e": self.opt_e.state_dict(),
+        }
+        for k, net in self.nets().items():
+            s[k] = net.state_dict()
+        if self.opt_c is not None:
+            s["opt_c"] = self.opt_c.state_dict()
+        return s
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        for k, net in self.nets().items():
+            net.load_state_dict(s[k])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.opt_e.load_state_dict(s["opt_e"])
+        if self.opt_c is not None and "opt_c" in s:
+            self.opt_c.load_state_dict(s["opt_c"])
+        self.phase, self.step, self.total_steps = s["phase"], s["step"], s["total_steps"]
+        self.wall_time, self.d_l2 = s["wall_time"], s["d_l2"]
+        self.gen.set_state(s["rng"])
+        self._frozen_g = None
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(n, 3, h, w) in [-1, 1] -> (n, h, w, 3) uint8."""
+    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()

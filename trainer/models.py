@@ -1,0 +1,227 @@
+"""Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
+
+This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every network
+is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with their shape.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+KINDS = ("dcgan", "cgan", "vaegan")
+RESOLUTIONS = (16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of every network in a model file.
+
+    Attributes
+    ----------
+    kind : 'dcgan', 'cgan' (G and D conditioned on `cond_attributes`) or 'vaegan'.
+    resolution : image side in pixels (16 is for tests).
+    nz : latent size.
+    ngf, ndf, nef : base widths of generator, discriminator and encoder.
+    cond_attributes : attribute names that condition a 'cgan' (y in {-1, +1} per attribute).
+    n_classes : number of attribute logits of the bundled classifier (0 = none).
+    """
+
+    kind: str = "dcgan"
+    resolution: int = 64
+    nz: int = 128
+    ngf: int = 64
+    ndf: int = 64
+    nef: int = 64
+    cond_attributes: tuple[str, ...] = field(default_factory=tuple)
+    n_classes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}; expected one of {KINDS}")
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+        if self.kind == "cgan" and not self.cond_attributes:
+            raise ValueError("a conditional GAN needs at least one attribute in cond_attributes")
+        if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1:
+            raise ValueError("latent size and widths must be positive")
+
+    @property
+    def n_cond(self) -> int:
+        return len(self.cond_attributes) if self.kind == "cgan" else 0
+
+    @property
+    def n_stages(self) -> int:
+        """Number of 2x up/down-sampling stages between 4x4 and the image."""
+        return int(math.log2(self.resolution // 4))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cond_attributes"] = list(self.cond_attributes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model_config fields: {sorted(unknown)}")
+        d = dict(d)
+        d["cond_attributes"] = tuple(d.get("cond_attributes", ()))
+        return cls(**d)
+
+
+def _widths(base: int, n_stages: int) -> list[int]:
+    """Channel widths from the 4x4 end outwards: base*8 capped, halving towards the image."""
+    return [base * min(8, 2 ** (n_stages - 1 - i)) for i in range(n_stages)]
+
+
+class Generator(nn.Module):
+    """DCGAN generator: z (n, nz) [+ y (n, n_cond)] -> image (n, 3, res, res) in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = _widths(cfg.ngf, cfg.n_stages)
+        # state size. (nz + n_cond) -> (w0) x 4 x 4
+        self.project = nn.Sequential(
+            nn.ConvTranspose2d(cfg.nz + cfg.n_cond, w[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(True),
+        )
+        blocks: list[nn.Module] = []
+        for i in range(cfg.n_stages - 1):
+            # state size. w[i] x s x s -> w[i+1] x 2s x 2s
+            blocks += [
+                nn.ConvTranspose2d(w[i], w[i + 1], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(w[i + 1]),
+                nn.ReLU(True),
+            ]
+        self.blocks = nn.Sequential(*blocks)
+        # state size. w[-1] x res/2 x res/2 -> 3 x res x res
+        self.to_rgb = nn.Sequential(nn.ConvTranspose2d(w[-1], 3, 4, 2, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.n_cond:
+            if y is None:
+                raise ValueError("this conditional generator needs y")
+            z = torch.cat([z, y.to(z.dtype)], dim=1)
+        h = self.project(z[:, :, None, None])
+        return self.to_rgb(self.blocks(h))
+
+
+class _ConvTrunk(nn.Module):
+    """Strided-conv feature extractor shared by D, E and the classifier: image -> (n, C, 4, 4)."""
+
+    def __init__(self, base: int, n_stages: int, *, sn: bool, norm: bool) -> None:
+        super().__init__()
+        w = list(reversed(_widths(base, n_stages)))
+        wrap = spectral_norm if sn else (lambda m: m)
+        layers: list[nn.Module] = [wrap(nn.Conv2d(3, w[0], 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+        for i in range(n_stages - 1):
+            layers.append(wrap(nn.Conv2d(w[i], w[i + 1], 4, 2, 1, bias=not norm)))
+            if norm:
+                layers.append(nn.BatchNorm2d(w[i + 1]))
+            layers.append(nn.LeakyReLU(0.2, True))
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = w[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class Discriminator(nn.Module):
+    """Spectral-norm DCGAN discriminator; conditional models use a projection head (Miyato 2018).
+
+    Returns logits (n,). `features(x)` gives the last conv features for feature-matching losses.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.trunk = _ConvTrunk(cfg.ndf, cfg.n_stages, sn=True, norm=False)
+        c = self.trunk.out_channels
+        self.head = spectral_norm(nn.Linear(c * 16, 1))
+        self.embed = spectral_norm(nn.Linear(cfg.n_cond, c * 16, bias=False)) if cfg.n_cond else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x).flatten(1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.head(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("this conditional discriminator needs y")
+            out = out + (self.embed(y.to(h.dtype)) * h).sum(1)
+        return out
+
+
+class Encoder(nn.Module):
+    """Image -> latent. For a VAE/GAN it returns (mu, logvar); otherwise z."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.trunk = _ConvTrunk(cfg.nef, cfg.n_stages, sn=False, norm=True)
+        n_out = cfg.nz * (2 if cfg.kind == "vaegan" else 1)
+        self.head = nn.Linear(self.trunk.out_channels * 16, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.trunk(x).flatten(1))
+        return out[:, : self.cfg.nz] if self.cfg.kind == "vaegan" else out
+
+    def forward_dist(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) for a VAE/GAN encoder."""
+        out = self.head(self.trunk(x).flatten(1))
+        mu, logvar = out.chunk(2, dim=1)
+        return mu, logvar.clamp(-10, 10)
+
+
+class AttributeClassifier(nn.Module):
+    """Small CNN: image -> attribute logits (n, n_classes), divided by a fitted temperature."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.trunk = _ConvTrunk(32, cfg.n_stages, sn=False, norm=True)
+        c = self.trunk.out_channels
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c * 16, cfg.n_classes))
+        # Per-attribute temperature for calibrated probabilities (fitted after training).
+        self.register_buffer("temperature", torch.ones(cfg.n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x)) / self.temperature
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            w = getattr(m, "parametrizations", None)
+            weight = w.weight.original if w is not None else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def build(cfg: ModelConfig, part: str) -> nn.Module:
+    """Build one network by its short name: 'G', 'D', 'E' or 'C'."""
+    factories = {"G": Generator, "D": Discriminator, "E": Encoder, "C": AttributeClassifier}
+    if part not in factories:
+        raise ValueError(f"unknown network {part!r}")
+    if part == "C" and cfg.n_classes < 1:
+        raise ValueError("this config has no classifier (n_classes = 0)")
+    net = factories[part](cfg)
+    init_weights(net)
+    return net

@@ -1,0 +1,239 @@
+"""A training run on disk: the run folder, snapshots, resume, logs and the final model file.
+
+Run folder layout::
+
+    runs/NAME/
+      training_options.json   the command, the config, the data set
+      model.safetensors       the explorer's model file (updated at every snapshot)
+      model.state.pt          everything needed to resume (D, optimisers, RNG, step)
+      metrics.jsonl           one JSON record per logged step
+      curves.png              D(real), D(fake), G fooling D, and the losses
+      samples/grid_NNNNNN.png fixed latents every N steps; timelapse.gif at the end
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainer import finalize, monitor
+from trainer.checkpoint import ModelFileError, load_state, save_model, save_state, state_path
+from trainer.config import TrainConfig
+from trainer.data import FaceDataset
+from trainer.loop import PHASES, Trainer
+
+MODEL_NAME = "model.safetensors"
+RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
+             "log_every", "threads")
+
+
+class RunError(RuntimeError):
+    """A run that cannot start or continue, with a message that says what to do."""
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class Run:
+    """Owns a run folder and drives a Trainer through it."""
+
+    def __init__(self, out: str | Path, cfg: TrainConfig, train: FaceDataset,
+                 *, resume: bool = False, overrides: dict[str, Any] | None = None,
+                 device: str = "cpu", command: list[str] | None = None, quiet: bool = False,
+                 calib: FaceDataset | None = None) -> None:
+        self.out = Path(out)
+        self.model_path = self.out / MODEL_NAME
+        self.state_file = state_path(self.model_path)
+        self.command = command or sys.argv
+        self.quiet = quiet
+        state = None
+        if self.state_file.exists():
+            if not resume:
+                raise RunError(f"{self.out} already holds a run; pass --resume to continue it, "
+                               "or choose another --out")
+            state = load_state(self.state_file)
+            cfg = TrainConfig.from_dict(state["train_config"]).with_(**(overrides or {}))
+        elif resume and any(self.out.glob("*.safetensors")):
+            raise RunError(f"{self.out}: no training state ({self.state_file.name}) to resume from")
+        self.cfg = cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.data = train
+        self.calib = calib
+        self.trainer = Trainer(cfg, train, device=device)
+        if calib is not None:  # the classifier never trains on its calibration images
+            self.trainer.c_limit = max(1, len(train) - len(calib))
+        if state is not None:
+            self.trainer.load_state_dict(state)
+        self.is_main = self.trainer.rank == 0
+        self.samples = self.out / "samples"
+        if self.is_main:
+            self.samples.mkdir(parents=True, exist_ok=True)
+            if state is None:
+                (self.out / "metrics.jsonl").unlink(missing_ok=True)
+                self._write_options()
+        t = self.trainer
+        t.add_callback("on_step", self._on_step)
+        t.add_callback("on_sample", self._on_sample)
+        t.add_callback("on_snapshot", self._on_snapshot)
+        t.add_callback("on_phase", self._on_phase)
+        self._bar: Any = None
+        self._t_last = time.time()
+        self._n_last = 0
+
+    def _write_options(self) -> None:
+        doc = {"command": self.command, "train_config": self.cfg.to_dict(),
+               "data": {"source": self.data.source, "layout": self.data.layout,
+                        "images": len(self.data)}}
+        (self.out / "training_options.json").write_text(json.dumps(doc, indent=2))
+
+    # Events.
+
+    def _on_step(self, t: Trainer) -> None:
+        if not self.is_main:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+        if t.step % self.cfg.log_every == 0:
+            now = time.time()
+            per = t.cfg.batch if t.phase != "classifier" else 128
+            ips = (t.total_steps - self._n_last) * per / max(now - self._t_last, 1e-9)
+            self._t_last, self._n_last = now, t.total_steps
+            rec = {"phase": t.phase, "step": t.step, "total_steps": t.total_steps,
+                   "time": round(t.wall_time, 2), "images_per_s": round(ips, 1)}
+            rec.update({k: round(v, 5) for k, v in t.metrics.items()})
+            monitor.append_jsonl(self.out / "metrics.jsonl", rec)
+            if self._bar is not None:
+                keys = ("d_real", "d_fake", "g_fool", "enc_pixel", "cls_acc")
+                post = {k: f"{t.metrics[k]:.3f}" for k in keys if k in t.metrics}
+                post["img/s"] = f"{ips:.0f}"
+                self._bar.set_postfix(post, refresh=False)
+
+    def _on_sample(self, t: Trainer) -> None:
+        if self.is_main:
+            grid = monitor.make_grid(t.sample_grid(64), nrow=8)
+            monitor.save_png(self.samples / f"grid_{t.step:06d}.png", grid)
+
+    def _on_snapshot(self, t: Trainer) -> None:
+        if self.is_main:
+            self.snapshot()
+
+    def _on_phase(self, t: Trainer) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.is_main and t.phase == "done":
+            self.finish()
+        elif t.phase != "done":
+            self._open_bar()
+
+    def _open_bar(self) -> None:
+        if not self.is_main or self.quiet:
+            return
+        from tqdm import tqdm
+
+        t = self.trainer
+        total = t.phase_length(t.phase)
+        self._bar = tqdm(total=total, initial=t.step, desc=f"{t.phase:>10}", unit="step",
+                         dynamic_ncols=True, file=sys.stderr, mininterval=2.0)
+
+    # Files.
+
+    def snapshot(self) -> None:
+        """State first, then the model file; each write is atomic."""
+        t = self.trainer
+        save_state(self.state_file, t.state_dict())
+        self.export(self.model_path, final=False)
+        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
+
+    def provenance(self) -> dict[str, Any]:
+        t = self.trainer
+        return {"dataset": self.data.source, "layout": self.data.layout,
+                "image_count": len(self.data), "holdout": self.cfg.holdout,
+                "gan_steps": t.cfg.steps if PHASES.index(t.phase) > 0 else t.step,
+                "total_steps": t.total_steps, "wall_time_s": round(t.wall_time, 1),
+                "command": " ".join(self.command), "commit": git_commit(),
+                "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+    def export(self, path: Path, *, final: bool, extras: dict[str, Any] | None = None,
+               extra_meta: dict[str, Any] | None = None) -> None:
+        t = self.trainer
+        phase_i = PHASES.index(t.phase)
+        networks: dict[str, Any] = {"G": t.frozen_generator() if phase_i > 0 else t.G_ema}
+        e_ready = t.cfg.kind == "vaegan" or phase_i > PHASES.index("encoder") or (
+            t.phase == "encoder" and t.step > 0)
+        if e_ready:
+            networks["E"] = t.E
+        if t.C is not None and phase_i > PHASES.index("classifier"):
+            networks["C"] = t.C
+        meta = {"name": self.out.name, "attribute_names": self.data.attribute_names,
+                "step": t.total_steps, "phase": t.phase, "final": final,
+                "train_config": t.cfg.to_dict(), "provenance": self.provenance()}
+        meta.update(extra_meta or {})
+        save_model(path, t.mcfg, networks, meta, extras, half=final)
+
+    def finish(self) -> None:
+        """Encode the data set, store attribute vectors and the atlas, write the final model."""
+        t = self.trainer
+        extras: dict[str, Any] = {}
+        extra_meta: dict[str, Any] = {}
+        if self.data.labels is not None:
+            z = finalize.encode_images(t.E, self.data.images)
+            extras["attr.directions"] = finalize.attribute_directions(z, self.data.labels)
+            n = min(t.cfg.atlas_size, len(z))
+            pick = np.random.default_rng(0).permutation(len(z))[:n]
+            pick.sort()
+            extras["atlas.z"] = z[pick].astype(np.float16)
+            extras["atlas.labels"] = self.data.labels[pick].astype(np.int8)
+        if t.C is not None and self.calib is not None and self.calib.labels is not None:
+            temps = finalize.fit_temperature(t.C, self.calib)
+            extra_meta["classifier"] = {"calibration_images": len(self.calib),
+                                        "temperature_mean": float(np.mean(temps))}
+        save_state(self.state_file, t.state_dict())
+        self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
+        grids = sorted(self.samples.glob("grid_*.png"))
+        monitor.write_timelapse(grids, self.out / "timelapse.gif")
+        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
+        if not self.quiet:
+            print(f"wrote {self.model_path}", file=sys.stderr)
+
+    def train(self) -> Path:
+        """Run to the end; Ctrl-C or SIGTERM saves a snapshot and stops cleanly."""
+        def on_term(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        old = signal.signal(signal.SIGTERM, on_term) if self.is_main else None
+        try:
+            if self.trainer.phase != "done":
+                self._open_bar()
+                self.trainer.run()
+        except KeyboardInterrupt:
+            if self._bar is not None:
+                self._bar.close()
+            if self.is_main:
+                self.snapshot()
+                t = self.trainer
+                print(f"\ninterrupted: saved {t.phase} step {t.step} to {self.out}; "
+                      f"continue with --resume", file=sys.stderr)
+            raise
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return self.model_path
+
+
+__all__ = ["Run", "RunError", "ModelFileError"]
