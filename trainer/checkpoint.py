@@ -1,9 +1,10 @@
 """The model-file format: one loader, one writer, atomic writes.
 
-A model file is a safetensors file. Its tensors are namespaced by network (``G.*`` the EMA generator,
-``E.*`` the encoder, ``C.*`` the attribute classifier, ``D.*`` the discriminator when kept) plus the
-explorer's extras (``attr.directions`` (n_attr, nz), ``atlas.z`` (n, nz), ``atlas.labels`` (n, n_attr)
-int8 in {-1, +1}). Its safetensors metadata holds one JSON document under the key ``face_explorer``::
+A model file is a safetensors file. Its tensors are namespaced by network (``G.*`` the EMA
+generator, ``E.*`` the encoder, ``C.*`` the attribute classifier, ``D.*`` the discriminator when
+kept) plus the explorer's extras (``attr.directions`` (n_attr, nz), ``atlas.z`` (n, nz),
+``atlas.labels`` (n, n_attr) int8 in {-1, +1}). Its safetensors metadata holds one JSON document
+under the key ``face_explorer``::
 
     {"format": "face-explorer-model", "format_version": 1, "kind": "dcgan",
      "model_config": {...}, "attribute_names": [...], "parts": ["G", "E", "C"],
@@ -148,7 +149,10 @@ class ModelFile:
         """Rebuild one network from the stored config and load its weights (eval mode, CPU)."""
         if part not in self.parts:
             raise ModelFileError(f"{self.path.name}: this model file has no {part} network")
-        net = build(self.config, part)
+        try:
+            net = build(self.config, part)
+        except ValueError as e:  # e.g. parts lists 'C' but the config has no classes
+            raise ModelFileError(f"{self.path.name}: cannot build {part}: {e}") from None
         try:
             net.load_state_dict(self.state_dict(part), strict=True)
         except RuntimeError as e:
@@ -201,15 +205,17 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
         raise ModelFileError(f"{path} is a folder, not a model file")
     try:
         header = _read_header(path)
-    except KeyError:
+        raw = (header.get("__metadata__") or {}).get(META_KEY)
+    except (KeyError, TypeError, IndexError, AttributeError):
         raise ModelFileError(f"{path.name}: corrupt safetensors header") from None
-    raw = (header.get("__metadata__") or {}).get(META_KEY)
     if raw is None:
         raise ModelFileError(f"{path.name}: a safetensors file, but not a face-explorer model")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError:
+    except (TypeError, json.JSONDecodeError):
         raise ModelFileError(f"{path.name}: model metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path.name}: model metadata is not a JSON object")
     meta = migrate(meta, path.name)
     try:
         cfg = ModelConfig.from_dict(meta["model_config"])
@@ -259,7 +265,8 @@ def _validate(mf: ModelFile) -> None:
     for key, shape in checks.items():
         if key in mf.tensors:
             got = tuple(mf.tensors[key].shape)
-            if len(got) != 2 or any(s is not None and s != g for s, g in zip(shape, got)):
+            wrong = [s is not None and s != g for s, g in zip(shape, got, strict=False)]
+            if len(got) != 2 or any(wrong):
                 raise ModelFileError(f"{name}: {key} has shape {got}, expected {shape}")
     if "atlas.z" in mf.tensors and "atlas.labels" in mf.tensors:
         if mf.tensors["atlas.z"].shape[0] != mf.tensors["atlas.labels"].shape[0]:
