@@ -1,0 +1,183 @@
+"""A loaded model file as the explorer sees it: metadata, networks and numpy in, numpy out.
+
+`load_bundle` is the explorer's only way to open a model file. It goes through
+`trainer.checkpoint.load_model` (safetensors + JSON, never code) and turns its `ModelFileError`
+into a `BundleError` whose message can be shown to a user as is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.checkpoint import ModelFileError, load_model
+from trainer.models import ModelConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
+
+
+class BundleError(Exception):
+    """A model file that cannot be used, or a part it lacks; `str(e)` is the user message."""
+
+
+def default_model_path() -> Path:
+    """The bundled model: env FACE_EXPLORER_MODEL, else <repo>/checkpoints/celeba64.safetensors."""
+    env = os.environ.get("FACE_EXPLORER_MODEL")
+    return Path(env).expanduser() if env else DEFAULT_MODEL
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(n, h, w, 3) uint8 -> (n, 3, h, w) float32 in [-1, 1] (what E and C take)."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def tensor_to_images(x: torch.Tensor) -> np.ndarray:
+    """(n, 3, h, w) float in [-1, 1] -> (n, h, w, 3) uint8."""
+    x = x.detach().float().clamp(-1, 1).add(1.0).mul(127.5).round()
+    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+@dataclass
+class Bundle:
+    """A loaded model: config, attribute names, atlas and the networks (kept private).
+
+    Attributes
+    ----------
+    path, name, meta, config, kind, nz, resolution : what the file says about itself.
+    attribute_names : every labelled attribute (40 for CelebA).
+    cond_attributes : attributes that drive the condition vector y (cgan only, else empty).
+    atlas_z : (n, nz) float32 encoded faces, or None.
+    atlas_labels : (n, n_attr) int8 in {-1, +1}, or None.
+    has_encoder, has_classifier : whether E / C are in the file.
+    """
+
+    path: Path
+    name: str
+    meta: dict[str, Any]
+    config: ModelConfig
+    kind: str
+    nz: int
+    resolution: int
+    attribute_names: list[str]
+    cond_attributes: list[str]
+    atlas_z: np.ndarray | None
+    atlas_labels: np.ndarray | None
+    has_encoder: bool
+    has_classifier: bool
+    raw_directions: np.ndarray | None = None  # (n_attr, nz) mean-difference vectors as stored
+    networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
+
+    @property
+    def n_cond(self) -> int:
+        return len(self.cond_attributes)
+
+    def network(self, part: str) -> nn.Module:
+        """The CPU float32 network 'G', 'E' or 'C'; BundleError if the file has none."""
+        if part not in self.networks:
+            what = {"E": "an encoder", "C": "an attribute classifier", "G": "a generator"}
+            raise BundleError(f"{self.name}: this model has no {what.get(part, part)}")
+        return self.networks[part]
+
+    def default_y(self, n: int) -> np.ndarray | None:
+        """Neutral condition (all zeros, between 'has' and 'has not') for a cgan, else None."""
+        return np.zeros((n, self.n_cond), np.float32) if self.n_cond else None
+
+    def check_z(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.nz:
+            raise BundleError(f"latents must have shape (n, {self.nz}), got {z.shape}")
+        return z
+
+    def check_y(self, y: np.ndarray | None, n: int) -> np.ndarray | None:
+        if not self.n_cond:
+            return None
+        if y is None:
+            return self.default_y(n)
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim == 1:
+            y = np.broadcast_to(y, (n, y.shape[0]))
+        if y.shape != (n, self.n_cond):
+            raise BundleError(f"condition must have shape ({n}, {self.n_cond}), got {y.shape}")
+        return np.ascontiguousarray(y)
+
+    @torch.inference_mode()
+    def generate(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8."""
+        z = self.check_z(z)
+        yy = self.check_y(y, len(z))
+        G = self.network("G")
+        yt = torch.from_numpy(yy) if yy is not None else None
+        return tensor_to_images(G(torch.from_numpy(z), yt))
+
+    @torch.inference_mode()
+    def encode(self, faces: np.ndarray) -> np.ndarray:
+        """(n, res, res, 3) uint8 faces -> (n, nz) float32 latents from the encoder E."""
+        E = self.network("E")
+        return E(images_to_tensor(self.check_faces(faces))).float().numpy()
+
+    def check_faces(self, faces: np.ndarray) -> np.ndarray:
+        faces = np.asarray(faces)
+        if faces.ndim == 3:
+            faces = faces[None]
+        r = self.resolution
+        if faces.ndim != 4 or faces.shape[1:] != (r, r, 3) or faces.dtype != np.uint8:
+            raise BundleError(
+                f"faces must be uint8 arrays of shape (n, {r}, {r}, 3), got {faces.dtype} "
+                f"{faces.shape}"
+            )
+        return faces
+
+
+def load_bundle(path: str | Path | None = None) -> Bundle:
+    """Open a model file (default: the bundled model); raise BundleError saying what is wrong."""
+    p = Path(path).expanduser() if path is not None else default_model_path()
+    if path is None and not p.exists():
+        raise BundleError(
+            f"the bundled model {p} is not there yet; pass --model PATH or set FACE_EXPLORER_MODEL"
+        )
+    try:
+        mf = load_model(p)
+        nets = {part: mf.network(part) for part in mf.parts if part in ("G", "E", "C")}
+    except ModelFileError as e:
+        raise BundleError(str(e)) from None
+    except (OSError, ValueError, RuntimeError) as e:  # unreadable file, permission, bad tensors
+        raise BundleError(f"{p.name}: cannot read model file ({e})") from None
+    for net in nets.values():
+        net.requires_grad_(False)
+    cfg = mf.config
+    names = mf.attribute_names
+    atlas_z = mf.array("atlas.z").astype(np.float32) if "atlas.z" in mf.tensors else None
+    atlas_labels = None
+    if "atlas.labels" in mf.tensors:
+        atlas_labels = np.where(mf.array("atlas.labels") > 0, 1, -1).astype(np.int8)
+    raw = None
+    if "attr.directions" in mf.tensors:
+        raw = mf.array("attr.directions").astype(np.float32)
+    return Bundle(
+        path=p,
+        name=mf.name,
+        meta=mf.meta,
+        config=cfg,
+        kind=cfg.kind,
+        nz=cfg.nz,
+        resolution=cfg.resolution,
+        attribute_names=names,
+        cond_attributes=list(cfg.cond_attributes) if cfg.kind == "cgan" else [],
+        atlas_z=atlas_z,
+        atlas_labels=atlas_labels,
+        has_encoder="E" in nets,
+        has_classifier="C" in nets,
+        raw_directions=raw,
+        networks=nets,
+    )

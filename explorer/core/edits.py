@@ -1,0 +1,102 @@
+"""Attribute edits with locks, condition vectors for cGANs, and attribute scores.
+
+Locks follow TL-GAN / InterFaceGAN conditional manipulation: each moved direction is projected onto
+the orthogonal complement of the span of the locked directions (through a QR basis, so several locks
+that are not mutually orthogonal are handled exactly), then renormalised. Moving it then leaves
+every locked attribute's score (the dot product with its direction) unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+import numpy as np
+
+from explorer.core.directions import Directions
+
+_EPS = 1e-6
+
+
+def _lock_basis(directions: Directions, locks: Collection[str]) -> np.ndarray | None:
+    """(nz, k) orthonormal basis of the locked directions' span, or None."""
+    rows = [directions.vector(n) for n in locks]
+    rows = [r for r in rows if np.linalg.norm(r) > _EPS]
+    if not rows:
+        return None
+    q, r = np.linalg.qr(np.stack(rows).T.astype(np.float64))
+    keep = np.abs(np.diag(r)) > _EPS  # drop dependent locks
+    return q[:, keep]
+
+
+def edit_vector(
+    directions: Directions, alphas: Mapping[str, float], locks: Collection[str] = ()
+) -> np.ndarray:
+    """(nz,) offset sum_i alpha_i * scale_i * d_i', each d_i' orthogonal to the locks."""
+    nz = directions.vectors.shape[1]
+    for n in locks:
+        directions.index(n)  # unknown lock names fail loudly
+    delta = np.zeros(nz, np.float64)
+    for name, alpha in alphas.items():
+        if alpha == 0:
+            continue
+        i = directions.index(name)
+        d = directions.vectors[i].astype(np.float64)
+        others = [n for n in locks if n != name]
+        q = _lock_basis(directions, others)
+        if q is not None:
+            d = d - q @ (q.T @ d)
+            n = np.linalg.norm(d)
+            if n < _EPS:  # the direction lies in the locked span: moving it would move a lock
+                continue
+            d = d / n
+        delta += float(alpha) * float(directions.scale[i]) * d
+    return delta.astype(np.float32)
+
+
+def apply_edits(
+    z: np.ndarray,
+    directions: Directions,
+    alphas: Mapping[str, float],
+    locks: Collection[str] = (),
+) -> np.ndarray:
+    """z' = z + sum_i alpha_i * scale_i * d_i (locks projected out); z (nz,) or (n, nz)."""
+    z = np.asarray(z, np.float32)
+    if z.shape[-1] != directions.vectors.shape[1]:
+        raise ValueError(f"latent size {z.shape[-1]} does not match the directions' "
+                         f"{directions.vectors.shape[1]}")
+    return (z + edit_vector(directions, alphas, locks)).astype(np.float32)
+
+
+def condition_vector(
+    cond_attributes: Sequence[str],
+    alphas: Mapping[str, float],
+    base: np.ndarray | None = None,
+    limit: float = 2.0,
+) -> np.ndarray:
+    """(n_cond,) y for a cGAN: the same slider values drive y instead of z (clipped to +-limit).
+
+    `base` (default all zeros, 'neither') is where sliders at 0 leave y; attributes that are not
+    conditioned are ignored (the caller moves them in z).
+    """
+    y = np.zeros(len(cond_attributes), np.float32) if base is None else np.array(base, np.float32)
+    for name, alpha in alphas.items():
+        if name in cond_attributes:
+            i = list(cond_attributes).index(name)
+            y[i] = np.clip(y[i] + alpha, -limit, limit)
+    return y
+
+
+def attribute_scores(z: np.ndarray, directions: Directions) -> np.ndarray:
+    """Dot product with each unit direction: (n_attr,) for z (nz,), (n, n_attr) for z (n, nz)."""
+    return (np.asarray(z, np.float32) @ directions.vectors.T).astype(np.float32)
+
+
+def top_attributes(
+    scores: np.ndarray, names: Sequence[str], k: int = 5
+) -> list[tuple[str, float]]:
+    """The k attributes with the largest scores, largest first (scores (n_attr,))."""
+    s = np.asarray(scores, np.float64).reshape(-1)
+    if len(s) != len(names):
+        raise ValueError(f"{len(s)} scores for {len(names)} names")
+    order = np.argsort(-s, kind="stable")[: max(0, k)]
+    return [(names[i], float(s[i])) for i in order]
