@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 UTK_RE = re.compile(r"^(\d+)_([01])_(\d)_.*\.jpg", re.IGNORECASE)
@@ -68,7 +68,9 @@ class FaceDataset:
             raise DataError(f"{self.source} has no attribute labels")
         missing = [a for a in names if a not in self.attribute_names]
         if missing:
-            raise DataError(f"unknown attributes {missing}; the data set has {self.attribute_names}")
+            raise DataError(
+                f"unknown attributes {missing}; the data set has {self.attribute_names}"
+            )
         idx = [self.attribute_names.index(a) for a in names]
         return self.labels[:, idx].astype(np.float32)
 
@@ -83,7 +85,9 @@ def _read_celeba(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
         raise DataError(f"{root}: has list_attr_celeba.txt but no img_align_celeba/ folder")
     lines = attr_file.read_text().splitlines()
     if len(lines) < 2:
-        raise DataError(f"{attr_file}: too short; expected a count, a header and one line per image")
+        raise DataError(
+            f"{attr_file}: too short; expected a count, a header and one line per image"
+        )
     names = lines[1].split()
     files, rows = [], []
     for ln, line in enumerate(lines[2:], start=3):
@@ -171,7 +175,8 @@ def discover(root: str | os.PathLike[str]) -> tuple[str, list[Path], np.ndarray 
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Any PIL mode (grayscale, RGBA, CMYK, 16-bit, palette) to 8-bit RGB, EXIF orientation applied."""
+    """Any PIL mode (grayscale, RGBA, CMYK, 16-bit, palette) to 8-bit RGB, EXIF orientation
+    applied."""
     img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(img, dtype=np.float32)
@@ -196,20 +201,16 @@ def centre_square(img: Image.Image, res: int) -> np.ndarray:
 
 def decode_one(path: Path, res: int) -> np.ndarray | None:
     """Decode one training image, or None if it is unreadable (the caller counts it)."""
-    old = Image.MAX_IMAGE_PIXELS
+    # No global PIL state is touched here: this runs in worker threads.
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.seek(0)
-                img.load()
-                return centre_square(to_rgb(img), res)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning):
+        with Image.open(path) as img:  # reads the header only
+            if img.width * img.height > MAX_PIXELS:
+                return None
+            img.seek(0)
+            img.load()
+            return centre_square(to_rgb(img), res)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
 
 
 def _save_npy(path: str, arr: np.ndarray) -> None:
@@ -254,7 +255,9 @@ def load_dataset(
         ok = np.load(ok_path)
         images = np.load(img_path, mmap_mode="r")
     else:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+        # Huge images are counted as skipped; PIL's own warning about them would be noise.
+        with warnings.catch_warnings(), ThreadPoolExecutor(max(1, workers)) as pool:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             decoded = list(pool.map(lambda f: decode_one(f, res), files))
         ok = np.array([d is not None for d in decoded], dtype=bool)
         if not ok.any():
@@ -265,14 +268,14 @@ def load_dataset(
         atomic_write(img_path, lambda tmp: _save_npy(tmp, arr))
         atomic_write(ok_path, lambda tmp: _save_npy(tmp, ok))
         images = np.load(img_path, mmap_mode="r")
-    skipped = [f.name for f, good in zip(files, ok) if not good]
+    skipped = [f.name for f, good in zip(files, ok, strict=True) if not good]
     if skipped:
         warnings.warn(
             f"{len(skipped)} of {len(files)} images could not be read and were skipped "
             f"(first: {skipped[:3]})",
             stacklevel=2,
         )
-    kept = [f for f, good in zip(files, ok) if good]
+    kept = [f for f, good in zip(files, ok, strict=True) if good]
     return FaceDataset(
         images=images,
         labels=None if labels is None else labels[ok],
