@@ -1,0 +1,146 @@
+"""Analogy: A − B + C from three face slots, the result and a strip of strengths."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.analogy import analogy, analogy_strip
+from explorer.ui.images import latent_from_mime, tile, to_pixmap
+from explorer.ui.state import ExplorerState
+
+STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
+SLOT = 110
+
+
+class FaceSlot(QLabel):
+    """A drop target holding one latent; shows its face."""
+
+    changed = Signal()
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.z: np.ndarray | None = None
+        self.setAcceptDrops(True)
+        self.setFixedSize(SLOT, SLOT)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background: #181818; color: #aaa; border: 1px dashed #666;")
+        self.setText(f"{name}\ndrop a face")
+        self.setToolTip(f"Slot {name}: drop a face from the canvas, favourites or photos")
+
+    def set_face(self, z: np.ndarray, image: np.ndarray) -> None:
+        self.z = np.asarray(z, np.float32).reshape(-1)
+        self.setPixmap(to_pixmap(image).scaled(SLOT, SLOT, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+        self.changed.emit()
+
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if latent_from_mime(e.mimeData()) is not None:
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
+        z = latent_from_mime(e.mimeData())
+        if z is not None:
+            self.drop_latent(z)
+            e.acceptProposedAction()
+
+    def drop_latent(self, z: np.ndarray) -> None:
+        """Overridden by the panel to render the face (kept here so tests can call it)."""
+
+
+class AnalogyPanel(QWidget):
+    """Slots A, B, C; result C + s·(A − B) and a strip over strengths.
+
+    Parameters
+    ----------
+    state
+        The shared state (renders with its bundle; sliders' y for a cgan).
+    """
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.slots = {n: FaceSlot(n, self) for n in "ABC"}
+        grid = QGridLayout()
+        hints = {"A": "A (has it)", "B": "B (has not)", "C": "C (apply to)"}
+        for i, (n, slot) in enumerate(self.slots.items()):
+            slot.drop_latent = lambda z, s=slot: self.set_slot(s.name, z)
+            btn = QPushButton("Set from current")
+            btn.setToolTip(f"Put the current face in slot {n}")
+            btn.clicked.connect(lambda _=False, n=n: self.set_slot(n, state.current_latent()))
+            grid.addWidget(QLabel(hints[n]), 0, i)
+            grid.addWidget(slot, 1, i)
+            grid.addWidget(btn, 2, i)
+            slot.changed.connect(self.update_result)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(-3.0, 3.0)
+        self.strength.setSingleStep(0.25)
+        self.strength.setValue(1.0)
+        self.strength.setToolTip("How much of A − B to add to C")
+        self.result = QLabel()
+        self.result.setFixedSize(2 * SLOT, 2 * SLOT)
+        self.result.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.result.setStyleSheet("background: #181818; color: #aaa;")
+        self.result.setText("A − B + C")
+        self.result.setToolTip("The analogy's result")
+        self.strip = QLabel()
+        self.strip.setMinimumHeight(70)
+        self.strip.setToolTip("The result at strengths " + ", ".join(map(str, STRENGTHS)))
+        self.use = QPushButton("Edit the result")
+        self.use.setToolTip("Load the result into the canvas to edit it")
+        self.use.setEnabled(False)
+        self.result_z: np.ndarray | None = None
+        self.result_image: np.ndarray | None = None
+        self.strip_images: np.ndarray | None = None
+
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("Strength"))
+        srow.addWidget(self.strength)
+        srow.addWidget(self.use)
+        srow.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(grid)
+        lay.addLayout(srow)
+        lay.addWidget(self.result, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(QLabel("Strengths " + " · ".join(f"{s:g}" for s in STRENGTHS)))
+        lay.addWidget(self.strip)
+        lay.addStretch(1)
+        self.strength.valueChanged.connect(self.update_result)
+        self.use.clicked.connect(lambda: self.result_z is not None and state.load_latent(
+            self.result_z, "analogy result"))
+
+    def _render(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        return self.state.bundle.generate(z, self.state.cond_vector(len(z)))
+
+    def set_slot(self, name: str, z: np.ndarray) -> None:
+        self.slots[name].set_face(z, self._render(z)[0])
+
+    def update_result(self) -> None:
+        a, b, c = (self.slots[n].z for n in "ABC")
+        if a is None or b is None or c is None:
+            return
+        self.result_z = analogy(a, b, c, self.strength.value()).astype(np.float32)
+        strip_z = analogy_strip(a, b, c, STRENGTHS)
+        imgs = self._render(np.vstack([self.result_z[None], strip_z]))
+        self.result_image, self.strip_images = imgs[0], imgs[1:]
+        self.result.setPixmap(to_pixmap(imgs[0]).scaled(
+            2 * SLOT, 2 * SLOT, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        strip = tile(self.strip_images, cols=len(STRENGTHS))
+        w = max(self.strip.width(), 300)
+        self.strip.setPixmap(to_pixmap(strip).scaledToWidth(
+            w, Qt.TransformationMode.SmoothTransformation))
+        self.use.setEnabled(True)

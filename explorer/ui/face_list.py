@@ -1,0 +1,46 @@
+"""A thumbnail list whose items carry latents and can be dragged onto analogy slots."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+
+from explorer.ui.images import latent_mime, to_pixmap
+
+LATENT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class FaceList(QListWidget):
+    """Icon-mode strip of faces; item ``LATENT_ROLE`` data is the (nz,) latent."""
+
+    def __init__(self, icon: int = 56, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(icon, icon))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setDragEnabled(True)
+        self.setSpacing(2)
+
+    def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None) -> QListWidgetItem:
+        item = QListWidgetItem(label)
+        if image is not None:
+            item.setIcon(QIcon(to_pixmap(image)))
+        item.setData(LATENT_ROLE, np.asarray(z, np.float32).reshape(-1).tolist())
+        item.setToolTip(f"{label}: double-click to edit it; drag it onto an analogy slot")
+        self.addItem(item)
+        return item
+
+    def latent(self, row: int) -> np.ndarray:
+        return np.asarray(self.item(row).data(LATENT_ROLE), np.float32)
+
+    def latents(self) -> np.ndarray:
+        return np.stack([self.latent(i) for i in range(self.count())]) if self.count() else \
+            np.zeros((0, 0), np.float32)
+
+    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 (Qt API)
+        if not items:
+            return QMimeData()
+        return latent_mime(np.asarray(items[0].data(LATENT_ROLE), np.float32), items[0].text())

@@ -1,0 +1,58 @@
+"""Favourites: star the current face, reload or remove it; a drag source for analogy slots."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from explorer.ui.face_list import FaceList
+from explorer.ui.state import ExplorerState
+
+
+class FavouritesPanel(QWidget):
+    """A strip of starred faces.
+
+    Parameters
+    ----------
+    state
+        The shared state; its ``bundle.generate`` draws the thumbnails.
+    """
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.list = FaceList(56, self)
+        self.star = QPushButton("★ Star current")
+        self.star.setToolTip("Add the current (edited) face to the favourites (Ctrl+D)")
+        self.star.setShortcut("Ctrl+D")
+        self.remove = QPushButton("Remove")
+        self.remove.setToolTip("Remove the selected favourite")
+        row = QHBoxLayout()
+        row.addWidget(self.star)
+        row.addWidget(self.remove)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.list, 1)
+        self.star.clicked.connect(lambda: state.add_favourite())
+        self.remove.clicked.connect(lambda: state.remove_favourite(self.list.currentRow()))
+        self.list.itemDoubleClicked.connect(
+            lambda it: self.load(self.list.row(it)))
+        state.favouritesChanged.connect(self.rebuild)
+        self.rebuild()
+
+    def load(self, row: int) -> None:
+        fav = self.state.favourites[row]
+        self.state.load_latent(fav.z, fav.name)
+
+    def rebuild(self) -> None:
+        self.list.clear()
+        favs = self.state.favourites
+        if not favs:
+            return
+        import numpy as np
+
+        imgs = self.state.bundle.generate(np.stack([f.z for f in favs]),
+                                          self.state.cond_vector(len(favs)))
+        for f, im in zip(favs, imgs, strict=True):
+            self.list.add_face(f.name, f.z, im)

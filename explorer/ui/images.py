@@ -1,0 +1,59 @@
+"""numpy uint8 images <-> Qt images, grids, and the drag-and-drop payload for a face latent."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QMimeData
+from PySide6.QtGui import QImage, QPixmap
+
+FACE_MIME = "application/x-face-explorer-latent"
+
+
+def to_qimage(img: np.ndarray) -> QImage:
+    """(h, w, 3) uint8 RGB -> an owning QImage (GUI thread only for pixmaps, QImage is safe)."""
+    img = np.ascontiguousarray(img, dtype=np.uint8)
+    h, w = img.shape[:2]
+    return QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def to_pixmap(img: np.ndarray) -> QPixmap:
+    return QPixmap.fromImage(to_qimage(img))
+
+
+def qimage_to_array(qimg: QImage) -> np.ndarray:
+    """QImage -> (h, w, 3) uint8 RGB copy (tests and the benchmark read painted pixels)."""
+    q = qimg.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = q.width(), q.height(), q.bytesPerLine()
+    buf = np.frombuffer(q.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
+    return buf[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
+    """(n, h, w, 3) -> one image with the faces in a near-square grid, on a dark background."""
+    n, h, w, _ = images.shape
+    if n == 1:
+        return images[0]
+    cols = cols or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), 32, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = im
+    return out
+
+
+def latent_mime(z: np.ndarray, label: str = "face") -> QMimeData:
+    """Pack one latent (nz,) for drag and drop between panels (favourites, photos, slots)."""
+    md = QMimeData()
+    payload = np.asarray(z, np.float32).reshape(-1).tobytes()
+    md.setData(FACE_MIME, QByteArray(payload))
+    md.setText(label)
+    return md
+
+
+def latent_from_mime(md: QMimeData) -> np.ndarray | None:
+    if not md.hasFormat(FACE_MIME):
+        return None
+    return np.frombuffer(bytes(md.data(FACE_MIME).data()), np.float32).copy()

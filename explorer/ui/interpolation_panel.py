@@ -1,0 +1,279 @@
+"""Interpolation: a keyframe strip, lerp/slerp walk played in the canvas, and video export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.interpolation import interpolate
+from explorer.ui import workers
+from explorer.ui.face_list import FaceList
+from explorer.ui.images import latent_from_mime
+from explorer.ui.state import ExplorerState
+
+VIDEO_FILTER = "MP4 video (*.mp4);;WebM video (*.webm);;Animated GIF (*.gif)"
+SIZES = ("native", "128", "256", "512")
+
+
+class KeyframeList(FaceList):
+    """The keyframe strip; also accepts faces dragged from other panels."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(56, parent)
+        self.setAcceptDrops(True)
+        self.on_drop = None
+
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if latent_from_mime(e.mimeData()) is not None and e.source() is not self:
+            e.acceptProposedAction()
+        else:
+            super().dragEnterEvent(e)
+
+    def dragMoveEvent(self, e) -> None:  # noqa: N802
+        if latent_from_mime(e.mimeData()) is not None and e.source() is not self:
+            e.acceptProposedAction()
+        else:
+            super().dragMoveEvent(e)
+
+    def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
+        z = latent_from_mime(e.mimeData())
+        if z is not None and e.source() is not self and self.on_drop is not None:
+            self.on_drop(z, e.mimeData().text())
+            e.acceptProposedAction()
+
+
+class InterpolationPanel(QWidget):
+    """Build a walk between keyframes, play it in the canvas, export it as a video.
+
+    Parameters
+    ----------
+    state
+        The shared state (keyframes are taken from its faces, favourites and photos).
+    """
+
+    exported = Signal(str)
+    exportFailed = Signal(str)
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.keys = KeyframeList(self)
+        self.keys.on_drop = self.add_keyframe
+        self.keys.setMaximumHeight(100)
+        self.keys.setToolTip("Keyframes of the walk (drop faces here; double-click to edit one)")
+        self.add_current = QPushButton("Add current")
+        self.add_current.setToolTip("Append the current (edited) face as a keyframe (Ctrl+K)")
+        self.add_current.setShortcut("Ctrl+K")
+        self.add_favs = QPushButton("Add favourites")
+        self.add_favs.setToolTip("Append every favourite as a keyframe")
+        self.add_photos = QPushButton("Add photos")
+        self.add_photos.setToolTip("Append every encoded photo as a keyframe")
+        self.remove = QPushButton("Remove")
+        self.remove.setToolTip("Remove the selected keyframe")
+        self.clear = QPushButton("Clear")
+        self.clear.setToolTip("Remove every keyframe")
+        self.mode = QComboBox()
+        self.mode.addItems(["slerp", "lerp"])
+        self.mode.setToolTip("slerp follows the sphere where Gaussian latents live; lerp is a "
+                             "straight line")
+        self.easing = QComboBox()
+        self.easing.addItems(["linear", "ease-in-out"])
+        self.easing.setToolTip("Pace of the walk between two keyframes")
+        self.frames = QSpinBox()
+        self.frames.setRange(2, 2000)
+        self.frames.setValue(60)
+        self.frames.setToolTip("Total number of frames of the walk")
+        self.loop = QCheckBox("Loop")
+        self.loop.setToolTip("Return from the last keyframe to the first")
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(24)
+        self.fps.setToolTip("Frames per second when playing and exporting")
+        self.size = QComboBox()
+        self.size.addItems(list(SIZES))
+        self.size.setToolTip("Video size in pixels (larger than the model is upscaled)")
+        self.play = QPushButton("▶ Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Play the walk in the canvas (Ctrl+P)")
+        self.play.setShortcut("Ctrl+P")
+        self.export_btn = QPushButton("Export video…")
+        self.export_btn.setToolTip("Write the walk as MP4, WebM or GIF (Ctrl+Shift+E)")
+        self.info = QLabel("Add two or more keyframes.")
+        self.info.setWordWrap(True)
+
+        b1 = QHBoxLayout()
+        for b in (self.add_current, self.add_favs, self.add_photos):
+            b1.addWidget(b)
+        b2 = QHBoxLayout()
+        for b in (self.remove, self.clear):
+            b2.addWidget(b)
+        b2.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Path", self.mode)
+        form.addRow("Easing", self.easing)
+        form.addRow("Frames", self.frames)
+        form.addRow("", self.loop)
+        form.addRow("FPS", self.fps)
+        form.addRow("Video size", self.size)
+        b3 = QHBoxLayout()
+        b3.addWidget(self.play)
+        b3.addWidget(self.export_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(QLabel("Keyframes"))
+        lay.addWidget(self.keys)
+        lay.addLayout(b1)
+        lay.addLayout(b2)
+        lay.addLayout(form)
+        lay.addLayout(b3)
+        lay.addWidget(self.info)
+        lay.addStretch(1)
+
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self._walk: np.ndarray | None = None
+        self._frame = 0
+        self.job: workers.Job | None = None
+        self.dialog: QProgressDialog | None = None
+        self.add_current.clicked.connect(lambda: self.add_keyframe(state.current_latent(),
+                                                                   "current"))
+        self.add_favs.clicked.connect(
+            lambda: [self.add_keyframe(f.z, f.name) for f in state.favourites])
+        self.add_photos.clicked.connect(
+            lambda: [self.add_keyframe(p.z, p.name) for p in state.photos])
+        self.remove.clicked.connect(lambda: self.keys.takeItem(self.keys.currentRow()))
+        self.clear.clicked.connect(self.keys.clear)
+        self.play.toggled.connect(self._play)
+        self.export_btn.clicked.connect(self.export_dialog)
+        self.keys.itemDoubleClicked.connect(
+            lambda it: state.load_latent(self.keys.latent(self.keys.row(it)), it.text()))
+
+    def add_keyframe(self, z: np.ndarray, label: str) -> None:
+        img = self.state.bundle.generate(np.asarray(z, np.float32)[None],
+                                         self.state.cond_vector(1))[0]
+        self.keys.add_face(label, z, img)
+        self.info.setText(f"{self.keys.count()} keyframes.")
+
+    def walk(self) -> np.ndarray:
+        """(frames, nz) latents of the walk (no slider edits)."""
+        keys = self.keys.latents()
+        if len(keys) < 2:
+            raise ValueError("add at least two keyframes")
+        return interpolate(keys, self.frames.value(), mode=self.mode.currentText(),
+                           loop=self.loop.isChecked(), easing=self.easing.currentText())
+
+    # Playback in the canvas.
+    def _play(self, on: bool) -> None:
+        if not on:
+            self.stop()
+            return
+        try:
+            self._walk = self.walk()
+        except ValueError as e:
+            self.info.setText(str(e).capitalize() + ".")
+            self.play.setChecked(False)
+            return
+        self._frame = 0
+        self.play.setText("■ Stop")
+        self.timer.start(int(1000 / self.fps.value()))
+
+    def _tick(self) -> None:
+        if self._walk is None:
+            return
+        self.state.set_preview(self._walk[self._frame % len(self._walk)])
+        self._frame += 1
+        if self._frame >= len(self._walk) and not self.loop.isChecked():
+            self.stop()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self._walk = None
+        self.play.blockSignals(True)
+        self.play.setChecked(False)
+        self.play.blockSignals(False)
+        self.play.setText("▶ Play")
+        if self.state.preview_z is not None:
+            self.state.set_preview(None)
+
+    # Export.
+    def export_dialog(self) -> None:
+        if self.keys.count() < 2:
+            QMessageBox.information(self, "Export video", "Add at least two keyframes first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export video", "walk.mp4", VIDEO_FILTER)
+        if path:
+            self.export(path)
+
+    def export(self, path: str | Path, show_progress: bool = True) -> workers.Job | None:
+        """Render the walk (with the current slider edits) and write it in the background."""
+        from explorer.core.video import export_video
+
+        try:
+            z = self.state.edited_latents(self.walk())
+        except ValueError as e:
+            self.exportFailed.emit(str(e))
+            return None
+        y = self.state.cond_vector(len(z))
+        bundle = self.state.bundle
+        size = None if self.size.currentText() == "native" else int(self.size.currentText())
+        fps = self.fps.value()
+
+        def frames():
+            for i in range(0, len(z), 8):
+                yield from bundle.generate(z[i : i + 8], None if y is None else y[i : i + 8])
+
+        def run(progress, cancelled):
+            return export_video(frames(), path, fps=fps, size=size, progress=progress,
+                                cancel=cancelled, n_frames=len(z))
+
+        if show_progress:
+            self.dialog = QProgressDialog(f"Writing {Path(path).name}…", "Cancel", 0, 100, self)
+            self.dialog.setWindowTitle("Export video")
+            self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
+            self.dialog.setMinimumDuration(300)
+            self.dialog.setValue(0)
+        self.job = workers.start(run, on_done=self._exported, on_error=self._export_failed,
+                                 on_progress=self._progress)
+        if self.dialog is not None:
+            self.dialog.canceled.connect(self.job.cancel)
+        return self.job
+
+    def _progress(self, f: float) -> None:
+        if self.dialog is not None:
+            self.dialog.setValue(round(100 * f))
+
+    def _close_dialog(self) -> None:
+        if self.dialog is not None:
+            self.dialog.reset()
+            self.dialog.deleteLater()
+            self.dialog = None
+        self.job = None
+
+    def _exported(self, path) -> None:
+        self._close_dialog()
+        self.info.setText(f"Saved {path}")
+        self.exported.emit(str(path))
+
+    def _export_failed(self, e: Exception) -> None:
+        self._close_dialog()
+        msg = "Export cancelled." if type(e).__name__ == "ExportCancelled" else \
+            f"Export failed: {e}"
+        self.info.setText(msg)
+        self.exportFailed.emit(msg)

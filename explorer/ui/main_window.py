@@ -1,0 +1,265 @@
+"""The main window: assembles the panels (central canvas, sliders dock, tools tabs) and the menus.
+
+It holds no editing logic: panels talk to the :class:`ExplorerState`; menu actions call panels.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from explorer.core.render import RenderService
+from explorer.ui.analogy_panel import AnalogyPanel
+from explorer.ui.canvas_panel import CanvasPanel
+from explorer.ui.favourites_panel import FavouritesPanel
+from explorer.ui.images import to_qimage
+from explorer.ui.interpolation_panel import InterpolationPanel
+from explorer.ui.monitor_panel import MonitorPanel
+from explorer.ui.photo_panel import PhotoPanel
+from explorer.ui.scatter_panel import ScatterPanel
+from explorer.ui.session_io import open_session, save_session_file
+from explorer.ui.slider_panel import SliderPanel
+from explorer.ui.state import ExplorerState
+
+EXPORT_SIZES = ("native", "128", "256", "512", "1024")
+
+
+class MainWindow(QMainWindow):
+    """The face-explorer window for one model.
+
+    Parameters
+    ----------
+    bundle
+        The loaded model.
+    sync
+        Render and run long jobs synchronously where possible (tests, benchmark).
+    interval_ms
+        Slider throttle interval.
+    """
+
+    def __init__(self, bundle, sync: bool = False, interval_ms: int = 16,
+                 service: RenderService | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bundle = bundle
+        self.setWindowTitle(f"Face explorer — {bundle.name}")
+        self.setAcceptDrops(True)
+        self.service = service or RenderService(bundle, threads=2)
+        self._own_service = service is None
+        self.state = ExplorerState(bundle, self)
+        self.settings = QSettings("face-explorer", "face-explorer")
+
+        self.canvas = CanvasPanel(self.state, self.service, sync=sync)
+        self.sliders = SliderPanel(self.state, interval_ms)
+        self.photos = PhotoPanel(self.state)
+        self.interpolation = InterpolationPanel(self.state)
+        self.analogy = AnalogyPanel(self.state)
+        self.scatter = ScatterPanel(self.state)
+        self.favourites = FavouritesPanel(self.state)
+        self.monitor = MonitorPanel()
+
+        self.setCentralWidget(self.canvas)
+        self.tools = QTabWidget()
+        for w, name, tip in (
+            (self.photos, "Photos", "Drop photos to encode and edit them"),
+            (self.interpolation, "Interpolation", "Walk between faces; export a video"),
+            (self.analogy, "Analogy", "A − B + C"),
+            (self.scatter, "Scatter", "PCA / t-SNE map of the model's faces and your photos"),
+            (self.favourites, "Favourites", "Starred faces"),
+            (self.monitor, "Training", "Watch a training run's curves and samples"),
+        ):
+            i = self.tools.addTab(w, name)
+            self.tools.setTabToolTip(i, tip)
+        self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 430)
+        self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 380)
+
+        self.stats = QLabel("")
+        self.statusBar().addPermanentWidget(self.stats)
+        self.canvas.stats.connect(
+            lambda ms, fps: self.stats.setText(f"render {ms:.1f} ms · {fps:.0f} fps"))
+        self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self._menus()
+        self.resize(1366, 740)
+        self.canvas.refresh()
+
+    def _dock(self, title: str, w: QWidget, area: Qt.DockWidgetArea, width: int) -> None:
+        d = QDockWidget(title, self)
+        d.setObjectName(title)
+        d.setWidget(w)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, d)
+        self.resizeDocks([d], [width], Qt.Orientation.Horizontal)
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        a.setStatusTip(tip or text)
+        a.setToolTip(tip or text)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def _menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "Open photo…", self.photos.open_dialog, QKeySequence.StandardKey.Open,
+                     "Encode a photo and edit it")
+        self._action(f, "Open session…", self.open_session_dialog, "Ctrl+Shift+O")
+        self._action(f, "Save session…", self.save_session_dialog, QKeySequence.StandardKey.Save)
+        self.recent_menu = f.addMenu("Recent sessions")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        f.addSeparator()
+        self._action(f, "Export PNG…", self.export_png_dialog, "Ctrl+E",
+                     "Save the faces on the canvas as a PNG (upscaled if you like)")
+        self._action(f, "Export video…", self.interpolation.export_dialog, "Ctrl+Shift+E",
+                     "Export the interpolation as MP4 / WebM / GIF")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = mb.addMenu("&Edit")
+        undo = self.state.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.state.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        e.addAction(undo)
+        e.addAction(redo)
+        self.undo_action, self.redo_action = undo, redo
+        e.addSeparator()
+        self._action(e, "Copy image", self.copy_image, QKeySequence.StandardKey.Copy,
+                     "Copy the faces on the canvas to the clipboard")
+        self._action(e, "Star current face", lambda: self.state.add_favourite(), "Ctrl+D")
+        self._action(e, "Find attribute", self._focus_filter, QKeySequence.StandardKey.Find)
+        h = mb.addMenu("&Help")
+        self._action(h, "About this model", self.about_model, tip="Name and provenance")
+
+    # Actions.
+    def _focus_filter(self) -> None:
+        self.sliders.filter.setFocus()
+        self.sliders.filter.selectAll()
+
+    def copy_image(self) -> None:
+        img = self.canvas.current_image()
+        if img is not None:
+            QApplication.clipboard().setImage(to_qimage(img))
+            self.statusBar().showMessage("Image copied", 3000)
+
+    def export_png(self, path: str | Path, size: int | None = None) -> Path:
+        img = self.canvas.current_image()
+        if img is None:
+            raise RuntimeError("nothing rendered yet")
+        q = to_qimage(img)
+        if size and size != q.width():
+            q = q.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                         Qt.TransformationMode.SmoothTransformation)
+        if not q.save(str(path)):
+            raise OSError(f"could not write {path}")
+        return Path(path)
+
+    def export_png_dialog(self) -> None:
+        size, ok = QInputDialog.getItem(self, "Export PNG", "Size (px; larger is upscaled)",
+                                        EXPORT_SIZES, 0, False)
+        if not ok:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "faces.png", "PNG (*.png)")
+        if path:
+            try:
+                self.export_png(path, None if size == "native" else int(size))
+                self.statusBar().showMessage(f"Saved {path}", 5000)
+            except Exception as e:
+                QMessageBox.warning(self, "Export PNG", str(e))
+
+    def save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", "session.json",
+                                              "Session (*.json)")
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str | Path) -> None:
+        try:
+            save_session_file(path, self.state)
+        except Exception as e:
+            QMessageBox.warning(self, "Save session", f"Could not save the session: {e}")
+            return
+        self._add_recent(str(path))
+        self.statusBar().showMessage(f"Session saved to {path}", 5000)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Session (*.json)")
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str | Path) -> bool:
+        err = open_session(path, self.state)
+        if err:
+            QMessageBox.warning(self, "Open session", err)
+            return False
+        self._add_recent(str(path))
+        return True
+
+    def _add_recent(self, path: str) -> None:
+        items = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent", json.dumps([path] + items[:7]))
+
+    def _recent(self) -> list[str]:
+        try:
+            return list(json.loads(str(self.settings.value("recent", "[]"))))
+        except (json.JSONDecodeError, TypeError):
+            return []
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self._recent():
+            self.recent_menu.addAction(p, lambda p=p: self.open_session(p))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def about_text(self) -> str:
+        b = self.bundle
+        prov = b.meta.get("provenance", {}) or {}
+        lines = [f"<b>{b.name}</b> — {b.kind}, {b.resolution}×{b.resolution} px, "
+                 f"latent size {b.nz}, {len(b.attribute_names)} attributes",
+                 f"<br>File: {b.path}"]
+        if b.cond_attributes:
+            lines.append(f"<br>Conditioned on: {', '.join(b.cond_attributes)}")
+        for k, v in prov.items():
+            lines.append(f"<br>{k}: {v if not isinstance(v, (dict, list)) else json.dumps(v)}")
+        if b.meta.get("step") is not None:
+            lines.append(f"<br>Training step: {b.meta['step']}")
+        return "".join(lines)
+
+    def about_model(self) -> None:
+        QMessageBox.about(self, "About this model", self.about_text())
+
+    # Drops anywhere on the window go to the photo panel.
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.tools.setCurrentWidget(self.photos)
+            self.photos.open_paths(paths)
+            e.acceptProposedAction()
+
+    def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
+        self.monitor.stop()
+        self.interpolation.stop()
+        if self._own_service:
+            self.service.close()
+        super().closeEvent(e)

@@ -1,0 +1,174 @@
+"""Attribute sliders: one row per attribute (filter, lock, reset), and the direction method.
+
+Each slider is throttled at the widget edge (leading + trailing, ~60 Hz) so a drag renders while it
+moves and always ends on the newest value. For a conditional model the cond sliders drive y.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.directions import METHODS
+from explorer.ui.state import ExplorerState
+from explorer.ui.throttle import Throttle
+
+STEPS = 100  # slider units per alpha unit
+RANGE = 3.0  # alpha in [-RANGE, RANGE] standard steps
+
+
+class SliderRow(QWidget):
+    """Name, slider, value, lock and reset for one attribute."""
+
+    def __init__(self, name: str, cond: bool, panel: SliderPanel, interval_ms: int) -> None:
+        super().__init__(panel)
+        self.name = name
+        self.state = panel.state
+        self.label = QLabel(name.replace("_", " ") + (" (y)" if cond else ""))
+        self.label.setMinimumWidth(120)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(int(-RANGE * STEPS), int(RANGE * STEPS))
+        self.slider.setMinimumWidth(120)
+        what = "the condition y given to the generator" if cond else "along its latent direction"
+        self.slider.setToolTip(f"Move every face {what}: more / less {name.replace('_', ' ')}")
+        self.value = QLabel("0.00")
+        self.value.setMinimumWidth(38)
+        self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.lock = QToolButton()
+        self.lock.setText("🔒")
+        self.lock.setCheckable(True)
+        self.lock.setToolTip(f"Lock {name}: other sliders will not change it, and it cannot move")
+        self.reset = QToolButton()
+        self.reset.setText("↺")
+        self.reset.setToolTip(f"Reset {name} to 0")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(2, 0, 2, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.value)
+        lay.addWidget(self.lock)
+        lay.addWidget(self.reset)
+        self.throttle = Throttle(self._commit, interval_ms, self)
+        self.slider.valueChanged.connect(self._moved)
+        self.slider.sliderReleased.connect(self._released)
+        self.lock.toggled.connect(lambda on: self.state.set_locked(self.name, on))
+        self.reset.clicked.connect(lambda: self.state.reset_alphas([self.name]))
+
+    def _moved(self, v: int) -> None:
+        self.value.setText(f"{v / STEPS:+.2f}")
+        self.throttle(v / STEPS)
+
+    def _commit(self, alpha: float) -> None:
+        self.state.set_alpha(self.name, alpha)
+
+    def _released(self) -> None:
+        self.throttle.flush()
+        self.state.end_drag()
+
+    def sync(self) -> None:
+        a = self.state.alphas.get(self.name, 0.0)
+        locked = self.name in self.state.locks
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(a * STEPS))
+        self.slider.blockSignals(False)
+        self.value.setText(f"{a:+.2f}")
+        self.lock.blockSignals(True)
+        self.lock.setChecked(locked)
+        self.lock.blockSignals(False)
+        self.slider.setEnabled(not locked)
+        self.reset.setEnabled(not locked)
+
+
+class SliderPanel(QWidget):
+    """All attribute sliders for the state's model.
+
+    Parameters
+    ----------
+    state
+        The shared explorer state.
+    interval_ms
+        Throttle interval of each slider (0 = no throttling).
+    """
+
+    def __init__(self, state: ExplorerState, interval_ms: int = 16,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.interval_ms = interval_ms
+        self.rows: dict[str, SliderRow] = {}
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter attributes…  (Ctrl+F)")
+        self.filter.setToolTip("Show only the attributes whose name contains this text")
+        self.filter.setClearButtonEnabled(True)
+        self.method = QComboBox()
+        self.method.addItems(list(METHODS))
+        self.method.setToolTip("How attribute directions are found: mean difference of labelled "
+                               "faces, or a linear classifier's normal (InterFaceGAN)")
+        self.reset_all = QPushButton("Reset all")
+        self.reset_all.setToolTip("Set every unlocked slider back to 0 (Ctrl+0)")
+        self.reset_all.setShortcut("Ctrl+0")
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.method)
+        top.addWidget(self.reset_all)
+        self.body = QWidget()
+        self.body_layout = QVBoxLayout(self.body)
+        self.body_layout.setContentsMargins(0, 0, 0, 0)
+        self.body_layout.setSpacing(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.body)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(scroll, 1)
+
+        self.filter.textChanged.connect(self.apply_filter)
+        self.method.currentTextChanged.connect(state.set_method)
+        self.reset_all.clicked.connect(lambda: state.reset_alphas())
+        state.alphasChanged.connect(self.sync)
+        state.locksChanged.connect(self.sync)
+        state.directionsChanged.connect(self.build)
+        self.build()
+
+    def build(self) -> None:
+        names = self.state.slider_names
+        if list(self.rows) != names:
+            for row in self.rows.values():
+                row.setParent(None)
+                row.deleteLater()
+            self.rows = {}
+            cond = set(self.state.cond_names)
+            while self.body_layout.count():
+                self.body_layout.takeAt(0)
+            for n in names:
+                row = SliderRow(n, n in cond, self, self.interval_ms)
+                self.rows[n] = row
+                self.body_layout.addWidget(row)
+            self.body_layout.addStretch(1)
+        self.method.blockSignals(True)
+        self.method.setCurrentText(self.state.method)
+        self.method.blockSignals(False)
+        self.apply_filter(self.filter.text())
+        self.sync()
+
+    def sync(self) -> None:
+        for row in self.rows.values():
+            row.sync()
+
+    def apply_filter(self, text: str) -> None:
+        t = text.strip().lower().replace(" ", "_")
+        for n, row in self.rows.items():
+            row.setVisible(not t or t in n.lower())

@@ -1,0 +1,321 @@
+"""The explorer's state: one QObject with signals, edited through an undo stack.
+
+Panels read the state and call its setters; they never reach into each other. Every edit that
+changes the faces goes through :class:`StateCommand` on ``undo_stack`` so Edit → Undo restores
+it; a drag of one slider merges into a single undo step (``end_drag`` closes it).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from explorer.core.directions import METHODS, Directions, get_directions
+from explorer.core.edits import apply_edits, condition_vector
+from explorer.core.latents import seed_latents
+
+# Fields captured by undo snapshots (favourites and photos are collections, not edits).
+_UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_label",
+             "custom_dirs")
+
+
+@dataclass
+class Favourite:
+    name: str
+    z: np.ndarray  # (nz,) float32
+
+
+@dataclass
+class Photo:
+    """A photo encoded into the model's latent space."""
+
+    name: str
+    path: str
+    z: np.ndarray  # (nz,)
+    face: np.ndarray | None = None  # (res, res, 3) uint8 crop that was encoded
+    recon: np.ndarray | None = None  # (res, res, 3) uint8
+    psnr: float = float("nan")
+    top: list[tuple[str, float]] = field(default_factory=list)  # [(attribute, probability)]
+
+
+class StateCommand(QUndoCommand):
+    """Swap between two snapshots of the undoable fields; same ``merge_id`` commands merge."""
+
+    def __init__(self, state: ExplorerState, before: dict[str, Any], after: dict[str, Any],
+                 text: str, merge_id: int = -1) -> None:
+        super().__init__(text)
+        self.state, self.before, self.after, self._merge_id = state, before, after, merge_id
+
+    def id(self) -> int:  # Qt API; -1 = never merge
+        return self._merge_id
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt API)
+        if not isinstance(other, StateCommand) or other.id() != self._merge_id:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.state._apply(self.after)
+
+    def undo(self) -> None:
+        self.state._apply(self.before)
+
+
+class ExplorerState(QObject):
+    """Everything the panels show: base faces, slider values, locks, method, favourites, photos.
+
+    Parameters
+    ----------
+    bundle
+        The loaded model (:class:`explorer.core.bundle.Bundle`).
+    """
+
+    renderChanged = Signal()  # the faces on the canvas need re-rendering
+    alphasChanged = Signal()  # slider values (undo, reset, session, photo load)
+    locksChanged = Signal()
+    viewChanged = Signal()  # seed / psi / grid / custom latent
+    directionsChanged = Signal()  # method or a new custom slider
+    favouritesChanged = Signal()
+    photosChanged = Signal()
+    message = Signal(str)  # a line for the status bar
+
+    def __init__(self, bundle: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bundle = bundle
+        self.undo_stack = QUndoStack(self)
+        self.seed = 0
+        self.psi = 0.8
+        self.grid = 1
+        self.alphas: dict[str, float] = {}
+        self.locks: set[str] = set()
+        self.method = METHODS[0]
+        self.custom_z: np.ndarray | None = None  # a photo / favourite / scatter point being edited
+        self.custom_label = ""
+        self.custom_dirs: list[tuple[str, np.ndarray]] = []
+        self.preview_z: np.ndarray | None = None  # interpolation playback (not undoable)
+        self.favourites: list[Favourite] = []
+        self.photos: list[Photo] = []
+        self._base_key: tuple[Any, ...] | None = None
+        self._base: np.ndarray | None = None
+        self._dirs_key: tuple[Any, ...] | None = None
+        self._dirs: Directions | None = None
+        self._merge_ids: dict[tuple[str, int], int] = {}
+        self._epoch = 0
+
+    # Derived values.
+    @property
+    def cond_names(self) -> list[str]:
+        return list(getattr(self.bundle, "cond_attributes", []) or [])
+
+    @property
+    def directions(self) -> Directions:
+        key = (self.method, tuple(n for n, _ in self.custom_dirs))
+        if self._dirs_key != key:
+            d = get_directions(self.bundle, self.method)
+            for name, vec in self.custom_dirs:
+                d = d.with_custom(name, vec)
+            self._dirs, self._dirs_key = d, key
+        assert self._dirs is not None
+        return self._dirs
+
+    @property
+    def slider_names(self) -> list[str]:
+        names = list(self.directions.names)
+        return names + [c for c in self.cond_names if c not in names]
+
+    def base_latents(self) -> np.ndarray:
+        """(grid², nz): consecutive seeds from ``seed``; the custom latent, if any, is the first."""
+        key = (self.seed, self.grid, self.psi)
+        if self._base_key != key:
+            seeds = range(self.seed, self.seed + self.grid * self.grid)
+            self._base = seed_latents(list(seeds), self.bundle.nz, self.psi).astype(np.float32)
+            self._base_key = key
+        assert self._base is not None
+        base = self._base.copy()
+        if self.custom_z is not None:
+            base[0] = self.custom_z
+        return base
+
+    def edit_alphas(self) -> dict[str, float]:
+        cond = set(self.cond_names)
+        names = set(self.directions.names)
+        return {k: v for k, v in self.alphas.items() if v != 0 and k not in cond and k in names}
+
+    def edited_latents(self, base: np.ndarray | None = None) -> np.ndarray:
+        """Apply the slider edits (with locks) to ``base`` (default: the canvas faces), (n, nz)."""
+        base = self.base_latents() if base is None else np.atleast_2d(base).astype(np.float32)
+        alphas = self.edit_alphas()
+        if not alphas:
+            return base
+        locks = [n for n in self.locks if n in self.directions.names and n not in self.cond_names]
+        return np.asarray(apply_edits(base, self.directions, alphas, locks), np.float32)
+
+    def cond_vector(self, n: int) -> np.ndarray | None:
+        """(n, n_cond) y for a conditional model: the cond sliders drive y; else None."""
+        if not self.cond_names:
+            return None
+        y = condition_vector(self.cond_names, self.alphas)
+        return np.tile(np.asarray(y, np.float32), (n, 1))
+
+    def render_inputs(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the canvas should show now: (z (n, nz), y or None)."""
+        z = self.preview_z[None] if self.preview_z is not None else self.edited_latents()
+        return z, self.cond_vector(len(z))
+
+    def current_latent(self) -> np.ndarray:
+        """The (edited) first face on the canvas, (nz,)."""
+        return self.edited_latents()[0].copy()
+
+    # Undoable edits.
+    def snapshot(self) -> dict[str, Any]:
+        s = {k: copy.deepcopy(getattr(self, k)) for k in _UNDOABLE}
+        return s
+
+    def _push(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
+        before = self.snapshot()
+        after = {**before, **changes}
+        if all(_same(before[k], after[k]) for k in changes):
+            return
+        mid = -1
+        if merge_key is not None:
+            mid = self._merge_ids.setdefault((merge_key, self._epoch), len(self._merge_ids) + 1)
+        self.undo_stack.push(StateCommand(self, before, after, text, mid))
+
+    def _apply(self, snap: dict[str, Any]) -> None:
+        changed = {k for k in _UNDOABLE if not _same(getattr(self, k), snap[k])}
+        for k in changed:
+            setattr(self, k, copy.deepcopy(snap[k]))
+        if not changed:
+            return
+        if changed & {"method", "custom_dirs"}:
+            self.directionsChanged.emit()
+        if changed & {"alphas"}:
+            self.alphasChanged.emit()
+        if changed & {"locks"}:
+            self.locksChanged.emit()
+        if changed & {"seed", "psi", "grid", "custom_z", "custom_label"}:
+            self.viewChanged.emit()
+        self.renderChanged.emit()
+
+    def end_drag(self) -> None:
+        """Close the current slider drag so the next one is a separate undo step."""
+        self._epoch += 1
+
+    def set_alpha(self, name: str, value: float) -> None:
+        if name in self.locks:
+            return  # a locked attribute stays put
+        alphas = dict(self.alphas)
+        alphas[name] = float(value)
+        self._push(f"Move {name}", merge_key=f"alpha:{name}", alphas=alphas)
+
+    def reset_alphas(self, names: list[str] | None = None) -> None:
+        alphas = {k: (0.0 if (names is None or k in names) and k not in self.locks else v)
+                  for k, v in self.alphas.items()}
+        self._push("Reset sliders", alphas=alphas)
+
+    def set_locked(self, name: str, locked: bool) -> None:
+        locks = set(self.locks)
+        (locks.add if locked else locks.discard)(name)
+        self._push(("Lock " if locked else "Unlock ") + name, locks=locks)
+
+    def set_method(self, method: str) -> None:
+        self._push(f"Direction method {method}", method=method)
+
+    def set_seed(self, seed: int) -> None:
+        self._push(f"Seed {seed}", seed=int(seed), custom_z=None, custom_label="")
+
+    def set_psi(self, psi: float) -> None:
+        self._push(f"ψ {psi:.2f}", merge_key="psi", psi=float(psi))
+
+    def set_grid(self, n: int) -> None:
+        self._push(f"Grid {n}x{n}", grid=int(max(1, min(6, n))))
+
+    def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True) -> None:
+        """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face."""
+        changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1).copy(),
+                                   "custom_label": label}
+        if reset_sliders:
+            changes["alphas"] = {k: v for k, v in self.alphas.items() if k in self.locks}
+        self._push(f"Load {label}", **changes)
+
+    def add_custom_direction(self, name: str, vector: np.ndarray) -> None:
+        dirs = [(n, v) for n, v in self.custom_dirs if n != name]
+        dirs.append((name, np.asarray(vector, np.float32).reshape(-1)))
+        self._push(f"New slider {name}", custom_dirs=dirs)
+
+    # Not undoable.
+    def set_preview(self, z: np.ndarray | None) -> None:
+        self.preview_z = None if z is None else np.asarray(z, np.float32).reshape(-1)
+        self.renderChanged.emit()
+
+    def add_favourite(self, z: np.ndarray | None = None, name: str | None = None) -> Favourite:
+        z = self.current_latent() if z is None else np.asarray(z, np.float32).reshape(-1)
+        fav = Favourite(name or f"★ {len(self.favourites) + 1}", z)
+        self.favourites.append(fav)
+        self.favouritesChanged.emit()
+        self.message.emit(f"Starred {fav.name}")
+        return fav
+
+    def remove_favourite(self, index: int) -> None:
+        if 0 <= index < len(self.favourites):
+            del self.favourites[index]
+            self.favouritesChanged.emit()
+
+    def add_photo(self, photo: Photo) -> None:
+        self.photos.append(photo)
+        self.photosChanged.emit()
+
+    # Sessions (plain data; explorer.core.session writes the file).
+    def to_session(self) -> dict[str, Any]:
+        return {
+            "model_path": str(getattr(self.bundle, "path", "")),
+            "seed": self.seed, "psi": self.psi, "grid": self.grid,
+            "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
+            "custom_z": None if self.custom_z is None else self.custom_z.tolist(),
+            "custom_label": self.custom_label,
+            "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
+            "favourites": [{"name": f.name, "z": f.z.tolist()} for f in self.favourites],
+            "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
+                        "top": [list(t) for t in p.top]} for p in self.photos],
+        }
+
+    def from_session(self, d: dict[str, Any]) -> None:
+        """Restore a session: one undo step for the edits, collections replaced."""
+        arr = lambda v: None if v is None else np.asarray(v, np.float32).reshape(-1)  # noqa: E731
+        self.favourites = [Favourite(f["name"], arr(f["z"])) for f in d.get("favourites", [])]
+        self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
+                             psnr=float(p.get("psnr", float("nan"))),
+                             top=[(str(a), float(b)) for a, b in p.get("top", [])])
+                       for p in d.get("photos", [])]
+        method = d.get("method", METHODS[0])
+        self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", 0.8)),
+                   grid=int(d.get("grid", 1)),
+                   alphas={str(k): float(v) for k, v in d.get("alphas", {}).items()},
+                   locks=set(d.get("locks", [])),
+                   method=method if method in METHODS else METHODS[0],
+                   custom_z=arr(d.get("custom_z")), custom_label=str(d.get("custom_label", "")),
+                   custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
+        self.favouritesChanged.emit()
+        self.photosChanged.emit()
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.shape == b.shape and bool(np.array_equal(a, b)))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def session_path_ok(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in (".json", ".fxs", ".session")

@@ -1,0 +1,74 @@
+"""Long work (photo encoding, t-SNE, video export) on a QThreadPool, reported back by signals.
+
+The job function gets ``progress(fraction)`` and ``cancelled() -> bool`` callables; its return value
+arrives in ``finished``, an exception's message in ``failed``. Signals cross to the GUI thread.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class WorkerSignals(QObject):
+    progress = Signal(float)
+    finished = Signal(object)
+    failed = Signal(object)  # the exception instance
+
+
+class Job(QRunnable):
+    """One cancellable background call; keep a reference while it runs (``signals``)."""
+
+    def __init__(self, fn: Callable[[Callable[[float], None], Callable[[], bool]], Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn = fn
+        self.signals = WorkerSignals()
+        self._cancel = False
+        self.done = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    def cancelled(self) -> bool:
+        return self._cancel
+
+    def run(self) -> None:
+        try:
+            out = self.fn(self.signals.progress.emit, self.cancelled)
+        except Exception as e:  # reported to the window, never lost
+            e.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
+            self.done = True
+            self.signals.failed.emit(e)
+            return
+        self.done = True
+        self.signals.finished.emit(out)
+
+
+_JOBS: set[Job] = set()
+
+
+def start(fn: Callable[[Callable[[float], None], Callable[[], bool]], Any],
+          on_done: Callable[[Any], None] | None = None,
+          on_error: Callable[[Exception], None] | None = None,
+          on_progress: Callable[[float], None] | None = None) -> Job:
+    """Run ``fn(progress, cancelled)`` on the global thread pool and wire up the callbacks."""
+    job = Job(fn)
+    _JOBS.add(job)
+    if on_progress is not None:
+        job.signals.progress.connect(on_progress)
+    if on_done is not None:
+        job.signals.finished.connect(on_done)
+    if on_error is not None:
+        job.signals.failed.connect(on_error)
+    job.signals.finished.connect(lambda *_: _JOBS.discard(job))
+    job.signals.failed.connect(lambda *_: _JOBS.discard(job))
+    QThreadPool.globalInstance().start(job)
+    return job
+
+
+def busy() -> bool:
+    return bool(_JOBS)
