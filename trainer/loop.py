@@ -28,8 +28,12 @@ PHASES = ("gan", "encoder", "classifier", "done")
 Callback = Callable[["Trainer"], None]
 
 
+class StopRequested(KeyboardInterrupt):
+    """Raised between two steps after `Trainer.stop_requested` was set: the state is consistent."""
+
+
 def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, n: int = 8) -> None:
-    """Recompute BatchNorm statistics of an EMA generator from its own outputs ("standing stats")."""
+    """Recompute BatchNorm statistics of an EMA generator from its own outputs (standing stats)."""
     gen = torch.Generator().manual_seed(1234)
     bns = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
     for m in bns:
@@ -113,6 +117,7 @@ class Trainer:
         self._frozen_g: nn.Module | None = None
         self.c_limit = len(data)  # the classifier draws from images [0, c_limit)
         self.use_bf16 = cfg.bf16 and bf16_is_fast(self.device)
+        self.stop_requested = False  # set by a signal handler; honoured between two steps
 
     # Plumbing.
 
@@ -149,7 +154,7 @@ class Trainer:
         }[phase]
 
     def real_batch(self, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A random batch of real faces in [-1, 1] (random horizontal flips) and their conditions."""
+        """A random batch of real faces in [-1, 1] (random horizontal flips), and conditions."""
         n = n or max(2, self.cfg.batch // self.world)
         idx = torch.randint(0, len(self.data), (n,), generator=self.gen)
         order = idx.sort().values.numpy()  # sorted reads are kinder to the memmap
@@ -189,9 +194,9 @@ class Trainer:
     def _update_ema(self) -> None:
         beta = self.cfg.ema if self.total_steps > 100 else 0.0  # track closely at the start
         with torch.no_grad():
-            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
                 pe.lerp_(p, 1.0 - beta)
-            for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            for be, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
                 be.copy_(b)
 
     # Steps.
@@ -201,7 +206,9 @@ class Trainer:
         real, y_real = self.real_batch()
         n = real.shape[0]
         z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
-        y_fake = _sample_y(self.cond, n, self.gen).to(self.device) if self.cond is not None else None
+        y_fake = None
+        if self.cond is not None:
+            y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
         m: dict[str, float] = {}
         vae = cfg.kind == "vaegan"
         if vae:
@@ -309,7 +316,9 @@ class Trainer:
         real, y_real = self.real_batch()
         n = real.shape[0]
         z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
-        y_fake = _sample_y(self.cond, n, self.gen).to(self.device) if self.cond is not None else None
+        y_fake = None
+        if self.cond is not None:
+            y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
         with torch.no_grad(), self.autocast():
             fake = G(z, y_fake)
         with self.autocast():
@@ -323,7 +332,9 @@ class Trainer:
         self.opt_e.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_e.step()
-        return dict(enc_latent=loss_lat.item(), enc_pixel=loss_pix.item(), enc_feat=loss_feat.item())
+        return dict(
+            enc_latent=loss_lat.item(), enc_pixel=loss_pix.item(), enc_feat=loss_feat.item()
+        )
 
     def classifier_step(self) -> dict[str, float]:
         assert self.C is not None and self.opt_c is not None and self.data.labels is not None
@@ -336,8 +347,13 @@ class Trainer:
         x[flip] = x[flip].flip(3)
         x = x.contiguous(memory_format=self.memory_format).to(self.device)
         t = torch.from_numpy((self.data.labels[idx] > 0).astype(np.float32)).to(self.device)
-        with self.autocast():
-            logits = self.C(x).float()
+        # Dropout draws from the global RNG: seed it from self.gen so a resumed run is exact.
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.gen))
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            with self.autocast():
+                logits = self.C(x).float()
         loss = F.binary_cross_entropy_with_logits(logits, t)
         self.opt_c.zero_grad(set_to_none=True)
         loss.backward()
@@ -366,10 +382,20 @@ class Trainer:
                     self.trigger("on_sample")
                 if self.step % self.cfg.snapshot_every == 0 or self.step == length:
                     self.trigger("on_snapshot")
+                if self._should_stop():
+                    raise StopRequested(f"stopped after {self.phase} step {self.step}")
             self.phase = PHASES[PHASES.index(self.phase) + 1]
             self.step = 0
             self.trigger("on_phase")
             last = time.time()
+
+    def _should_stop(self) -> bool:
+        """Whether to stop now; under DDP every rank agrees, so none waits on a stopped peer."""
+        if self.world == 1:
+            return self.stop_requested
+        flag = torch.tensor([float(self.stop_requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     @torch.no_grad()
     def sample_grid(self, n: int = 64) -> np.ndarray:

@@ -28,7 +28,7 @@ from trainer import finalize, monitor
 from trainer.checkpoint import ModelFileError, load_state, save_model, save_state, state_path
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
-from trainer.loop import PHASES, Trainer
+from trainer.loop import PHASES, StopRequested, Trainer
 
 MODEL_NAME = "model.safetensors"
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
@@ -93,7 +93,7 @@ class Run:
         t.add_callback("on_phase", self._on_phase)
         self._bar: Any = None
         self._t_last = time.time()
-        self._n_last = 0
+        self._n_last = self.trainer.total_steps  # images/s of a resumed run counts from here
 
     def _write_options(self) -> None:
         doc = {"command": self.command, "train_config": self.cfg.to_dict(),
@@ -212,27 +212,44 @@ class Run:
             print(f"wrote {self.model_path}", file=sys.stderr)
 
     def train(self) -> Path:
-        """Run to the end; Ctrl-C or SIGTERM saves a snapshot and stops cleanly."""
-        def on_term(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
+        """Run to the end; Ctrl-C or SIGTERM finishes the current step, saves and stops cleanly.
 
-        old = signal.signal(signal.SIGTERM, on_term) if self.is_main else None
+        The signal only sets a flag that the loop checks between steps, so the snapshot never
+        holds a half-done step (D updated, G not) and a resumed run matches an uninterrupted one.
+        A second Ctrl-C stops at once and keeps the last snapshot.
+        """
+        t = self.trainer
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if t.stop_requested:
+                raise KeyboardInterrupt
+            t.stop_requested = True
+
+        old: dict[int, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread: no handlers, Ctrl-C is not ours
+                break
         try:
-            if self.trainer.phase != "done":
+            if t.phase != "done":
                 self._open_bar()
-                self.trainer.run()
-        except KeyboardInterrupt:
+                t.run()
+        except KeyboardInterrupt as e:
             if self._bar is not None:
                 self._bar.close()
             if self.is_main:
-                self.snapshot()
-                t = self.trainer
-                print(f"\ninterrupted: saved {t.phase} step {t.step} to {self.out}; "
-                      f"continue with --resume", file=sys.stderr)
+                if isinstance(e, StopRequested):
+                    self.snapshot()
+                    print(f"\ninterrupted: saved {t.phase} step {t.step} to {self.out}; "
+                          f"continue with --resume", file=sys.stderr)
+                else:
+                    print(f"\ninterrupted mid-step: kept the last snapshot in {self.out}; "
+                          f"continue with --resume", file=sys.stderr)
             raise
         finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
         return self.model_path
 
 
