@@ -399,8 +399,16 @@ class Trainer:
 
     @torch.no_grad()
     def sample_grid(self, n: int = 64) -> np.ndarray:
-        """Images of the fixed latents from the EMA generator, (n, res, res, 3) uint8."""
-        g = self.frozen_generator() if self.phase != "gan" else self.G_ema
+        """Images of the fixed latents from the EMA generator, (n, res, res, 3) uint8.
+
+        During the GAN phase the EMA copy gets standing BatchNorm statistics first (as the model
+        file does): the live G's running statistics do not match the averaged weights.
+        """
+        if self.phase != "gan":
+            g = self.frozen_generator()
+        else:
+            g = copy.deepcopy(self.G_ema)
+            refresh_bn_stats(g, self.mcfg, self.cond)
         y = self.fixed_y[:n] if self.fixed_y is not None else None
         x = g(self.fixed_z[:n].to(self.device), None if y is None else y.to(self.device))
         return to_uint8(x)
