@@ -308,6 +308,14 @@ class Trainer:
             self._frozen_g = g.requires_grad_(False).eval()
         return self._frozen_g
 
+    def ema_generator(self) -> nn.Module:
+        """The EMA generator with standing statistics: cached once G is frozen, fresh before."""
+        if self.phase != "gan":
+            return self.frozen_generator()
+        g = copy.deepcopy(self.G_ema)
+        refresh_bn_stats(g, self.mcfg, self.cond)
+        return g.requires_grad_(False)
+
     def encoder_step(self) -> dict[str, float]:
         """E learns to invert the frozen G: E(G(z)) ~ z on samples and G(E(x)) ~ x on photos."""
         cfg = self.cfg
@@ -404,11 +412,7 @@ class Trainer:
         During the GAN phase the EMA copy gets standing BatchNorm statistics first (as the model
         file does): the live G's running statistics do not match the averaged weights.
         """
-        if self.phase != "gan":
-            g = self.frozen_generator()
-        else:
-            g = copy.deepcopy(self.G_ema)
-            refresh_bn_stats(g, self.mcfg, self.cond)
+        g = self.ema_generator()
         y = self.fixed_y[:n] if self.fixed_y is not None else None
         x = g(self.fixed_z[:n].to(self.device), None if y is None else y.to(self.device))
         return to_uint8(x)

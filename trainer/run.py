@@ -173,7 +173,7 @@ class Run:
                extra_meta: dict[str, Any] | None = None) -> None:
         t = self.trainer
         phase_i = PHASES.index(t.phase)
-        networks: dict[str, Any] = {"G": t.frozen_generator() if phase_i > 0 else t.G_ema}
+        networks: dict[str, Any] = {"G": t.ema_generator()}
         e_ready = t.cfg.kind == "vaegan" or phase_i > PHASES.index("encoder") or (
             t.phase == "encoder" and t.step > 0)
         if e_ready:
