@@ -25,7 +25,8 @@ examples:
 
 The data folder may be CelebA's own layout (img_align_celeba/ + list_attr_celeba.txt), UTKFace
 photos (labels in the file names), or any folder of images (optionally with attributes.csv).
-A run folder gets model.safetensors (open it in face-explorer), curves, sample grids and a timelapse.
+A run folder gets model.safetensors (open it in face-explorer), curves, sample grids and
+a timelapse.
 """
 
 # (flag, TrainConfig field, type, help)
@@ -65,7 +66,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="face-train", description="Train a face GAN (and its encoder) from a folder of photos.",
+        prog="face-train",
+        description="Train a face GAN (and its encoder) from a folder of photos.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="PATH",
                    help="data folder, or 'fake' for synthetic smoke-test data")

@@ -1,7 +1,7 @@
 """Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
 
-This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every network
-is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with their shape.
+This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every
+network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with their shape.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ class Discriminator(nn.Module):
         self.trunk = _ConvTrunk(cfg.ndf, cfg.n_stages, sn=True, norm=False)
         c = self.trunk.out_channels
         self.head = spectral_norm(nn.Linear(c * 16, 1))
-        self.embed = spectral_norm(nn.Linear(cfg.n_cond, c * 16, bias=False)) if cfg.n_cond else None
+        self.embed = (
+            spectral_norm(nn.Linear(cfg.n_cond, c * 16, bias=False)) if cfg.n_cond else None
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(x).flatten(1)
