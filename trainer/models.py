@@ -1,7 +1,8 @@
 """Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
 
 This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every
-network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with their shape.
+network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with
+their shape.
 """
 
 from __future__ import annotations
