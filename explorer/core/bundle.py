@@ -35,7 +35,7 @@ def default_model_path() -> Path:
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """(n, h, w, 3) uint8 -> (n, 3, h, w) float32 in [-1, 1] (what E and C take)."""
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))  # PIL arrays are read-only
     return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 

@@ -1,0 +1,52 @@
+"""Encoding photos and scoring attributes: refinement beats the encoder alone, within budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import UTKFACE, needs
+
+from explorer.core.bundle import Bundle, BundleError
+from explorer.core.classify import attribute_probabilities
+from explorer.core.encoding import encode_face, encode_photo, psnr
+from explorer.core.photos import PhotoError
+
+
+@needs(UTKFACE)
+def test_utkface_photo_found_cropped_and_refined(bundle: Bundle) -> None:
+    photo = sorted(UTKFACE.glob("*.jpg"))[0]
+    seen: list[float] = []
+    r = encode_photo(bundle, photo, budget_s=0.5, progress=seen.append)
+    assert r.box is not None and r.face.shape == (16, 16, 3)
+    assert r.z.shape == (8,) and r.z.dtype == np.float32
+    assert r.recon.shape == (16, 16, 3) and r.recon.dtype == np.uint8
+    assert r.steps > 3 and seen and seen[-1] <= 1.0
+    assert r.psnr > r.psnr_encoder  # refinement improves on E alone
+    assert r.psnr == pytest.approx(psnr(r.recon, r.face), abs=0.2)
+    np.testing.assert_array_equal(bundle.generate(r.z)[0], r.recon)
+    for stage in ("load", "detect", "crop", "encoder", "refine"):
+        assert stage in r.timings
+    assert r.timings["refine"] < 0.5 + 0.5  # stops at its budget (one step of slack)
+
+
+def test_cancel_stops_refinement_early(bundle: Bundle) -> None:
+    face = bundle.generate(np.ones((1, 8), np.float32))[0]
+    r = encode_face(bundle, face, budget_s=30, cancel=lambda: True)
+    assert r.steps == 0 and r.timings["refine"] < 5
+    assert r.psnr == r.psnr_encoder
+
+
+def test_encode_bad_inputs(bundle: Bundle, tmp_path: Path) -> None:
+    with pytest.raises(PhotoError, match="no such photo"):
+        encode_photo(bundle, tmp_path / "nope.png")
+    with pytest.raises(BundleError, match="uint8 arrays of shape"):
+        encode_face(bundle, np.zeros((64, 64, 3), np.uint8))
+
+
+def test_attribute_probabilities(bundle: Bundle) -> None:
+    faces = bundle.generate(np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32))
+    p = attribute_probabilities(bundle, faces)
+    assert p.shape == (5, 6) and ((p >= 0) & (p <= 1)).all()
+    np.testing.assert_allclose(attribute_probabilities(bundle, faces[0]), p[:1], atol=1e-5)
