@@ -1,0 +1,467 @@
+"""Headless `face-explorer` subcommands: the explorer core from the command line.
+
+`explorer.app` sends every argv whose first word is in SUBCOMMANDS (or -h/--help) here. User errors
+(a missing photo, an unknown attribute, a corrupt model file, ...) print one line to stderr and
+return exit code 2; nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from explorer.core.bundle import Bundle
+
+SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "score")
+PROG = "face-explorer"
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+# Parsing helpers.
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1,4,10-13' -> [1, 4, 10, 11, 12, 13]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo or hi - lo > 10_000:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            elif part:
+                seeds.append(int(part))
+        except ValueError:
+            raise CliError(f"bad seed list {text!r}; write e.g. 1,4,10-13") from None
+    if not seeds or min(seeds) < 0:
+        raise CliError(f"bad seed list {text!r}; seeds are integers >= 0")
+    return seeds
+
+
+def parse_setting(text: str) -> tuple[str, float]:
+    """'Smiling=+1.5' -> ('Smiling', 1.5)."""
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise CliError(f"bad --set {text!r}; write NAME=VALUE, e.g. Smiling=+1.5") from None
+
+
+def _bundle(args: argparse.Namespace) -> Bundle:
+    import torch
+
+    from explorer.core.bundle import load_bundle
+
+    torch.set_num_threads(max(1, args.threads))
+    return load_bundle(args.model)
+
+
+def _latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray:
+    """A latent (nz,) from a seed ('42'), a .npy latent file or a photo path."""
+    import numpy as np
+
+    from explorer.core.latents import seed_latent
+
+    if source.isdigit():
+        return seed_latent(int(source), bundle.nz, args.psi)
+    p = Path(source)
+    if p.suffix.lower() == ".npy":
+        try:
+            z = np.load(p, allow_pickle=False).astype(np.float32).reshape(-1)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot read latent file {p}: {e}") from None
+        if z.shape != (bundle.nz,):
+            raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
+        return z
+    from explorer.core.encoding import encode_photo
+
+    whole = getattr(args, "whole_image", False)
+    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole)
+    return r.z
+
+
+def _resize(images: np.ndarray, size: int | None) -> list[Any]:
+    from PIL import Image
+
+    out = []
+    for im in images:
+        pil = Image.fromarray(im)
+        if size and size != pil.width:
+            pil = pil.resize((size, size), Image.Resampling.LANCZOS)
+        out.append(pil)
+    return out
+
+
+def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
+    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic rename)."""
+    import os
+
+    from PIL import Image
+
+    tiles = _resize(images, size)
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    w, h = tiles[0].size
+    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
+    for i, t in enumerate(tiles):
+        grid.paste(t, ((i % cols) * w, (i // cols) * h))
+    _check_out(path)
+    tmp = path.with_name(f".{path.name}.part")
+    grid.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _check_out(path: Path) -> None:
+    if not path.parent.exists():
+        raise CliError(f"the folder {path.parent} does not exist")
+
+
+# Subcommands.
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from explorer.core.latents import seed_latents
+
+    seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
+    b = _bundle(args)
+    z = seed_latents(seeds, b.nz, args.psi)
+    save_grid(b.generate(z), args.out, args.cols, args.size)
+    print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
+    return 0
+
+
+def _edited(b: Bundle, z: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, Any]:
+    """Apply --set/--lock to z; cGAN-conditioned attributes drive y instead."""
+    from explorer.core.directions import get_directions
+    from explorer.core.edits import apply_edits, condition_vector
+
+    sets = dict(parse_setting(s) for s in args.set)
+    d = get_directions(b, args.method)
+    for name in [*sets, *args.lock]:
+        if name not in d.names:
+            raise CliError(f"unknown attribute {name!r}; this model knows: {', '.join(d.names)}")
+    in_y = {k: v for k, v in sets.items() if k in b.cond_attributes}
+    in_z = {k: v for k, v in sets.items() if k not in b.cond_attributes}
+    y = condition_vector(b.cond_attributes, in_y)[None] if b.cond_attributes else None
+    return apply_edits(z, d, in_z, locks=args.lock), y
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    b = _bundle(args)
+    z = _latent(b, args.source, args)
+    z2, y = _edited(b, z, args)
+    after = b.generate(z2, y)
+    images = np.concatenate([b.generate(z), after]) if args.compare else after
+    save_grid(images, args.out, 2, args.size)
+    if args.save_latent:
+        np.save(args.save_latent, z2)
+    print(f"edited {args.source} ({', '.join(args.set) or 'no change'}"
+          f"{'; locked ' + ', '.join(args.lock) if args.lock else ''}) -> {args.out}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from explorer.core.interpolation import interpolate
+    from explorer.core.video import export_video
+
+    if len(args.keyframes) < 2:
+        raise CliError("give at least two keyframes (seeds, photos or .npy latents)")
+    b = _bundle(args)
+    kf = np.stack([_latent(b, k, args) for k in args.keyframes])
+    path = interpolate(kf, args.frames, mode=args.mode, loop=args.loop, easing=args.easing)
+    _check_out(args.out)
+    y = b.default_y(1)
+    frames = (b.generate(z[None], y)[0] for z in path)
+
+    def progress(f: float) -> None:
+        if not args.quiet:
+            print(f"\r{100 * f:5.1f}%", end="", file=sys.stderr, flush=True)
+
+    export_video(frames, args.out, fps=args.fps, size=args.size, progress=progress,
+                 n_frames=len(path))
+    if not args.quiet:
+        print(file=sys.stderr)
+    print(f"{len(path)} frames at {args.fps} fps ({args.mode}) -> {args.out}")
+    return 0
+
+
+def cmd_analogy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from explorer.core.analogy import analogy
+
+    b = _bundle(args)
+    a, bb, c = (_latent(b, s, args) for s in (args.a, args.b, args.c))
+    z = analogy(a, bb, c, args.strength)
+    save_grid(b.generate(np.stack([a, bb, c, z])), args.out, 4, args.size)
+    print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from explorer.core.encoding import encode_photo
+    from explorer.core.photos import PhotoError
+
+    b = _bundle(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    print(f"{'photo':40s} {'E PSNR':>7s} {'refined':>7s} {'time s':>7s}")
+    for src in args.photos:
+        try:
+            r = encode_photo(b, src, budget_s=args.budget, choose=args.choose,
+                             whole_image=args.whole_image)
+        except PhotoError as e:
+            print(f"{PROG} encode: {src}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        stem = args.out / Path(src).stem
+        np.save(stem.with_suffix(".npy"), r.z)
+        Image.fromarray(r.recon).save(f"{stem}_recon.png")
+        Image.fromarray(r.face).save(f"{stem}_face.png")
+        print(f"{Path(src).name[:40]:40s} {r.psnr_encoder:7.2f} {r.psnr:7.2f} "
+              f"{sum(r.timings.values()):7.2f}")
+    return 2 if failed else 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from explorer.core.embedding import embed
+
+    b = _bundle(args)
+    if b.atlas_z is None:
+        raise CliError(f"{b.name}: this model has no atlas to map")
+    names = ["atlas"] * len(b.atlas_z)
+    points = [b.atlas_z]
+    for p in args.photos:
+        points.append(_latent(b, p, args)[None])
+        names.append(Path(p).name)
+    pts = np.concatenate(points)
+    xy = embed(pts, args.method, cache_dir=args.cache_dir)
+    color = None
+    if args.color_by:
+        if args.color_by not in b.attribute_names:
+            raise CliError(f"unknown attribute {args.color_by!r}; this model knows: "
+                           f"{', '.join(b.attribute_names)}")
+        assert b.atlas_labels is not None
+        color = b.atlas_labels[:, b.attribute_names.index(args.color_by)]
+    _check_out(args.out)
+    _scatter(xy, len(b.atlas_z), names, color, args)
+    if args.csv:
+        _check_out(args.csv)
+        with open(args.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["index", "source", "x", "y", *b.attribute_names])
+            for i, (n, (x, y)) in enumerate(zip(names, xy, strict=True)):
+                labels = list(b.atlas_labels[i]) if (
+                    b.atlas_labels is not None and i < len(b.atlas_z)) else [""] * len(
+                    b.attribute_names)
+                w.writerow([i, n, f"{x:.5f}", f"{y:.5f}", *labels])
+    print(f"{args.method} map of {len(pts)} faces -> {args.out}"
+          f"{' and ' + str(args.csv) if args.csv else ''}")
+    return 0
+
+
+def _scatter(xy: np.ndarray, n_atlas: int, names: list[str], color: Any,
+             args: argparse.Namespace) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 7), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if color is None:
+        ax.scatter(xy[:n_atlas, 0], xy[:n_atlas, 1], s=4, c="#4477aa", alpha=0.6, label="atlas")
+    else:
+        for v, c, lab in ((1, "#cc3311", args.color_by), (-1, "#4477aa", f"not {args.color_by}")):
+            m = color == v
+            ax.scatter(xy[:n_atlas][m, 0], xy[:n_atlas][m, 1], s=4, c=c, alpha=0.6, label=lab)
+    if len(xy) > n_atlas:
+        ax.scatter(xy[n_atlas:, 0], xy[n_atlas:, 1], s=60, c="#ee7733", marker="*",
+                   edgecolors="k", label="photos")
+        for (x, y), n in zip(xy[n_atlas:], names[n_atlas:], strict=True):
+            ax.annotate(n[:20], (x, y), fontsize=7)
+    ax.set_title(f"{args.method.upper()} of {len(xy)} latents")
+    ax.legend(loc="best", fontsize=8, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(args.out)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from explorer.core.classify import attribute_probabilities
+    from explorer.core.directions import get_directions
+    from explorer.core.edits import attribute_scores, top_attributes
+    from explorer.core.encoding import encode_photo
+
+    b = _bundle(args)
+    if args.source.isdigit() or args.source.endswith(".npy"):
+        z = _latent(b, args.source, args)
+        face = b.generate(z)[0]
+    else:
+        r = encode_photo(b, args.source, budget_s=args.budget, whole_image=args.whole_image)
+        z, face = r.z, r.face
+    d = get_directions(b, args.method)
+    top = top_attributes(attribute_scores(z, d), d.names, args.top)
+    probs = attribute_probabilities(b, face)[0] if b.has_classifier else None
+    print(f"{'attribute':24s} {'latent score':>12s}" + (f" {'classifier p':>12s}" if
+                                                         probs is not None else ""))
+    for name, s in top:
+        p = f" {probs[b.attribute_names.index(name)]:12.2f}" if probs is not None else ""
+        print(f"{name:24s} {s:12.3f}{p}")
+    return 0
+
+
+# Parser.
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None, metavar="PATH",
+                   help="model file (default: the bundled model, or $FACE_EXPLORER_MODEL)")
+    p.add_argument("--threads", type=int, default=2, metavar="N",
+                   help="CPU threads for torch (default: %(default)s)")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation toward the mean latent for seeds (default: %(default)s)")
+    p.add_argument("--budget", type=float, default=0.6, metavar="SECONDS",
+                   help="refinement time per photo (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Explore a face GAN. Without a subcommand, face-explorer opens the window; "
+        "with one, it runs headless.",
+        epilog="A SOURCE is a seed (42), a photo (face.jpg) or a saved latent (z.npy). "
+        f"Run '{PROG} COMMAND --help' for each command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="subcommands")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    p = sub.add_parser("sample", help="seeds -> PNG grid", formatter_class=fmt)
+    _common(p)
+    p.add_argument("--seeds", default="0-15", help="seed list, e.g. 1,4,10-13")
+    p.add_argument("--cols", type=int, default=4, help="grid columns")
+    p.add_argument("--size", type=int, default=128, help="pixels per face in the grid")
+    p.add_argument("--out", type=Path, default=Path("samples.png"), help="output PNG")
+    p.set_defaults(run=cmd_sample)
+
+    p = sub.add_parser("edit", help="photo or seed + --set Smiling=+1.5 --lock Male -> PNG",
+                       formatter_class=fmt)
+    _common(p)
+    p.add_argument("source", metavar="SOURCE", help="seed, photo or .npy latent")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="move an attribute by VALUE standard steps (repeatable)")
+    p.add_argument("--lock", action="append", default=[], metavar="NAME",
+                   help="keep this attribute fixed while others move (repeatable)")
+    p.add_argument("--method", choices=("mean-diff", "linear"), default="mean-diff",
+                   help="attribute directions: seed 001 mean difference or a linear classifier")
+    p.add_argument("--compare", action="store_true", help="put the original beside the edit")
+    p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
+    p.add_argument("--save-latent", type=Path, metavar="NPY", help="also save the edited latent")
+    p.add_argument("--size", type=int, default=256, help="output pixels per face")
+    p.add_argument("--out", type=Path, default=Path("edited.png"), help="output PNG")
+    p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("interpolate", help="seeds/photos -> MP4, WebM or GIF", formatter_class=fmt)
+    _common(p)
+    p.add_argument("keyframes", nargs="+", metavar="SOURCE", help="two or more keyframes")
+    p.add_argument("--frames", type=int, default=96, help="number of frames")
+    p.add_argument("--fps", type=int, default=24, help="frames per second")
+    p.add_argument("--mode", choices=("slerp", "lerp"), default="slerp", help="interpolation")
+    p.add_argument("--easing", choices=("linear", "ease-in-out"), default="ease-in-out")
+    p.add_argument("--loop", action="store_true", help="return to the first keyframe")
+    p.add_argument("--size", type=int, default=256, help="video side in pixels")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--out", type=Path, default=Path("interpolation.mp4"),
+                   help="output file; .mp4 (H.264), .webm (VP9) or .gif")
+    p.set_defaults(run=cmd_interpolate)
+
+    p = sub.add_parser("analogy", help="A - B + C -> PNG strip (A, B, C, result)",
+                       formatter_class=fmt)
+    _common(p)
+    for name in ("a", "b", "c"):
+        p.add_argument(name, metavar=name.upper(), help="seed, photo or .npy latent")
+    p.add_argument("--strength", type=float, default=1.0, help="result = C + strength (A - B)")
+    p.add_argument("--size", type=int, default=192, help="output pixels per face")
+    p.add_argument("--out", type=Path, default=Path("analogy.png"), help="output PNG")
+    p.set_defaults(run=cmd_analogy)
+
+    p = sub.add_parser("encode", help="photos -> latents (.npy) + reconstructions (PNG)",
+                       formatter_class=fmt)
+    _common(p)
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--choose", type=int, metavar="I", help="which face (0 = largest) if several")
+    p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
+    p.add_argument("--out", type=Path, default=Path("encoded"), help="output folder")
+    p.set_defaults(run=cmd_encode)
+
+    p = sub.add_parser("embed", help="atlas (+ photos) -> PNG scatter and CSV",
+                       formatter_class=fmt)
+    _common(p)
+    p.add_argument("photos", nargs="*", metavar="SOURCE", help="extra faces to place on the map")
+    p.add_argument("--method", choices=("pca", "tsne"), default="pca", help="projection")
+    p.add_argument("--color-by", metavar="ATTRIBUTE", help="colour atlas faces by this label")
+    p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
+    p.add_argument("--whole-image", action="store_true", help="use whole photos, no detection")
+    p.add_argument("--out", type=Path, default=Path("embedding.png"), help="output PNG")
+    p.add_argument("--csv", type=Path, default=None, help="also write the points as CSV")
+    p.set_defaults(run=cmd_embed)
+
+    p = sub.add_parser("score", help="photo or seed -> top attributes", formatter_class=fmt)
+    _common(p)
+    p.add_argument("source", metavar="SOURCE", help="photo, seed or .npy latent")
+    p.add_argument("--top", type=int, default=5, help="how many attributes to list")
+    p.add_argument("--method", choices=("mean-diff", "linear"), default="mean-diff")
+    p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
+    p.set_defaults(run=cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; return its exit code (2 for user errors)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as e:  # --help (0) or a usage error (2)
+        return int(e.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from explorer.core.bundle import BundleError
+    from explorer.core.photos import PhotoError
+    from explorer.core.session import SessionError
+    from explorer.core.video import ExportCancelled, ExportError
+
+    user_errors = (CliError, BundleError, PhotoError, ExportError, ExportCancelled, SessionError,
+                   ValueError, KeyError, OSError)
+    try:
+        return int(args.run(args))
+    except user_errors as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
