@@ -236,7 +236,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
             failed += 1
             continue
         stem = args.out / Path(src).stem
-        np.save(stem.with_suffix(".npy"), r.z)
+        np.save(f"{stem}.npy", r.z)
         Image.fromarray(r.recon).save(f"{stem}_recon.png")
         Image.fromarray(r.face).save(f"{stem}_face.png")
         print(f"{Path(src).name[:40]:40s} {r.psnr_encoder:7.2f} {r.psnr:7.2f} "

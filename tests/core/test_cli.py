@@ -1,0 +1,131 @@
+"""The headless CLI end to end on the tiny model, and its clean failures on bad input."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import UTKFACE, needs
+from PIL import Image
+
+from explorer.cli import SUBCOMMANDS, main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_top_level_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "opens the window" in out
+    for name in SUBCOMMANDS:
+        assert name in out
+    for name in SUBCOMMANDS:
+        code, out, _ = run(capsys, name, "--help")
+        assert code == 0 and "--model" in out
+
+
+def test_sample_edit_analogy(tiny_model: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    m = str(tiny_model)
+    code, _, err = run(capsys, "sample", "--model", m, "--seeds", "1-6", "--cols", "3",
+                       "--size", "32", "--out", str(tmp_path / "s.png"))
+    assert code == 0, err
+    assert Image.open(tmp_path / "s.png").size == (96, 64)
+    code, _, err = run(capsys, "edit", "4", "--model", m, "--set", "Smiling=+2", "--lock", "Male",
+                       "--compare", "--size", "16", "--out", str(tmp_path / "e.png"),
+                       "--save-latent", str(tmp_path / "e.npy"))
+    assert code == 0, err
+    pair = np.asarray(Image.open(tmp_path / "e.png"))
+    assert pair.shape == (16, 32, 3) and not np.array_equal(pair[:, :16], pair[:, 16:])
+    assert np.load(tmp_path / "e.npy").shape == (8,)
+    code, _, err = run(capsys, "analogy", "1", "2", str(tmp_path / "e.npy"), "--model", m,
+                       "--size", "16", "--out", str(tmp_path / "a.png"))
+    assert code == 0, err
+    assert Image.open(tmp_path / "a.png").size == (64, 16)
+
+
+@needs(UTKFACE)
+def test_encode_score_interpolate_embed_with_a_photo(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m = str(tiny_model)
+    photo = str(sorted(UTKFACE.glob("*.jpg"))[0])
+    code, out, err = run(capsys, "encode", photo, "--model", m, "--budget", "0.2", "--threads", "1",
+                         "--out", str(tmp_path / "enc"))
+    assert code == 0, err
+    stem = Path(photo).stem
+    assert np.load(tmp_path / "enc" / f"{stem}.npy").shape == (8,)
+    assert (tmp_path / "enc" / f"{stem}_recon.png").exists()
+    code, out, err = run(capsys, "score", photo, "--model", m, "--top", "3", "--budget", "0.1")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 4 and "classifier p" in out
+    code, out, err = run(capsys, "interpolate", "1", photo, "2", "--model", m, "--frames", "9",
+                         "--size", "32", "--quiet", "--budget", "0.1",
+                         "--out", str(tmp_path / "i.gif"))
+    assert code == 0, err
+    with av.open(str(tmp_path / "i.gif")) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    assert len(frames) == 9 and frames[0].shape == (32, 32, 3)
+    code, out, err = run(capsys, "embed", photo, "--model", m, "--method", "pca", "--budget", "0.1",
+                         "--color-by", "Male", "--cache-dir", str(tmp_path / "cache"),
+                         "--out", str(tmp_path / "m.png"), "--csv", str(tmp_path / "m.csv"))
+    assert code == 0, err
+    rows = list(csv.reader(open(tmp_path / "m.csv")))
+    assert len(rows) == 1 + 64 + 1 and rows[-1][1] == Path(photo).name
+    assert Image.open(tmp_path / "m.png").size[0] > 100
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["edit", "3", "--set", "Smilng=1"], "unknown attribute 'Smilng'"),
+        (["edit", "3", "--set", "Smiling"], "NAME=VALUE"),
+        (["edit", "3", "--lock", "Bald"], "unknown attribute 'Bald'"),
+        (["edit", "missing_photo.jpg"], "no such photo"),
+        (["sample", "--seeds", "a-b"], "bad seed list"),
+        (["interpolate", "1"], "at least two keyframes"),
+        (["interpolate", "1", "2", "--out", "x.avi"], "unknown video format"),
+        (["embed", "--color-by", "Nope"], "unknown attribute 'Nope'"),
+        (["sample", "--out", "no/such/folder/s.png"], "does not exist"),
+    ],
+)
+def test_bad_input_fails_cleanly(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str], argv: list[str],
+                                 message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv, "--model", str(tiny_model))
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bad_model_files_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "corrupt.safetensors").write_bytes(b"\x00" * 100)
+    code, _, err = run(capsys, "sample", "--model", str(tmp_path / "corrupt.safetensors"))
+    assert code == 2 and "not a model file" in err
+    code, _, err = run(capsys, "sample", "--model", str(tmp_path / "absent.safetensors"))
+    assert code == 2 and "no such model file" in err
+
+
+def test_console_script_runs_headless(tiny_model: Path, tmp_path: Path) -> None:
+    """Through the real entry point (explorer.app), in a fresh process: exit codes and no Qt."""
+    code = (
+        "import sys; from explorer.app import main; rc = main(sys.argv[1:]); "
+        "assert not any(m.startswith('PySide6') for m in sys.modules); sys.exit(rc)"
+    )
+    ok = subprocess.run([sys.executable, "-c", code, "sample", "--model", str(tiny_model),
+                         "--seeds", "1,2", "--out", str(tmp_path / "s.png")],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([sys.executable, "-c", code, "score", "nope.png", "--model",
+                          str(tiny_model)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such photo" in bad.stderr
+    assert "Traceback" not in bad.stderr
