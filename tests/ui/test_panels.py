@@ -1,0 +1,157 @@
+"""Interpolation export, analogy slots, scatter click and custom slider, training monitor."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from explorer.core.analogy import analogy
+from explorer.core.latents import seed_latent
+from explorer.ui.images import latent_mime
+
+
+def test_export_short_interpolation_writes_a_video_that_decodes(window, qtbot, tmp_path):
+    av = pytest.importorskip("av")
+    interp = window.interpolation
+    interp.add_current.click()
+    window.canvas.seed.setValue(5)
+    interp.add_current.click()
+    assert interp.keys.count() == 2
+    interp.frames.setValue(6)
+    interp.fps.setValue(12)
+    out = tmp_path / "walk.mp4"
+    done = []
+    interp.exported.connect(done.append)
+    interp.exportFailed.connect(lambda m: done.append("FAILED " + m))
+    interp.export(out)
+    qtbot.waitUntil(lambda: bool(done), timeout=20000)
+    assert done == [str(out)]
+    with av.open(str(out)) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    assert len(frames) == 6
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1  # it moves
+
+
+def test_play_walk_in_canvas(window, qtbot):
+    interp = window.interpolation
+    interp.add_current.click()
+    window.canvas.seed.setValue(3)
+    interp.add_current.click()
+    interp.frames.setValue(4)
+    interp.fps.setValue(60)
+    seen = []
+    window.canvas.canvas.painted.connect(seen.append)
+    interp.play.click()
+    qtbot.waitUntil(lambda: not interp.timer.isActive(), timeout=5000)
+    assert len(seen) >= 4
+    assert window.state.preview_z is None  # back to the edited face afterwards
+
+
+def test_analogy_slots_produce_the_result(window):
+    panel = window.analogy
+    za, zb, zc = (seed_latent(s, window.bundle.nz, 0.8) for s in (1, 2, 3))
+    panel.set_slot("A", za)
+    # B arrives by drag and drop, as from the favourites strip.
+    md = latent_mime(zb, "fav")
+    from PySide6.QtGui import QDropEvent
+
+    ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    panel.slots["B"].dropEvent(ev)
+    np.testing.assert_array_equal(panel.slots["B"].z, zb)
+    assert panel.result_image is None  # C still empty
+    window.state.load_latent(zc, "c")
+    panel.findChildren(type(panel.use))  # buttons exist
+    [b for b in panel.findChildren(type(panel.use)) if b.text() == "Set from current"][2].click()
+    assert panel.result_image is not None
+    want = window.bundle.generate(analogy(za, zb, zc, 1.0)[None])[0]
+    np.testing.assert_array_equal(panel.result_image, want)
+    assert panel.strip_images.shape[0] == 5
+    assert not panel.result.pixmap().isNull()
+    panel.use.click()
+    np.testing.assert_allclose(window.state.custom_z, analogy(za, zb, zc, 1.0), atol=1e-6)
+
+
+def compute_scatter(window, qtbot):
+    panel = window.scatter
+    window.tools.setCurrentWidget(panel)
+    panel.compute()
+    qtbot.waitUntil(lambda: panel.points is not None, timeout=30000)
+    return panel
+
+
+def test_scatter_click_loads_the_face(window, qtbot):
+    panel = compute_scatter(window, qtbot)
+    n_atlas = len(window.bundle.atlas_z)
+    assert panel.points.shape == (n_atlas, 2)
+    panel.colour.setCurrentText("Smiling")
+    # Click on a real point: map its data position to the widget and send a mouse click.
+    i = int(np.argmax(panel.points[:, 0]))  # an outlying point, not hidden under others
+    vb = panel.plot.getPlotItem().getViewBox()
+    scene = vb.mapViewToScene(QPointF(*panel.points[i]))
+    pos = panel.plot.mapFromScene(scene)
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: window.state.custom_z is not None, timeout=3000)
+    np.testing.assert_array_equal(window.state.custom_z, window.bundle.atlas_z[i])
+    assert window.canvas.current_image() is not None
+    np.testing.assert_array_equal(window.canvas.images[0],
+                                  window.bundle.generate(window.bundle.atlas_z[i][None])[0])
+    assert "img" in panel._tip(0, 0, i)  # the hover tooltip shows the face
+
+
+def test_scatter_groups_make_a_named_slider(window, qtbot):
+    panel = compute_scatter(window, qtbot)
+    labels = window.bundle.atlas_labels[:, window.bundle.attribute_names.index("Male")]
+    panel.set_group("A", np.flatnonzero(labels > 0))
+    panel.set_group("B", np.flatnonzero(labels < 0))
+    assert panel.make.isEnabled()
+    panel.name.setText("my male")
+    panel.make.click()
+    assert "my male" in window.sliders.rows
+    img = window.canvas.current_image().copy()
+    window.sliders.rows["my male"].slider.setValue(300)
+    assert not np.array_equal(window.canvas.current_image(), img)
+    window.undo_action.trigger()
+    window.undo_action.trigger()
+    assert "my male" not in window.sliders.rows
+
+
+def test_favourites_star_and_reload(window):
+    window.canvas.seed.setValue(9)
+    window.favourites.star.click()
+    assert len(window.state.favourites) == 1 and window.favourites.list.count() == 1
+    window.canvas.seed.setValue(1)
+    window.favourites.load(0)
+    np.testing.assert_array_equal(window.state.custom_z, window.state.favourites[0].z)
+
+
+def test_monitor_polls_a_run_folder(qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from explorer.ui.monitor_panel import MonitorPanel
+
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    recs = [{"phase": "gan", "step": s, "total_steps": 40, "d_real": 0.6, "d_fake": 0.3,
+             "g_fool": 0.35} for s in (10, 20)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"pha')
+    q = QImage(40, 40, QImage.Format.Format_RGB888)
+    q.fill(Qt.GlobalColor.red)
+    q.save(str(run / "samples" / "grid_000010.png"))
+    mon = MonitorPanel(interval_ms=50)
+    qtbot.addWidget(mon)
+    mon.open_run(run)
+    x, y = mon.curves["d_real"].getData()
+    assert list(x) == [10, 20] and list(y) == [0.6, 0.6]
+    assert mon.grid_path.name == "grid_000010.png"
+    # The trainer keeps writing: the half line completes, a new grid appears.
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('se": "gan", "step": 30, "d_real": 0.5, "d_fake": 0.4, "g_fool": 0.4}\n')
+    q.save(str(run / "samples" / "grid_000030.png"))
+    qtbot.waitUntil(lambda: len(mon.curves["g_fool"].getData()[0]) == 3, timeout=3000)
+    qtbot.waitUntil(lambda: mon.grid_path.name == "grid_000030.png", timeout=3000)
+    assert "step 30" in mon.stats.text()
+    mon.stop()

@@ -1,0 +1,105 @@
+"""Dropping photos on the window: reconstruction and attribute bars, or a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+# Same paths as tests/conftest.py (UTKFACE); imported by value to avoid conftest name clashes.
+UTKFACE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface-500"
+needs = lambda p: pytest.mark.skipif(not p.exists(), reason=f"{p} not present")  # noqa: E731
+
+
+def drop_files(win, paths) -> None:
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    ev = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, md,
+                    Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    win.dropEvent(ev)
+
+
+def wait_idle(qtbot, panel) -> None:
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=20000)
+
+
+def utk_photos(n: int) -> list[Path]:
+    return sorted(UTKFACE.glob("*.jpg"))[:n]
+
+
+@needs(UTKFACE)
+def test_drop_utkface_photo_gives_reconstruction_and_bars(window, qtbot):
+    panel = window.photos
+    photo_path = utk_photos(1)[0]
+    img0 = window.canvas.current_image().copy()
+    drop_files(window, [photo_path])
+    assert window.tools.currentWidget() is panel
+    wait_idle(qtbot, panel)
+    assert panel.error.isHidden(), panel.last_error
+    assert len(window.state.photos) == 1
+    photo = window.state.photos[0]
+    assert not panel.recon.pixmap().isNull() and not panel.original.pixmap().isNull()
+    assert np.isfinite(photo.psnr) and "PSNR" in panel.psnr.text()
+    assert len(panel.bars.items) >= 3
+    assert all(0.0 <= p <= 1.0 for _, p in panel.bars.items)
+    # The canvas now shows the encoded photo, and the sliders edit it.
+    np.testing.assert_array_equal(window.state.custom_z, photo.z)
+    assert not np.array_equal(window.canvas.current_image(), img0)
+    shown = window.canvas.current_image().copy()
+    window.sliders.rows["Smiling"].slider.setValue(250)
+    assert not np.array_equal(window.canvas.current_image(), shown)
+    np.testing.assert_array_equal(window.state.base_latents()[0], photo.z)
+
+
+def test_bad_files_show_an_error_and_the_app_stays_usable(window, qtbot, tmp_path):
+    panel = window.photos
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a photo\n")
+    drop_files(window, [text])
+    wait_idle(qtbot, panel)
+    assert panel.error.isVisible()
+    assert "notes.txt" in panel.error.text()
+    assert "Traceback" not in panel.error.text()
+    src = utk_photos(1)[0] if UTKFACE.exists() else None
+    if src is not None:
+        data = src.read_bytes()
+    else:  # any JPEG will do: make one with Qt
+        from PySide6.QtGui import QImage
+
+        q = QImage(64, 64, QImage.Format.Format_RGB888)
+        q.fill(Qt.GlobalColor.gray)
+        q.save(str(tmp_path / "full.jpg"))
+        data = (tmp_path / "full.jpg").read_bytes()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(data[: len(data) // 3])
+    drop_files(window, [broken])
+    wait_idle(qtbot, panel)
+    assert panel.error.isVisible() or window.state.photos  # truncated JPEGs may still decode
+    if panel.error.isVisible():
+        assert "broken.jpg" in panel.error.text()
+    assert len(window.state.photos) <= 1
+    # Still usable: a slider edit renders.
+    img = window.canvas.current_image().copy()
+    window.sliders.rows["Young"].slider.setValue(-200)
+    assert not np.array_equal(window.canvas.current_image(), img)
+
+
+@pytest.mark.parametrize("kind", ["no_face"])
+def test_face_problems_offer_a_way_out(window, qtbot, tmp_path, kind):
+    from PySide6.QtGui import QImage
+
+    q = QImage(200, 200, QImage.Format.Format_RGB888)
+    q.fill(Qt.GlobalColor.darkGreen)
+    path = tmp_path / "wall.png"
+    q.save(str(path))
+    panel = window.photos
+    panel.open_paths([str(path)])
+    wait_idle(qtbot, panel)
+    assert panel.error.isVisible() and "wall.png" in panel.error.text()
+    assert panel.whole_btn.isVisible()
+    panel.whole_btn.click()  # encode the centre square instead
+    wait_idle(qtbot, panel)
+    assert len(window.state.photos) == 1

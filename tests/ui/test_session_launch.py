@@ -1,0 +1,57 @@
+"""Sessions reopen identical; the launcher refuses a bad model with a message, not a traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.core.latents import seed_latent
+
+
+def test_saved_session_reopens_identical(window, open_window, tmp_path):
+    st = window.state
+    window.canvas.seed.setValue(4)
+    window.canvas.grid.setCurrentIndex(1)
+    window.canvas.psi.setValue(0.65)
+    window.sliders.rows["Smiling"].slider.setValue(130)
+    window.sliders.rows["Male"].lock.click()
+    window.sliders.method.setCurrentText("linear")
+    window.favourites.star.click()
+    st.load_latent(seed_latent(42, window.bundle.nz), "photo-like", reset_sliders=False)
+    path = tmp_path / "s.json"
+    window.save_session(path)
+    assert path.exists()
+
+    other = open_window(window.bundle)
+    assert other.open_session(path)
+    a, b = st.to_session(), other.state.to_session()
+    assert a == b
+    np.testing.assert_array_equal(other.canvas.current_image(), window.canvas.current_image())
+    assert other.sliders.rows["Smiling"].slider.value() == 130
+    assert not other.sliders.rows["Male"].slider.isEnabled()
+    assert other.favourites.list.count() == 1
+    assert other._recent()[0] == str(path)
+
+
+def test_a_broken_session_file_is_refused_politely(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    seed = window.state.seed
+    assert not window.open_session(bad)
+    assert shown and "bad.json" in shown[0]
+    assert window.state.seed == seed
+
+
+def test_launch_with_a_missing_or_corrupt_model_exits_nonzero(qapp, tmp_path, capsys):
+    from explorer.ui.launch import launch
+
+    assert launch(["--model", str(tmp_path / "nope.safetensors")]) != 0
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    assert launch(["--model", str(corrupt)]) != 0
+    err = capsys.readouterr().err
+    assert "nope.safetensors" in err and "corrupt.safetensors" in err
+    assert "Traceback" not in err
