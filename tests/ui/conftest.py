@@ -64,3 +64,16 @@ def open_window(qtbot, tmp_path, monkeypatch):
     yield make
     for w in wins:
         w.close()
+
+
+@pytest.fixture(autouse=True)
+def no_modal_boxes(monkeypatch):
+    """A modal message box would hang an offscreen test: record its text instead."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name,
+                            lambda *a, **k: shown.append(str(a[2]) if len(a) > 2 else ""))
+    monkeypatch.setattr(QMessageBox, "about", lambda *a, **k: shown.append(str(a[2])))
+    return shown

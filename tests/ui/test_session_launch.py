@@ -7,7 +7,7 @@ import numpy as np
 from explorer.core.latents import seed_latent
 
 
-def test_saved_session_reopens_identical(window, open_window, tmp_path):
+def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal_boxes):
     st = window.state
     window.canvas.seed.setValue(4)
     window.canvas.grid.setCurrentIndex(1)
@@ -19,7 +19,7 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path):
     st.load_latent(seed_latent(42, window.bundle.nz), "photo-like", reset_sliders=False)
     path = tmp_path / "s.json"
     window.save_session(path)
-    assert path.exists()
+    assert path.exists(), no_modal_boxes
 
     other = open_window(window.bundle)
     assert other.open_session(path)
@@ -32,11 +32,8 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path):
     assert other._recent()[0] == str(path)
 
 
-def test_a_broken_session_file_is_refused_politely(window, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+def test_a_broken_session_file_is_refused_politely(window, tmp_path, no_modal_boxes):
+    shown = no_modal_boxes
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
     seed = window.state.seed
