@@ -163,6 +163,7 @@ def encode_photo(
     cancel: Callable[[], bool] | None = None,
     choose: int | None = None,
     whole_image: bool = False,
+    max_steps: int | None = None,
 ) -> EncodeResult:
     """Load (path, bytes or an RGB array), find and crop the face, encode it; PhotoError for
     unreadable photos and no / several / tiny faces (see `find_face`)."""
@@ -187,7 +188,7 @@ def encode_photo(
         else:  # the unusual cases (none, several, tiny) raise from find_face with their message
             face, box, boxes = find_face(img, res)
         timings["crop"] = time.perf_counter() - t0
-    r = encode_face(bundle, face, budget_s, progress, cancel)
+    r = encode_face(bundle, face, budget_s, progress, cancel, max_steps)
     r.timings = {**timings, **r.timings}
     r.box, r.boxes = box, boxes
     return r

@@ -18,17 +18,24 @@ from explorer.core.photos import PhotoError
 def test_utkface_photo_found_cropped_and_refined(bundle: Bundle) -> None:
     photo = sorted(UTKFACE.glob("*.jpg"))[0]
     seen: list[float] = []
-    r = encode_photo(bundle, photo, budget_s=0.5, progress=seen.append)
+    # A step count, not the clock, so a busy CI machine cannot make this flaky.
+    r = encode_photo(bundle, photo, budget_s=60, max_steps=40, progress=seen.append)
     assert r.box is not None and r.face.shape == (16, 16, 3)
     assert r.z.shape == (8,) and r.z.dtype == np.float32
     assert r.recon.shape == (16, 16, 3) and r.recon.dtype == np.uint8
-    assert r.steps > 3 and seen and seen[-1] <= 1.0
+    assert r.steps == 40 and len(seen) == 40
     assert r.psnr > r.psnr_encoder  # refinement improves on E alone
     assert r.psnr == pytest.approx(psnr(r.recon, r.face), abs=0.2)
     np.testing.assert_array_equal(bundle.generate(r.z)[0], r.recon)
     for stage in ("load", "detect", "crop", "encoder", "refine"):
         assert stage in r.timings
-    assert r.timings["refine"] < 0.5 + 0.5  # stops at its budget (one step of slack)
+
+
+def test_refinement_stops_at_its_budget(bundle: Bundle) -> None:
+    face = bundle.generate(np.ones((1, 8), np.float32))[0]
+    r = encode_face(bundle, face, budget_s=0.3)
+    assert 0.3 <= r.timings["refine"] < 0.3 + 2.0  # one step of slack, generous for busy CI
+    assert r.psnr >= r.psnr_encoder
 
 
 def test_cancel_stops_refinement_early(bundle: Bundle) -> None:
