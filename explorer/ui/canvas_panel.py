@@ -136,6 +136,8 @@ class CanvasPanel(QWidget):
         self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
         self.label = QLabel("")
         self.label.setStyleSheet("color: gray;")
+        # Long photo names must not widen the window past a 1366 px screen.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         bar = QHBoxLayout()
         for w in (QLabel("Seed"), self.seed, self.random, QLabel("ψ"), self.psi, QLabel("Grid"),
@@ -173,6 +175,7 @@ class CanvasPanel(QWidget):
         self.grid.setCurrentIndex(s.grid - 1)
         self.grid.blockSignals(False)
         self.label.setText(f"editing {s.custom_label}" if s.custom_label else "")
+        self.label.setToolTip(self.label.text())
 
     def refresh(self) -> int:
         """Ask for the state's current faces; returns the request id."""

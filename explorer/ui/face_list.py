@@ -25,10 +25,12 @@ class FaceList(QListWidget):
         self.setSpacing(2)
 
     def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None) -> QListWidgetItem:
-        item = QListWidgetItem(label)
+        short = label if len(label) <= 14 else label[:12] + "…"
+        item = QListWidgetItem(short)
         if image is not None:
             item.setIcon(QIcon(to_pixmap(image)))
         item.setData(LATENT_ROLE, np.asarray(z, np.float32).reshape(-1).tolist())
+        item.setData(Qt.ItemDataRole.UserRole + 2, label)
         item.setToolTip(f"{label}: double-click to edit it; drag it onto an analogy slot")
         self.addItem(item)
         return item
@@ -43,4 +45,5 @@ class FaceList(QListWidget):
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 (Qt API)
         if not items:
             return QMimeData()
-        return latent_mime(np.asarray(items[0].data(LATENT_ROLE), np.float32), items[0].text())
+        return latent_mime(np.asarray(items[0].data(LATENT_ROLE), np.float32),
+                           str(items[0].data(Qt.ItemDataRole.UserRole + 2)))

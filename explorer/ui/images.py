@@ -30,7 +30,7 @@ def qimage_to_array(qimg: QImage) -> np.ndarray:
     return buf[:, : 3 * w].reshape(h, w, 3).copy()
 
 
-def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
     """(n, h, w, 3) -> one image with the faces in a near-square grid, on a dark background."""
     n, h, w, _ = images.shape
     if n == 1:

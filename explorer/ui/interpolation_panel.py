@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QListView,
     QMessageBox,
     QProgressDialog,
     QPushButton,
@@ -76,7 +77,9 @@ class InterpolationPanel(QWidget):
         self.state = state
         self.keys = KeyframeList(self)
         self.keys.on_drop = self.add_keyframe
-        self.keys.setMaximumHeight(100)
+        self.keys.setFlow(QListView.Flow.LeftToRight)
+        self.keys.setWrapping(False)
+        self.keys.setFixedHeight(104)
         self.keys.setToolTip("Keyframes of the walk (drop faces here; double-click to edit one)")
         self.add_current = QPushButton("Add current")
         self.add_current.setToolTip("Append the current (edited) face as a keyframe (Ctrl+K)")

@@ -71,20 +71,24 @@ class MainWindow(QMainWindow):
         self.favourites = FavouritesPanel(self.state)
         self.monitor = MonitorPanel()
 
-        self.setCentralWidget(self.canvas)
+        self.central = QTabWidget()
+        self.central.addTab(self.canvas, "Faces")
+        self.central.addTab(self.monitor, "Training monitor")
+        self.central.setTabToolTip(1, "Watch a training run's curves and samples")
+        self.setCentralWidget(self.central)
         self.tools = QTabWidget()
+        self.tools.setMinimumWidth(400)
         for w, name, tip in (
             (self.photos, "Photos", "Drop photos to encode and edit them"),
             (self.interpolation, "Interpolation", "Walk between faces; export a video"),
             (self.analogy, "Analogy", "A − B + C"),
             (self.scatter, "Scatter", "PCA / t-SNE map of the model's faces and your photos"),
             (self.favourites, "Favourites", "Starred faces"),
-            (self.monitor, "Training", "Watch a training run's curves and samples"),
         ):
             i = self.tools.addTab(w, name)
             self.tools.setTabToolTip(i, tip)
-        self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 430)
-        self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 380)
+        self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 420)
+        self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 370)
 
         self.stats = QLabel("")
         self.statusBar().addPermanentWidget(self.stats)
@@ -253,6 +257,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
         paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
         if paths:
+            self.central.setCurrentWidget(self.canvas)
             self.tools.setCurrentWidget(self.photos)
             self.photos.open_paths(paths)
             e.acceptProposedAction()

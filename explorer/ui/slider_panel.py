@@ -36,18 +36,21 @@ class SliderRow(QWidget):
         self.name = name
         self.state = panel.state
         self.label = QLabel(name.replace("_", " ") + (" (y)" if cond else ""))
-        self.label.setMinimumWidth(120)
+        self.label.setFixedWidth(128)
+        self.label.setToolTip(name)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(int(-RANGE * STEPS), int(RANGE * STEPS))
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(80)
         what = "the condition y given to the generator" if cond else "along its latent direction"
         self.slider.setToolTip(f"Move every face {what}: more / less {name.replace('_', ' ')}")
         self.value = QLabel("0.00")
-        self.value.setMinimumWidth(38)
+        self.value.setFixedWidth(40)
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.lock = QToolButton()
-        self.lock.setText("🔒")
+        self.lock.setText("lock")  # plain text: emoji fonts are often missing on Linux
         self.lock.setCheckable(True)
+        self.lock.setStyleSheet("QToolButton:checked { background: #f0b429; color: black; "
+                                "font-weight: bold; }")
         self.lock.setToolTip(f"Lock {name}: other sliders will not change it, and it cannot move")
         self.reset = QToolButton()
         self.reset.setText("↺")
@@ -107,6 +110,7 @@ class SliderPanel(QWidget):
         self.state = state
         self.interval_ms = interval_ms
         self.rows: dict[str, SliderRow] = {}
+        self.setMinimumWidth(350)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter attributes…  (Ctrl+F)")
         self.filter.setToolTip("Show only the attributes whose name contains this text")

@@ -6,10 +6,11 @@ when the interval ends, so the newest slider value always gets rendered.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 
 
 class Throttle(QObject):
@@ -29,26 +30,33 @@ class Throttle(QObject):
         self._func = func
         self._interval = interval_ms
         self._pending: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._last = -1e9  # perf_counter of the last call of func
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_timeout)
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if self._interval <= 0:
             self._func(*args, **kwargs)
             return
-        if self._timer.isActive():
-            self._pending = (args, kwargs)  # trailing edge: keep only the newest
+        wait_ms = self._interval - (time.perf_counter() - self._last) * 1e3
+        if wait_ms <= 0 and not self._timer.isActive():
+            self._call(args, kwargs)  # leading edge: the interval has passed, run now
             return
-        self._func(*args, **kwargs)  # leading edge
-        self._timer.start(self._interval)
+        self._pending = (args, kwargs)  # trailing edge: keep only the newest
+        if not self._timer.isActive():
+            self._timer.start(max(1, round(wait_ms)))
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._last = time.perf_counter()
+        self._func(*args, **kwargs)
 
     def _on_timeout(self) -> None:
         if self._pending is not None:
             args, kwargs = self._pending
             self._pending = None
-            self._func(*args, **kwargs)
-            self._timer.start(self._interval)
+            self._call(args, kwargs)
 
     def flush(self) -> None:
         """Run a pending trailing call now (e.g. on slider release)."""

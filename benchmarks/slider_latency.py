@@ -1,0 +1,127 @@
+"""Slider -> painted pixels latency, measured in the real window (offscreen is fine).
+
+Moves an attribute slider N times at a mouse-drag pace (60 Hz) in a real MainWindow and times each
+change until a frame requested after it has been painted on the canvas: the whole path (throttle,
+edits, request, background render, queued signal back to the GUI thread, QImage, paint). The bare
+generator call (RenderService.render, same process, same threads) is measured alongside.
+
+    nice -n 15 .venv/bin/python benchmarks/slider_latency.py [--model PATH] [--n 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+FALLBACK = Path("/tmp/devmodel/model.safetensors")
+
+
+def pct(xs: list[float]) -> tuple[float, float]:
+    a = np.asarray(xs)
+    return float(np.percentile(a, 50)), float(np.percentile(a, 95))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="model file (default: bundled, else devmodel)")
+    p.add_argument("--n", type=int, default=120, help="slider moves per configuration")
+    p.add_argument("--grids", default="1,4", help="grid sizes to measure (n for n x n)")
+    p.add_argument("--interval-ms", type=int, default=16, help="slider throttle interval")
+    p.add_argument("--pace-ms", type=float, default=1000 / 60, help="time between moves")
+    p.add_argument("--threads", type=int, default=2, help="torch threads of the render service")
+    p.add_argument("--json", default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.core.bundle import default_model_path, load_bundle
+    from explorer.core.render import RenderRequest, RenderService
+    from explorer.ui.main_window import MainWindow
+
+    path = Path(args.model) if args.model else default_model_path()
+    if not path.exists() and not args.model:
+        path = FALLBACK
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    bundle = load_bundle(path)
+    service = RenderService(bundle, threads=args.threads)
+    win = MainWindow(bundle, interval_ms=args.interval_ms, service=service)
+    win.resize(1366, 740)
+    win.show()
+    canvas, renderer = win.canvas.canvas, win.canvas.renderer
+
+    def pump_until(cond, timeout=10.0) -> None:
+        end = time.perf_counter() + timeout
+        while not cond():
+            app.processEvents()
+            if time.perf_counter() > end:
+                raise TimeoutError("no frame painted")
+            time.sleep(0.0002)
+
+    painted_at: dict[int, float] = {}
+    canvas.painted.connect(lambda i: painted_at.__setitem__(i, time.perf_counter()))
+    pump_until(lambda: canvas.painted_id >= 1)
+    name = win.state.slider_names[0]
+    row = win.sliders.rows[name]
+    print(f"model {path} ({bundle.resolution} px, nz {bundle.nz}); slider '{name}'; "
+          f"throttle {args.interval_ms} ms; moves every {args.pace_ms:.1f} ms; "
+          f"canvas {canvas.width()}x{canvas.height()} px; torch threads {args.threads}")
+    results = {}
+    for g in [int(x) for x in args.grids.split(",")]:
+        win.state.set_grid(g)
+        pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
+        n_faces = g * g
+        # Bare generator call on the same service (no UI): z (n, nz) -> uint8 images.
+        z = win.state.edited_latents()
+        y = win.state.cond_vector(len(z))
+        bare = []
+        for _ in range(max(30, args.n // 2)):
+            t0 = time.perf_counter()
+            service.render(RenderRequest(-1, z, y))
+            bare.append((time.perf_counter() - t0) * 1e3)
+        bare = bare[5:]
+        # The whole path, driven through the real slider.
+        lat, render_ms = [], []
+        row.slider.setSliderDown(True)
+        next_move = time.perf_counter()
+        for i in range(args.n + 5):
+            while time.perf_counter() < next_move:
+                app.processEvents()
+            v = int(250 * np.sin(i * 0.35))
+            if v == row.slider.value():
+                v += 1
+            start_id = renderer.last_id
+            t0 = time.perf_counter()
+            next_move = t0 + args.pace_ms / 1000
+            row.slider.setValue(v)
+            pump_until(lambda s=start_id: canvas.painted_id > s)
+            if i >= 5:  # warm-up
+                lat.append((painted_at[canvas.painted_id] - t0) * 1e3)
+                render_ms.append(win.canvas.last_ms)
+        row.slider.setSliderDown(False)
+        app.processEvents()
+        rp50, rp95 = pct(lat)
+        bp50, bp95 = pct(bare)
+        sp50, sp95 = pct(render_ms)
+        results[f"{g}x{g}"] = dict(faces=n_faces, p50=rp50, p95=rp95, bare_p50=bp50,
+                                   bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95)
+        print(f"{g}x{g} ({n_faces:2d} faces): slider->pixels p50 {rp50:6.1f} ms  p95 {rp95:6.1f}"
+              f" ms | bare generator p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | render in worker "
+              f"p50 {sp50:5.1f} ms")
+    win.close()
+    service.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": str(path), "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # skip interpreter teardown: shiboken/pyqtgraph can crash while finalizing

@@ -1,0 +1,124 @@
+"""Screenshots of the real window for the README (run under Xvfb, not offscreen).
+
+    timeout 120 xvfb-run -a -s "-screen 0 1366x768x24" \\
+        nice -n 15 .venv/bin/python tools/screenshots.py [--model PATH] [--photo JPG]
+
+Writes docs/screenshots/{photo_sliders,scatter,interpolation,grid_analogy}.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UTKFACE = ROOT.parent / "shared" / "data" / "utkface-500"
+FALLBACK = Path("/tmp/devmodel/model.safetensors")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None)
+    p.add_argument("--photo", default=None, help="a face photo (default: a UTKFace image)")
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--embedding", default="pca", choices=["pca", "tsne"])
+    args = p.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.core.bundle import default_model_path, load_bundle
+    from explorer.core.latents import seed_latent
+    from explorer.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    print("platform:", app.platformName())
+    path = Path(args.model) if args.model else default_model_path()
+    if not path.exists() and not args.model:
+        path = FALLBACK
+    bundle = load_bundle(path)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    win = MainWindow(bundle)
+    win.resize(1366, 768)
+    win.show()
+
+    def wait(cond=lambda: True, seconds: float = 0.3, timeout: float = 60) -> None:
+        end = time.time() + timeout
+        while not cond():
+            app.processEvents()
+            if time.time() > end:
+                raise TimeoutError("timed out waiting for the window")
+            time.sleep(0.01)
+        t = time.time() + seconds
+        while time.time() < t:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def settle() -> None:
+        wait(lambda: win.canvas.renderer.idle(), 0.5)
+
+    def shot(name: str) -> None:
+        settle()
+        f = out / f"{name}.png"
+        win.grab().save(str(f))
+        print("wrote", f)
+
+    wait(lambda: win.canvas.images is not None)
+    # 1. A photo being edited with the sliders.
+    photo = Path(args.photo) if args.photo else next(
+        (p for p in sorted(UTKFACE.glob("*.jpg")) if p.name.startswith("2")), None)
+    names = bundle.attribute_names
+    if photo is not None:
+        win.photos.open_paths([str(photo)])
+        wait(lambda: not win.photos.busy(), 0.2)
+    win.tools.setCurrentWidget(win.photos)
+    for n, v in (("Bangs", 120), ("Blond_Hair", 180), ("Eyeglasses", 150), ("Smiling", 180)):
+        if n in win.sliders.rows:
+            win.sliders.rows[n].slider.setValue(v)
+    if "Male" in win.sliders.rows:
+        win.sliders.rows["Male"].lock.setChecked(True)
+    shot("photo_sliders")
+
+    # 2. The scatter, coloured by an attribute, with the hover preview filled in.
+    win.tools.setCurrentWidget(win.scatter)
+    win.scatter.method.setCurrentText(args.embedding)
+    win.scatter.compute()
+    wait(lambda: win.scatter.points is not None, 0.3, timeout=300)
+    if "Male" in names:
+        win.scatter.colour.setCurrentText("Male")
+    win.scatter._hovered(None, [win.scatter.scatter.points()[0]], None)
+    shot("scatter")
+
+    # 3. The interpolation panel with keyframes, mid-walk in the canvas.
+    win.state.reset_alphas()
+    win.tools.setCurrentWidget(win.interpolation)
+    ip = win.interpolation
+    if win.state.photos:
+        ip.add_keyframe(win.state.photos[0].z, win.state.photos[0].name)
+    for s in (3, 8, 21):
+        ip.add_keyframe(seed_latent(s, bundle.nz, 0.8), f"seed {s}")
+    ip.loop.setChecked(True)
+    walk = ip.walk()
+    win.state.set_preview(walk[len(walk) // 5])
+    shot("interpolation")
+    win.state.set_preview(None)
+
+    # 4. A 4x4 grid all receiving the same edit, next to the analogy panel.
+    win.state.set_grid(4)
+    win.tools.setCurrentWidget(win.analogy)
+    for slot, s in zip("ABC", (5, 6, 7), strict=True):
+        win.analogy.set_slot(slot, seed_latent(s, bundle.nz, 0.8))
+    if "Smiling" in win.sliders.rows:
+        win.sliders.rows["Smiling"].slider.setValue(200)
+    shot("grid_analogy")
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # skip interpreter teardown (shiboken/pyqtgraph can crash while finalizing)
