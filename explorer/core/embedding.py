@@ -52,7 +52,9 @@ def pca_2d(points: np.ndarray) -> np.ndarray:
     return PCA(n_components=2, svd_solver="full").fit_transform(points).astype(np.float32)
 
 
-def tsne_2d(points: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
+def tsne_2d(
+    points: np.ndarray, progress: Callable[[float], None] | None = None, threads: int = 1
+) -> np.ndarray:
     """(n, 2) openTSNE embedding (PCA initialisation, fixed seed, so it is reproducible)."""
     from openTSNE import TSNE
     from openTSNE.callbacks import Callback
@@ -77,7 +79,7 @@ def tsne_2d(points: np.ndarray, progress: Callable[[float], None] | None = None)
         n_iter=int(TSNE_PARAMS["n_iter"]),
         initialization="pca",
         random_state=int(TSNE_PARAMS["random_state"]),
-        n_jobs=1,
+        n_jobs=threads,
         callbacks=_Progress() if progress is not None else None,
         callbacks_every_iters=10,
         verbose=False,
@@ -90,9 +92,13 @@ def embed(
     method: str = "pca",
     cache_dir: Path | None = None,
     progress: Callable[[float], None] | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """(n, 2) float32 map of `points` (n, d) by 'pca' or 'tsne'; cached by content in `cache_dir`
-    (default `default_cache_dir()`); a cache that cannot be written is skipped, not fatal."""
+    (default `default_cache_dir()`); a cache that cannot be written is skipped, not fatal.
+
+    `threads` caps BLAS/OpenMP threads: with the CPU shared, PCA of 9,000 x 128 took 5.7 s with
+    OpenBLAS's default 2 threads and 0.4 s with 1."""
     if method not in EMBED_METHODS:
         raise ValueError(f"unknown embedding method {method!r}; choose one of {EMBED_METHODS}")
     pts = np.asarray(points, np.float32)
@@ -111,7 +117,12 @@ def embed(
                 return cached.astype(np.float32)
         except (OSError, ValueError):
             pass  # a damaged cache entry is recomputed
-    out = pca_2d(pts) if method == "pca" else tsne_2d(pts, progress)
+    from threadpoolctl import threadpool_limits
+
+    if method == "tsne":
+        import openTSNE  # noqa: F401  (load its OpenMP/BLAS first, so the limit below covers them)
+    with threadpool_limits(limits=threads):
+        out = pca_2d(pts) if method == "pca" else tsne_2d(pts, progress, threads)
     if progress is not None:
         progress(1.0)
     try:
