@@ -241,4 +241,6 @@ class PhotoPanel(QWidget):
     def rebuild_list(self) -> None:
         self.list.clear()
         for p in self.state.photos:
-            self.list.add_face(p.name, p.z, p.recon if p.recon is not None else p.face)
+            if p.recon is None:  # reopened from a session: only the latent was saved
+                p.recon = self.state.bundle.generate(p.z[None])[0]
+            self.list.add_face(p.name, p.z, p.recon)
