@@ -218,11 +218,19 @@ class Trainer:
             mu, logvar = mu.float(), logvar.float()
             eps = torch.randn(mu.shape, generator=self.gen).to(self.device)
             z_rec = mu + eps * (0.5 * logvar).exp()
-        # D step: one forward over real and fake (DDP wants one forward per backward).
-        with torch.no_grad(), self.autocast():
-            fake = self.G(z, y_fake)
-            if vae:
+        # One G forward serves the D step (detached) and the G step: G does not change in
+        # between, so its output is the same; only BatchNorm's running stats, which training
+        # does not use, are updated once per step instead of twice. The VAE/GAN's G step runs
+        # G on z and z_rec jointly (other batch statistics), so it keeps its own forward.
+        if vae:
+            with torch.no_grad(), self.autocast():
+                fake = self.G(z, y_fake)
                 recon_ng = self.G(z_rec.detach(), None)
+        else:
+            with self.autocast():
+                fake_g = self.G_train(z, y_fake)
+            fake = fake_g.detach()
+        # D step: one forward over real and fake (DDP wants one forward per backward).
         d_in = [self.aug(real), self.aug(fake)] + ([self.aug(recon_ng)] if vae else [])
         y_in = None if y_real is None else torch.cat([y_real, y_fake])
         with self.autocast():
@@ -252,8 +260,6 @@ class Trainer:
             if vae:
                 both = self.G_train(torch.cat([z, z_rec]), None)
                 fake_g, recon = both[:n], both[n:]
-            else:
-                fake_g = self.G_train(z, y_fake)
             g_out = self.D(self.aug(fake_g), y_fake).float()
         loss_g = self.g_loss(g_out)
         if vae:
