@@ -103,8 +103,40 @@ def _fit_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.n
     return out
 
 
+def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """`_fit_linear`, cached on disk by the SHA-1 of the atlas (40 fits take seconds)."""
+    import hashlib
+    import os
+    import tempfile
+
+    from explorer.core.embedding import default_cache_dir
+
+    h = hashlib.sha1(b"linear-v1")
+    for a in (z, labels, fallback):
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    path = default_cache_dir().parent / "directions" / f"linear-{h.hexdigest()}.npy"
+    try:
+        out = np.load(path, allow_pickle=False)
+        if out.shape == fallback.shape:
+            return out.astype(np.float32)
+    except (OSError, ValueError):
+        pass
+    out = _fit_linear(z, labels, fallback)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".linear.", suffix=".npy")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, out, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs time
+    return out
+
+
 def get_directions(bundle: Bundle, method: str = "mean-diff") -> Directions:
-    """Directions of every attribute of `bundle` by `method`, cached on the bundle."""
+    """Directions of every attribute of `bundle` by `method`, cached on the bundle (and the
+    linear fits on disk, under $FACE_EXPLORER_CACHE/directions)."""
     if method not in METHODS:
         raise ValueError(f"unknown direction method {method!r}; choose one of {METHODS}")
     key = f"directions:{method}"
@@ -122,7 +154,7 @@ def get_directions(bundle: Bundle, method: str = "mean-diff") -> Directions:
             )
         fallback = raw if raw is not None else np.zeros(
             (len(bundle.attribute_names), bundle.nz), np.float32)
-        vectors = _fit_linear(bundle.atlas_z, bundle.atlas_labels, fallback)
+        vectors = _cached_linear(bundle.atlas_z, bundle.atlas_labels, fallback)
     unit = _normalise(np.asarray(vectors, np.float32))
     d = Directions(method, list(bundle.attribute_names), unit, _scales(unit))
     bundle.cache[key] = d
