@@ -23,7 +23,7 @@ class FavouritesPanel(QWidget):
         self.list = FaceList(56, self)
         self.star = QPushButton("★ Star current")
         self.star.setToolTip("Add the current (edited) face to the favourites (Ctrl+D)")
-        self.star.setShortcut("Ctrl+D")
+        # Ctrl+D lives on Edit → Star current face (one owner, no ambiguous shortcut).
         self.remove = QPushButton("Remove")
         self.remove.setToolTip("Remove the selected favourite")
         row = QHBoxLayout()

@@ -161,14 +161,21 @@ class ScatterPanel(QWidget):
         self.latents, self.points = z, np.asarray(pts, np.float32)
         self._tips.clear()
         self.recolour()
-        self.plot.autoRange()
-        lo, hi = self.points.min(0), self.points.max(0)
-        span = hi - lo
+        # Frame the bulk of the atlas: an encoded photo far outside it must not squash the map.
+        core = (self.points[: self.n_atlas] if self.n_atlas >= 3 else self.points).astype(float)
+        lo, hi = np.percentile(core, 0.5, axis=0), np.percentile(core, 99.5, axis=0)
+        span = np.maximum(hi - lo, 1e-6)
+        self.plot.setRange(xRange=(float(lo[0] - 0.05 * span[0]), float(hi[0] + 0.05 * span[0])),
+                           yRange=(float(lo[1] - 0.05 * span[1]), float(hi[1] + 0.05 * span[1])),
+                           padding=0)
         self.roi.setPos(pg.Point(*(lo + 0.1 * span)))
         self.roi.setSize(pg.Point(*(0.3 * span)))
         self.roi.show()
-        self.info.setText(f"{self.n_atlas} atlas faces, {len(z) - self.n_atlas} photos. "
-                          "Hover to see a face, click to edit it.")
+        outside = int(((self.points < lo - 0.05 * span) | (self.points > hi + 0.05 * span))
+                      .any(1)[self.n_atlas :].sum())
+        self.info.setText(f"{self.n_atlas} atlas faces, {len(z) - self.n_atlas} photos"
+                          + (f" ({outside} outside this view: scroll to zoom out)" if outside
+                             else "") + ". Hover to see a face, click to edit it.")
         self.computed.emit()
 
     def _failed(self, e: Exception) -> None:

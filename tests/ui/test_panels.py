@@ -89,8 +89,14 @@ def test_scatter_click_loads_the_face(window, qtbot):
     assert panel.points.shape == (n_atlas, 2)
     panel.colour.setCurrentText("Smiling")
     # Click on a real point: map its data position to the widget and send a mouse click.
-    i = int(np.argmax(panel.points[:, 0]))  # an outlying point, not hidden under others
     vb = panel.plot.getPlotItem().getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    p = panel.points
+    inside = np.flatnonzero((p[:, 0] > x0) & (p[:, 0] < x1) & (p[:, 1] > y0) & (p[:, 1] < y1))
+    q = (p - [x0, y0]) / [x1 - x0, y1 - y0]
+    d = np.linalg.norm(q[inside, None] - q[None], axis=-1)
+    d[d == 0] = np.inf
+    i = int(inside[np.argmax(d.min(1))])  # the visible point with the most room around it
     scene = vb.mapViewToScene(QPointF(*panel.points[i]))
     pos = panel.plot.mapFromScene(scene)
     qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=pos)
