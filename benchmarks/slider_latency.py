@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="also write the figures here")
     args = p.parse_args(argv)
 
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from explorer.core.bundle import default_model_path, load_bundle
@@ -56,16 +57,30 @@ def main(argv: list[str] | None = None) -> int:
     win.show()
     canvas, renderer = win.canvas.canvas, win.canvas.renderer
 
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(loop.quit)
+
     def pump_until(cond, timeout=10.0) -> None:
+        """Sleep in Qt's event loop (as the app does) until cond(); wake on every paint."""
         end = time.perf_counter() + timeout
         while not cond():
-            app.processEvents()
             if time.perf_counter() > end:
                 raise TimeoutError("no frame painted")
-            time.sleep(0.0002)
+            timer.start(5)
+            loop.exec()
+
+    def sleep_until(t: float) -> None:
+        ms = int((t - time.perf_counter()) * 1000)
+        if ms > 0:
+            timer.start(ms)
+            loop.exec()
 
     painted_at: dict[int, float] = {}
     canvas.painted.connect(lambda i: painted_at.__setitem__(i, time.perf_counter()))
+    canvas.painted.connect(loop.quit)
     pump_until(lambda: canvas.painted_id >= 1)
     name = win.state.slider_names[0]
     row = win.sliders.rows[name]
@@ -87,12 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             bare.append((time.perf_counter() - t0) * 1e3)
         bare = bare[5:]
         # The whole path, driven through the real slider.
-        lat, render_ms = [], []
+        lat, render_ms, to_submit = [], [], []
         row.slider.setSliderDown(True)
         next_move = time.perf_counter()
         for i in range(args.n + 5):
-            while time.perf_counter() < next_move:
-                app.processEvents()
+            sleep_until(next_move)
             v = int(250 * np.sin(i * 0.35))
             if v == row.slider.value():
                 v += 1
@@ -102,18 +116,22 @@ def main(argv: list[str] | None = None) -> int:
             row.slider.setValue(v)
             pump_until(lambda s=start_id: canvas.painted_id > s)
             if i >= 5:  # warm-up
-                lat.append((painted_at[canvas.painted_id] - t0) * 1e3)
+                fid = canvas.painted_id
+                lat.append((painted_at[fid] - t0) * 1e3)
                 render_ms.append(win.canvas.last_ms)
+                to_submit.append((renderer.submitted_at.get(fid, t0) - t0) * 1e3)
         row.slider.setSliderDown(False)
         app.processEvents()
         rp50, rp95 = pct(lat)
         bp50, bp95 = pct(bare)
         sp50, sp95 = pct(render_ms)
+        qp50, _ = pct(to_submit)
         results[f"{g}x{g}"] = dict(faces=n_faces, p50=rp50, p95=rp95, bare_p50=bp50,
-                                   bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95)
+                                   bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95,
+                                   slider_to_submit_p50=qp50)
         print(f"{g}x{g} ({n_faces:2d} faces): slider->pixels p50 {rp50:6.1f} ms  p95 {rp95:6.1f}"
-              f" ms | bare generator p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | render in worker "
-              f"p50 {sp50:5.1f} ms")
+              f" ms | bare generator p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | in the path: "
+              f"slider->request p50 {qp50:4.1f} ms, render in worker p50 {sp50:5.1f} ms")
     win.close()
     service.close()
     if args.json:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.render import RenderService
+from explorer.ui import workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
 from explorer.ui.favourites_panel import FavouritesPanel
@@ -265,6 +266,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
         self.monitor.stop()
         self.interpolation.stop()
+        workers.cancel_all()
         if self._own_service:
             self.service.close()
         super().closeEvent(e)

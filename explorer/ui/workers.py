@@ -36,16 +36,29 @@ class Job(QRunnable):
     def cancelled(self) -> bool:
         return self._cancel
 
+    def _progress(self, f: float) -> None:
+        try:
+            self.signals.progress.emit(f)
+        except RuntimeError:  # the window went away: stop quietly
+            self._cancel = True
+
     def run(self) -> None:
         try:
-            out = self.fn(self.signals.progress.emit, self.cancelled)
+            out = self.fn(self._progress, self.cancelled)
         except Exception as e:  # reported to the window, never lost
             e.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
             self.done = True
-            self.signals.failed.emit(e)
+            self._emit(self.signals.failed, e)
             return
         self.done = True
-        self.signals.finished.emit(out)
+        self._emit(self.signals.finished, out)
+
+    @staticmethod
+    def _emit(signal, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # receiver side deleted (window closed while working)
+            pass
 
 
 _JOBS: set[Job] = set()
@@ -72,3 +85,9 @@ def start(fn: Callable[[Callable[[float], None], Callable[[], bool]], Any],
 
 def busy() -> bool:
     return bool(_JOBS)
+
+
+def cancel_all() -> None:
+    """Ask every running job to stop (window closing)."""
+    for job in list(_JOBS):
+        job.cancel()

@@ -161,3 +161,27 @@ def test_monitor_polls_a_run_folder(qtbot, tmp_path):
     qtbot.waitUntil(lambda: mon.grid_path.name == "grid_000030.png", timeout=3000)
     assert "step 30" in mon.stats.text()
     mon.stop()
+
+
+def test_cancelled_export_leaves_no_file_and_the_app_usable(window, qtbot, tmp_path):
+    interp = window.interpolation
+    interp.add_current.click()
+    window.canvas.seed.setValue(2)
+    interp.add_current.click()
+    interp.frames.setValue(2000)
+    out = tmp_path / "long.gif"
+    msgs = []
+    interp.exportFailed.connect(msgs.append)
+    interp.exported.connect(msgs.append)
+    job = interp.export(out)
+    assert interp.dialog is not None
+    from PySide6.QtWidgets import QPushButton
+
+    interp.dialog.findChild(QPushButton).click()  # the progress dialog's Cancel button
+    qtbot.waitUntil(lambda: bool(msgs), timeout=20000)
+    assert job.cancelled()
+    assert msgs == ["Export cancelled."]
+    assert not out.exists()
+    assert interp.dialog is None
+    window.canvas.seed.setValue(3)  # still usable
+    assert window.canvas.current_image() is not None
