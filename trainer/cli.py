@@ -45,6 +45,7 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--lr-g", "lr_g", float, "generator learning rate"),
     ("--lr-d", "lr_d", float, "discriminator learning rate"),
     ("--lr-e", "lr_e", float, "encoder learning rate"),
+    ("--beta1", "beta1", float, "Adam beta1 (0.5 DCGAN; 0.0 with TTUR learning rates)"),
     ("--loss", "loss", str, "hinge | bce (non-saturating)"),
     ("--label-smooth", "label_smooth", float, "bce: real label is 1 - this"),
     ("--label-noise", "label_noise", float, "bce: uniform noise of this size on the labels"),

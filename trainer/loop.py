@@ -452,6 +452,13 @@ class Trainer:
         self.wall_time, self.d_l2 = s["wall_time"], s["d_l2"]
         self.gen.set_state(s["rng"])
         self._frozen_g = None
+        # The config is the source of truth for learning rates (a resume may change them).
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d),
+                        (self.opt_e, self.cfg.lr_e)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "betas" in group:
+                    group["betas"] = (self.cfg.beta1, group["betas"][1])
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
