@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"bf16 autocast {'on' if fast and cfg.bf16 else 'off (not fast here)'}; "
           f"{args.res} px, batch {args.batch}, nz {cfg.nz}, widths G {cfg.ngf} D {cfg.ndf}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs", flush=True)
 
     per = [max(1, args.steps // args.rounds)] * args.rounds
     t_ours = t_text = 0.0
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         t_text += a
         t_ours += b
         print(f"round {r + 1}: textbook {n * args.batch / a:6.1f} img/s   "
-              f"ours {n * args.batch / b:6.1f} img/s")
+              f"ours {n * args.batch / b:6.1f} img/s", flush=True)
     n_total = sum(per) * args.batch
     ips_text, ips_ours = n_total / t_text, n_total / t_ours
     print(f"textbook DCGAN loop : {ips_text:7.1f} images/s")

@@ -31,8 +31,9 @@ from trainer.data import FaceDataset
 from trainer.loop import PHASES, StopRequested, Trainer
 
 MODEL_NAME = "model.safetensors"
+# Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
-             "log_every", "threads")
+             "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1")
 
 
 class RunError(RuntimeError):
@@ -83,6 +84,9 @@ class Run:
         self.samples = self.out / "samples"
         if self.is_main:
             self.samples.mkdir(parents=True, exist_ok=True)
+            # Temp files of atomic writes cut short by a killed run (one writer per run folder).
+            for stale in [*self.out.glob(".*.tmp"), *self.samples.glob(".*.tmp")]:
+                stale.unlink(missing_ok=True)
             if state is None:
                 (self.out / "metrics.jsonl").unlink(missing_ok=True)
                 self._write_options()
