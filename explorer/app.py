@@ -1,4 +1,4 @@
-"""`face-explorer`: with a subcommand it runs headless (see explorer.cli); without, it opens the window.
+"""`face-explorer`: a subcommand runs headless (see explorer.cli); without one, it opens the window.
 
 Nothing heavy is imported at module level, so `face-explorer --help` is instant.
 """
