@@ -41,7 +41,7 @@ def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete tiny model file (G, E, C, attribute directions, atlas), trained once per session."""
+    """A complete tiny model file (G, E, C, directions, atlas), trained once per session."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
