@@ -14,12 +14,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-CELEBA = SHARED_DATA / "celeba-9k"
-UTKFACE = SHARED_DATA / "utkface-500"
-# Attribute names of the tiny model: real CelebA names, so features that look names up work.
-TINY_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair"]
+from testdata import CELEBA, ROOT, TINY_ATTRIBUTES, UTKFACE, needs  # noqa: E402,F401
 
 
 def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 30) -> Path:
@@ -49,6 +44,3 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny_cgan"), kind="cgan")
 
-
-def needs(path: Path) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(not path.exists(), reason=f"{path} not present")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import UTKFACE, needs
+from testdata import UTKFACE, needs
 
 from explorer.core.bundle import Bundle, BundleError
 from explorer.core.classify import attribute_probabilities

@@ -10,8 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import UTKFACE, needs
 from PIL import Image
+from testdata import UTKFACE, needs
 
 from explorer.cli import SUBCOMMANDS, main
 

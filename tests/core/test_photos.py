@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CELEBA, UTKFACE, needs
 from PIL import Image
+from testdata import CELEBA, UTKFACE, needs
 
 from explorer.core import photos
 from explorer.core.photos import PhotoError, crop_face, detect_faces, find_face, load_photo

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CELEBA, UTKFACE, needs
 from PIL import Image
+from testdata import CELEBA, UTKFACE, needs
 
 import trainer.data as data_mod
 from trainer.data import DataError, fake_dataset, load_dataset

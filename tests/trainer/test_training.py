@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_ATTRIBUTES
+from testdata import TINY_ATTRIBUTES
 
 from trainer.checkpoint import load_model, load_state
 from trainer.config import TrainConfig, preset

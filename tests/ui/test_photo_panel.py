@@ -8,10 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-
-# Same paths as tests/conftest.py (UTKFACE); imported by value to avoid conftest name clashes.
-UTKFACE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utkface-500"
-needs = lambda p: pytest.mark.skipif(not p.exists(), reason=f"{p} not present")  # noqa: E731
+from testdata import UTKFACE, needs
 
 
 def drop_files(win, paths) -> None:
