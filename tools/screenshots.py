@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         win.photos.open_paths([str(photo)])
         wait(lambda: not win.photos.busy(), 0.2)
     win.tools.setCurrentWidget(win.photos)
-    for n, v in (("Bangs", 120), ("Blond_Hair", 180), ("Eyeglasses", 150), ("Smiling", 180)):
+    for n, v in (("Blond_Hair", 150), ("Eyeglasses", 120)):
         if n in win.sliders.rows:
             win.sliders.rows[n].slider.setValue(v)
     if "Male" in win.sliders.rows:
