@@ -201,14 +201,20 @@ class Trainer:
 
     # Steps.
 
-    def gan_step(self) -> dict[str, float]:
-        cfg = self.cfg
+    def _draw(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+        """One step's randomness, always in this order: real batch, latents, fake conditions."""
         real, y_real = self.real_batch()
         n = real.shape[0]
-        z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
+        z = torch.randn(n, self.cfg.nz, generator=self.gen).to(self.device)
         y_fake = None
         if self.cond is not None:
             y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
+        return real, y_real, z, y_fake
+
+    def gan_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        real, y_real, z, y_fake = self._draw()
+        n = real.shape[0]
         m: dict[str, float] = {}
         vae = cfg.kind == "vaegan"
         if vae:
@@ -327,12 +333,8 @@ class Trainer:
         cfg = self.cfg
         G = self.frozen_generator()
         self.D.eval().requires_grad_(False)
-        real, y_real = self.real_batch()
+        real, y_real, z, y_fake = self._draw()
         n = real.shape[0]
-        z = torch.randn(n, cfg.nz, generator=self.gen).to(self.device)
-        y_fake = None
-        if self.cond is not None:
-            y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
         with torch.no_grad(), self.autocast():
             fake = G(z, y_fake)
         with self.autocast():
