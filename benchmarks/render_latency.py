@@ -19,7 +19,8 @@ import torch
 
 from explorer.core.bundle import default_model_path, load_bundle
 from explorer.core.latents import seed_latents
-from explorer.core.render import RenderRequest, RenderService, bf16_is_fast
+from explorer.core.render import RenderRequest, RenderService
+from trainer.models import bf16_is_fast
 
 FALLBACK = Path("/tmp/devmodel/model.safetensors")
 

@@ -21,6 +21,7 @@ import torch
 from trainer import metrics
 from trainer.checkpoint import ModelFileError, load_model
 from trainer.data import DataError, load_dataset
+from trainer.models import images_to_tensor, tensor_to_images
 from trainer.monitor import make_grid, save_png
 
 MAIN_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair"]
@@ -53,24 +54,22 @@ class Judge:
 
     @torch.no_grad()
     def probs(self, images: np.ndarray) -> np.ndarray:
-        out = [torch.sigmoid(self.C(metrics.to_tensor(images[i : i + 256])))
+        out = [torch.sigmoid(self.C(images_to_tensor(images[i : i + 256])))
                for i in range(0, len(images), 256)]
         return torch.cat(out).numpy()
 
 
 def _generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128) -> np.ndarray:
-    from trainer.loop import to_uint8
-
     out = []
     with torch.no_grad():
         for i in range(0, len(z), batch):
-            out.append(to_uint8(G(torch.from_numpy(z[i : i + batch]).float())))
+            out.append(tensor_to_images(G(torch.from_numpy(z[i : i + batch]).float())))
     return np.concatenate(out)
 
 
 def _encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return torch.cat([E(metrics.to_tensor(images[i : i + 256]))
+        return torch.cat([E(images_to_tensor(images[i : i + 256]))
                           for i in range(0, len(images), 256)]).numpy()
 
 

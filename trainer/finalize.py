@@ -7,18 +7,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from trainer.data import FaceDataset
+from trainer.models import images_to_tensor
 
 
-def _batches(images: np.ndarray, batch: int = 256) -> torch.Tensor:
+def _batches(images: np.ndarray, batch: int = 256) -> Iterator[torch.Tensor]:
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch]))
-        yield x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        yield images_to_tensor(images[i : i + batch])
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from torch import nn
 from trainer.augment import diff_augment, parse_policy
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
-from trainer.models import ModelConfig, build
+from trainer.models import ModelConfig, bf16_is_fast, build, images_to_tensor, tensor_to_images
 
 PHASES = ("gan", "encoder", "classifier", "done")
 Callback = Callable[["Trainer"], None]
@@ -47,16 +47,6 @@ def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, 
     for m in bns:
         m.momentum = 0.1
     g.eval()
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """bfloat16 autocast pays off on GPUs and on CPUs with AVX-512/AMX; on AVX2-only CPUs it is
-    emulated and about 30x slower than float32 (measured on the 2-core AMD EPYC dev machine)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "NO AVX", "AVX2")
-    return False
 
 
 def _sample_y(labels: np.ndarray | None, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -158,15 +148,18 @@ class Trainer:
         n = n or max(2, self.cfg.batch // self.world)
         idx = torch.randint(0, len(self.data), (n,), generator=self.gen)
         order = idx.sort().values.numpy()  # sorted reads are kinder to the memmap
-        x = torch.from_numpy(np.ascontiguousarray(self.data.images[order]))
-        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        flip = torch.rand(n, generator=self.gen) < 0.5
-        x[flip] = x[flip].flip(3)
-        x = x.to(self.device).contiguous(memory_format=self.memory_format)
+        x = self._faces(order)
         y = None
         if self.cond is not None:
             y = torch.from_numpy(self.cond[order]).to(self.device)
         return x, y
+
+    def _faces(self, idx: np.ndarray) -> torch.Tensor:
+        """Images at sorted indices in [-1, 1], each flipped left-right with probability 1/2."""
+        x = images_to_tensor(self.data.images[idx])
+        flip = torch.rand(len(idx), generator=self.gen) < 0.5
+        x[flip] = x[flip].flip(3)
+        return x.to(self.device).contiguous(memory_format=self.memory_format)
 
     def aug(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.policy, self.gen) if self.policy else x
@@ -357,11 +350,7 @@ class Trainer:
         self.C.train()
         n = max(2, 128 // self.world)
         idx = torch.randint(0, self.c_limit, (n,), generator=self.gen).sort().values.numpy()
-        x = torch.from_numpy(np.ascontiguousarray(self.data.images[idx]))
-        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        flip = torch.rand(len(idx), generator=self.gen) < 0.5
-        x[flip] = x[flip].flip(3)
-        x = x.contiguous(memory_format=self.memory_format).to(self.device)
+        x = self._faces(idx)
         t = torch.from_numpy((self.data.labels[idx] > 0).astype(np.float32)).to(self.device)
         # Dropout draws from the global RNG: seed it from self.gen so a resumed run is exact.
         seed = int(torch.randint(0, 2**62, (1,), generator=self.gen))
@@ -423,7 +412,7 @@ class Trainer:
         g = self.ema_generator()
         y = self.fixed_y[:n] if self.fixed_y is not None else None
         x = g(self.fixed_z[:n].to(self.device), None if y is None else y.to(self.device))
-        return to_uint8(x)
+        return tensor_to_images(x)
 
     # State.
 
@@ -461,9 +450,3 @@ class Trainer:
                 group["lr"] = lr
                 if "betas" in group:
                     group["betas"] = (self.cfg.beta1, group["betas"][1])
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(n, 3, h, w) in [-1, 1] -> (n, h, w, 3) uint8."""
-    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()

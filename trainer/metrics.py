@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
+from trainer.models import images_to_tensor
+
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-image PSNR in dB of uint8 images (n, h, w, 3) or one image (h, w, 3)."""
@@ -42,19 +44,13 @@ def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return s.mean(dim=(1, 2, 3)).numpy()
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(n, h, w, 3) uint8 -> (n, 3, h, w) float in [-1, 1]."""
-    x = torch.from_numpy(np.array(images, dtype=np.float32, copy=True))
-    return x.permute(0, 3, 1, 2).div_(127.5).sub_(1.0)
-
-
 @torch.no_grad()
 def pooled_features(C: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Global-average-pooled classifier trunk features, (n, channels)."""
     C.eval()
     out = []
     for i in range(0, len(images), batch):
-        out.append(C.trunk(to_tensor(images[i : i + batch])).mean(dim=(2, 3)))
+        out.append(C.trunk(images_to_tensor(images[i : i + batch])).mean(dim=(2, 3)))
     return torch.cat(out).double().numpy()
 
 

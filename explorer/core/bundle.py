@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from trainer.checkpoint import ModelFileError, load_model
-from trainer.models import ModelConfig
+from trainer.models import ModelConfig, images_to_tensor, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
@@ -31,18 +31,6 @@ def default_model_path() -> Path:
     """The bundled model: env FACE_EXPLORER_MODEL, else <repo>/checkpoints/celeba64.safetensors."""
     env = os.environ.get("FACE_EXPLORER_MODEL")
     return Path(env).expanduser() if env else DEFAULT_MODEL
-
-
-def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """(n, h, w, 3) uint8 -> (n, 3, h, w) float32 in [-1, 1] (what E and C take)."""
-    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))  # PIL arrays are read-only
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-
-
-def tensor_to_images(x: torch.Tensor) -> np.ndarray:
-    """(n, 3, h, w) float in [-1, 1] -> (n, h, w, 3) uint8."""
-    x = x.detach().float().clamp(-1, 1).add(1.0).mul(127.5).round()
-    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 @dataclass

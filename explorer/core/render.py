@@ -17,19 +17,7 @@ import numpy as np
 import torch
 
 from explorer.core.bundle import Bundle, tensor_to_images
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """Mirror of `trainer.loop.bf16_is_fast` (the explorer may not import the training loop).
-
-    bfloat16 pays off on GPUs and on CPUs with AVX-512/AMX; on AVX2-only CPUs it is emulated and
-    about 30x slower than float32.
-    """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "NO AVX", "AVX2")
-    return False
+from trainer.models import bf16_is_fast
 
 
 @dataclass(frozen=True)
