@@ -6,7 +6,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -128,18 +127,12 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path: Path, sig: signal.Signals) -> 
         assert load_state(out / "model.state.pt")["step"] == st["step"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(shutil.which("torchrun", path=str(BIN)) is None, reason="no torchrun")
 def test_ddp_two_gloo_processes(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--nnodes", "1", "--master_addr",
-           "127.0.0.1", "--master_port", str(_free_port()), "-m", "trainer.cli", *TINY,
-           "--steps", "4", "--out", str(out)]
+    # --standalone picks a free loopback port itself: no window between choosing and binding it.
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "trainer.cli",
+           *TINY, "--steps", "4", "--out", str(out)]
     # torchrun returns 0 only when every rank exited 0; a hung rank would time out here.
     res = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=400)
     assert res.returncode == 0, res.stderr[-3000:]
