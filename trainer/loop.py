@@ -25,6 +25,8 @@ from trainer.data import FaceDataset
 from trainer.models import ModelConfig, bf16_is_fast, build, images_to_tensor, tensor_to_images
 
 PHASES = ("gan", "encoder", "classifier", "done")
+# A phase whose inputs another phase changed must run again: the encoder inverts G.
+DEPENDS = {"encoder": "gan"}
 Callback = Callable[["Trainer"], None]
 
 
@@ -93,6 +95,7 @@ class Trainer:
             self.G_train, self.D_train, self.E_train = DDP(self.G), DDP(self.D), DDP(self.E)
         self.phase = "gan"
         self.step = 0  # step within the current phase
+        self.done: dict[str, int] = {}  # steps finished in phases left behind
         self.total_steps = 0
         self.d_l2 = cfg.d_l2
         self.metrics: dict[str, float] = {}
@@ -134,8 +137,8 @@ class Trainer:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def phase_length(self, phase: str) -> int:
-        cfg = self.cfg
+    def phase_length(self, phase: str, cfg: TrainConfig | None = None) -> int:
+        cfg = cfg or self.cfg
         return {
             "gan": cfg.steps,
             "encoder": 0 if cfg.kind == "vaegan" else cfg.encoder_steps,
@@ -389,8 +392,9 @@ class Trainer:
                     self.trigger("on_snapshot")
                 if self._should_stop():
                     raise StopRequested(f"stopped after {self.phase} step {self.step}")
+            self.done[self.phase] = self.step
             self.phase = PHASES[PHASES.index(self.phase) + 1]
-            self.step = 0
+            self.step = self.done.get(self.phase, 0)
             self.trigger("on_phase")
             last = time.time()
 
@@ -401,6 +405,25 @@ class Trainer:
         flag = torch.tensor([float(self.stop_requested)], device=self.device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
+
+    def _reopen(self, s: dict[str, Any]) -> None:
+        """Go back to the first finished phase that the (resumed) config made longer.
+
+        `--resume --steps N` on a finished run trains G further; the encoder, which inverts G,
+        then runs again in full from its current weights, while the classifier (real photos only)
+        keeps its finished steps.
+        """
+        old = TrainConfig.from_dict(s["train_config"])
+        cur = PHASES.index(self.phase)
+        self.done = {p: self.phase_length(p, old) for p in PHASES[:cur]}
+        self.done.update(s.get("done", {}))
+        for p in PHASES[:cur]:
+            if self.phase_length(p) > self.done[p]:
+                self.phase, self.step = p, self.done.pop(p)
+                for later, needs in DEPENDS.items():
+                    if needs == p:
+                        self.done.pop(later, None)
+                return
 
     @torch.no_grad()
     def sample_grid(self, n: int = 64) -> np.ndarray:
@@ -420,6 +443,7 @@ class Trainer:
         s: dict[str, Any] = {
             "train_config": self.cfg.to_dict(),
             "phase": self.phase, "step": self.step, "total_steps": self.total_steps,
+            "done": dict(self.done),
             "wall_time": self.wall_time, "d_l2": self.d_l2,
             "rng": self.gen.get_state(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
@@ -440,6 +464,7 @@ class Trainer:
         if self.opt_c is not None and "opt_c" in s:
             self.opt_c.load_state_dict(s["opt_c"])
         self.phase, self.step, self.total_steps = s["phase"], s["step"], s["total_steps"]
+        self._reopen(s)
         self.wall_time, self.d_l2 = s["wall_time"], s["d_l2"]
         self.gen.set_state(s["rng"])
         self._frozen_g = None

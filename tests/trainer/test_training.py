@@ -186,3 +186,33 @@ def test_vaegan_trains_and_exports_its_encoder(tmp_path: Path) -> None:
         assert z.shape == (4, 8) and torch.isfinite(z).all()
         assert G(z).shape == (4, 3, 16, 16)
     assert mf.array("atlas.z").shape[1] == 8
+
+
+def test_resume_with_more_gan_steps_reopens_a_finished_run(tmp_path: Path) -> None:
+    """`--resume --steps N` on a finished run trains G on from where it stopped, then runs the
+    encoder again in full (it inverts the new G) and keeps the finished classifier as it was."""
+    cfg = tiny_cfg(steps=4, encoder_steps=3, classifier_steps=3)
+    out = tmp_path / "run"
+    Run(out, cfg, tiny_data(), quiet=True, command=["t"]).train()
+    first = load_state(out / "model.state.pt")
+    assert (first["phase"], first["total_steps"]) == ("done", 10)
+
+    run = Run(out, cfg, tiny_data(), quiet=True, resume=True, overrides={"steps": 6},
+              command=["t"])
+    assert (run.trainer.phase, run.trainer.step) == ("gan", 4)
+    run.train()
+    again = load_state(out / "model.state.pt")
+    # 2 more GAN steps, 3 encoder steps again, no classifier steps.
+    assert (again["phase"], again["total_steps"]) == ("done", 15)
+    assert again["done"] == {"gan": 6, "encoder": 3, "classifier": 3}
+    for k, v in first["C"].items():
+        assert torch.equal(v, again["C"][k]), k
+    assert any(not torch.equal(v, again["G"][k]) for k, v in first["G"].items())
+    assert any(not torch.equal(v, again["E"][k]) for k, v in first["E"].items())
+    mf = load_model(out / "model.safetensors")
+    assert mf.meta["provenance"]["gan_steps"] == 6 and sorted(mf.parts) == ["C", "E", "G"]
+
+    # Resuming again with nothing grown changes nothing.
+    run = Run(out, cfg.with_(steps=6), tiny_data(), quiet=True, resume=True,
+              overrides={"steps": 6}, command=["t"])
+    assert run.trainer.phase == "done"
