@@ -40,6 +40,7 @@ class TrainConfig:
     vae_kl: float = 0.01  # VAE/GAN: KL weight
     vae_gamma: float = 1.0  # VAE/GAN: weight of the reconstruction term in G's loss
     enc_feature: float = 1.0  # encoder image loss: weight of D-feature loss
+    enc_prior: float = 1.0  # encoder: keep codes of real faces centred with the prior's spread
     bf16: bool = True  # bfloat16 autocast where the hardware makes it fast (loss in float32)
     channels_last: bool = True
     seed: int = 0

@@ -1,6 +1,8 @@
 """After training: encode the data set and store what the explorer needs without the data set.
 
 - attribute vectors (seed 001): mean latent of faces with an attribute minus mean of faces without;
+- attribute boundaries on samples (InterFaceGAN): logistic-regression normals fitted on latents of
+  generated faces labelled by the bundled classifier;
 - an atlas of encoded faces with their labels (for the scatter plot);
 - the classifier's per-attribute temperature (calibrated probabilities).
 """
@@ -39,6 +41,35 @@ def attribute_directions(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if pos.any() and neg.any():
             dirs[a] = z[pos].mean(0) - z[neg].mean(0)
     return dirs
+
+
+@torch.no_grad()
+def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
+                       seed: int = 0) -> np.ndarray:
+    """(n_attr, nz) InterFaceGAN normals: G draws n faces, C labels them, one logistic regression
+    per attribute separates the latents. They follow what G actually draws, where the mean
+    difference of encoded photos also carries the encoder's errors. An attribute G never draws
+    (or always draws) gets a zero row."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    G.eval()
+    C.eval()
+    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+    logits = torch.cat([C(G(z[i : i + 256])).float() for i in range(0, n, 256)]).numpy()
+    zn = z.numpy()
+    out = np.zeros((logits.shape[1], nz), np.float32)
+    for a in range(logits.shape[1]):
+        y = logits[:, a] > 0
+        if y.sum() < 10 or (~y).sum() < 10:
+            continue
+        clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(zn, y)
+        out[a] = clf.coef_[0]
+    return out
 
 
 @torch.no_grad()

@@ -33,7 +33,7 @@ from trainer.loop import PHASES, StopRequested, Trainer
 MODEL_NAME = "model.safetensors"
 # Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
-             "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1")
+             "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior")
 
 
 class RunError(RuntimeError):
@@ -203,6 +203,9 @@ class Run:
             pick.sort()
             extras["atlas.z"] = z[pick].astype(np.float16)
             extras["atlas.labels"] = self.data.labels[pick].astype(np.int8)
+        if t.C is not None and self.data.labels is not None and not t.mcfg.n_cond:
+            extras["attr.directions.sampled"] = finalize.sampled_directions(
+                t.frozen_generator(), t.C, t.mcfg.nz)
         if t.C is not None and self.calib is not None and self.calib.labels is not None:
             temps = finalize.fit_temperature(t.C, self.calib)
             extra_meta["classifier"] = {"calibration_images": len(self.calib),
