@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "score")
 PROG = "face-explorer"
+# explorer.core.directions.METHODS, spelled out so `--help` stays free of torch imports.
+DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
 
 
 class CliError(Exception):
@@ -146,11 +148,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def _edited(b: Bundle, z: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, Any]:
     """Apply --set/--lock to z; cGAN-conditioned attributes drive y instead."""
-    from explorer.core.directions import get_directions
+    from explorer.core.directions import default_method, get_directions
     from explorer.core.edits import apply_edits, condition_vector
 
     sets = dict(parse_setting(s) for s in args.set)
-    d = get_directions(b, args.method)
+    d = get_directions(b, args.method or default_method(b))
     for name in [*sets, *args.lock]:
         if name not in d.names:
             raise CliError(f"unknown attribute {name!r}; this model knows: {', '.join(d.names)}")
@@ -312,7 +314,7 @@ def _scatter(xy: np.ndarray, n_atlas: int, names: list[str], color: Any,
 
 def cmd_score(args: argparse.Namespace) -> int:
     from explorer.core.classify import attribute_probabilities
-    from explorer.core.directions import get_directions
+    from explorer.core.directions import default_method, get_directions
     from explorer.core.edits import attribute_scores, top_attributes
     from explorer.core.encoding import encode_photo
 
@@ -323,7 +325,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         r = encode_photo(b, args.source, budget_s=args.budget, whole_image=args.whole_image)
         z, face = r.z, r.face
-    d = get_directions(b, args.method)
+    d = get_directions(b, args.method or default_method(b))
     top = top_attributes(attribute_scores(z, d), d.names, args.top)
     probs = attribute_probabilities(b, face)[0] if b.has_classifier else None
     print(f"{'attribute':24s} {'latent score':>12s}" + (f" {'classifier p':>12s}" if
@@ -375,8 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="move an attribute by VALUE standard steps (repeatable)")
     p.add_argument("--lock", action="append", default=[], metavar="NAME",
                    help="keep this attribute fixed while others move (repeatable)")
-    p.add_argument("--method", choices=("mean-diff", "linear"), default="mean-diff",
-                   help="attribute directions: seed 001 mean difference or a linear classifier")
+    p.add_argument("--method", choices=DIRECTION_METHODS, default=None,
+                   help="attribute directions: boundaries fitted on samples, seed 001 mean "
+                        "difference, or a linear classifier on photos (default: the best the "
+                        "model has)")
     p.add_argument("--compare", action="store_true", help="put the original beside the edit")
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     p.add_argument("--save-latent", type=Path, metavar="NPY", help="also save the edited latent")
@@ -433,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("source", metavar="SOURCE", help="photo, seed or .npy latent")
     p.add_argument("--top", type=int, default=5, help="how many attributes to list")
-    p.add_argument("--method", choices=("mean-diff", "linear"), default="mean-diff")
+    p.add_argument("--method", choices=DIRECTION_METHODS, default=None,
+                   help="attribute directions (default: the best the model has)")
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     p.set_defaults(run=cmd_score)
     return parser

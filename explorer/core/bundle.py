@@ -61,6 +61,7 @@ class Bundle:
     has_encoder: bool
     has_classifier: bool
     raw_directions: np.ndarray | None = None  # (n_attr, nz) mean-difference vectors as stored
+    sampled_directions: np.ndarray | None = None  # (n_attr, nz) boundaries fitted on samples
     networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
 
@@ -152,6 +153,9 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     raw = None
     if "attr.directions" in mf.tensors:
         raw = mf.array("attr.directions").astype(np.float32)
+    sampled = None
+    if "attr.directions.sampled" in mf.tensors:
+        sampled = mf.array("attr.directions.sampled").astype(np.float32)
     return Bundle(
         path=p,
         name=mf.name,
@@ -167,5 +171,6 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         has_encoder="E" in nets,
         has_classifier="C" in nets,
         raw_directions=raw,
+        sampled_directions=sampled,
         networks=nets,
     )

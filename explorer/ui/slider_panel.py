@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.directions import METHODS
+from explorer.core.directions import available_methods
 from explorer.ui.state import ExplorerState
 from explorer.ui.throttle import Throttle
 
@@ -116,9 +116,11 @@ class SliderPanel(QWidget):
         self.filter.setToolTip("Show only the attributes whose name contains this text")
         self.filter.setClearButtonEnabled(True)
         self.method = QComboBox()
-        self.method.addItems(list(METHODS))
-        self.method.setToolTip("How attribute directions are found: mean difference of labelled "
-                               "faces, or a linear classifier's normal (InterFaceGAN)")
+        self.method.addItems(available_methods(state.bundle))
+        self.method.setToolTip("How attribute directions are found: sampled = boundaries fitted on "
+                               "the model's own faces as the classifier labels them; mean-diff = "
+                               "mean difference of labelled photos; linear = a linear classifier "
+                               "on labelled photos (InterFaceGAN)")
         self.reset_all = QPushButton("Reset all")
         self.reset_all.setToolTip("Set every unlocked slider back to 0 (Ctrl+0)")
         self.reset_all.setShortcut("Ctrl+0")

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from explorer.core.directions import METHODS, Directions, get_directions
+from explorer.core.directions import Directions, available_methods, default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
 from explorer.core.latents import seed_latents
 
@@ -95,7 +95,7 @@ class ExplorerState(QObject):
         self.grid = 1
         self.alphas: dict[str, float] = {}
         self.locks: set[str] = set()
-        self.method = METHODS[0]
+        self.method = default_method(bundle)
         self.custom_z: np.ndarray | None = None  # a photo / favourite / scatter point being edited
         self.custom_label = ""
         self.custom_dirs: list[tuple[str, np.ndarray]] = []
@@ -294,12 +294,13 @@ class ExplorerState(QObject):
                              psnr=float(p.get("psnr", float("nan"))),
                              top=[(str(a), float(b)) for a, b in p.get("top", [])])
                        for p in d.get("photos", [])]
-        method = d.get("method", METHODS[0])
+        method = d.get("method", default_method(self.bundle))
         self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", 0.8)),
                    grid=int(d.get("grid", 1)),
                    alphas={str(k): float(v) for k, v in d.get("alphas", {}).items()},
                    locks=set(d.get("locks", [])),
-                   method=method if method in METHODS else METHODS[0],
+                   method=method if method in available_methods(self.bundle)
+                   else default_method(self.bundle),
                    custom_z=arr(d.get("custom_z")), custom_label=str(d.get("custom_label", "")),
                    custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
         self.favouritesChanged.emit()

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from explorer.core.analogy import analogy, analogy_strip
-from explorer.core.bundle import Bundle
-from explorer.core.directions import METHODS, custom_direction, get_directions
+from explorer.core.bundle import Bundle, BundleError
+from explorer.core.directions import (
+    METHODS,
+    available_methods,
+    custom_direction,
+    default_method,
+    get_directions,
+)
 from explorer.core.edits import apply_edits, attribute_scores, condition_vector, top_attributes
 from explorer.core.interpolation import interpolate, lerp, slerp
 from explorer.core.latents import seed_latents
@@ -30,6 +36,40 @@ def test_linear_directions_separate_the_atlas(bundle: Bundle) -> None:
         pos = bundle.atlas_labels[:, a] > 0
         if pos.any() and (~pos).any():
             assert s[pos, a].mean() > s[~pos, a].mean()
+
+
+def test_sampled_directions_follow_what_the_generator_draws(bundle: Bundle) -> None:
+    """Scores along the sampled boundaries are higher on generated faces the classifier says
+    have the attribute; the best available method is the default."""
+    from explorer.core.classify import attribute_probabilities
+
+    d = get_directions(bundle, "sampled")
+    z = seed_latents(list(range(400)), bundle.nz, psi=1.0)
+    has = attribute_probabilities(bundle, bundle.generate(z)) > 0.5
+    s = attribute_scores(z, d)
+    checked = 0
+    for a in range(len(d.names)):
+        if has[:, a].sum() >= 20 and (~has[:, a]).sum() >= 20:
+            assert s[has[:, a], a].mean() > s[~has[:, a], a].mean(), d.names[a]
+            checked += 1
+    assert checked >= 1
+    assert available_methods(bundle) == list(METHODS) and default_method(bundle) == "sampled"
+
+
+def test_models_without_sampled_directions_fall_back(bundle: Bundle) -> None:
+    from dataclasses import replace
+
+    old = replace(bundle, sampled_directions=None, cache={})
+    assert available_methods(old) == ["mean-diff", "linear"]
+    assert default_method(old) == "mean-diff"
+    with pytest.raises(BundleError, match="no directions fitted on samples"):
+        get_directions(old, "sampled")
+
+
+def test_cli_offers_the_core_direction_methods() -> None:
+    from explorer.cli import DIRECTION_METHODS
+
+    assert DIRECTION_METHODS == METHODS
 
 
 def test_unknown_method_and_attribute(bundle: Bundle) -> None:
