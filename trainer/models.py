@@ -108,12 +108,22 @@ class Generator(nn.Module):
         # state size. w[-1] x res/2 x res/2 -> 3 x res x res
         self.to_rgb = nn.Sequential(nn.ConvTranspose2d(w[-1], 3, 4, 2, 1), nn.Tanh())
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def detail_shape(self) -> tuple[int, int, int]:
+        """Shape of one face's `detail`: the first feature map, (channels, 4, 4)."""
+        return (self.project[0].out_channels, 4, 4)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None,
+                detail: torch.Tensor | None = None) -> torch.Tensor:
+        """`detail` (n or 1, *detail_shape) is added to the 4x4 features: what a photo's
+        inversion found that z alone cannot draw (see explorer.core.encoding)."""
         if self.cfg.n_cond:
             if y is None:
                 raise ValueError("this conditional generator needs y")
             z = torch.cat([z, y.to(z.dtype)], dim=1)
         h = self.project(z[:, :, None, None])
+        if detail is not None:
+            h = h + detail.to(h.dtype)
         return self.to_rgb(self.blocks(h))
 
 

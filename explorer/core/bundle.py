@@ -100,14 +100,35 @@ class Bundle:
             raise BundleError(f"condition must have shape ({n}, {self.n_cond}), got {y.shape}")
         return np.ascontiguousarray(y)
 
+    @property
+    def detail_shape(self) -> tuple[int, int, int]:
+        """Shape of one face's photo detail (see `explorer.core.encoding`)."""
+        return tuple(self.network("G").detail_shape)  # type: ignore[return-value]
+
+    def check_detail(self, detail: np.ndarray | None, n: int) -> np.ndarray | None:
+        """None, or detail as (n, *detail_shape) float32 (one face's detail may be given)."""
+        if detail is None:
+            return None
+        d = np.asarray(detail, dtype=np.float32)
+        if d.shape == self.detail_shape:
+            d = d[None]
+        if d.shape[1:] != self.detail_shape or len(d) not in (1, n):
+            raise BundleError(f"photo detail must have shape (n, {self.detail_shape}), "
+                              f"got {d.shape}")
+        return np.ascontiguousarray(np.broadcast_to(d, (n, *self.detail_shape)))
+
     @torch.inference_mode()
-    def generate(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8."""
+    def generate(self, z: np.ndarray, y: np.ndarray | None = None,
+                 detail: np.ndarray | None = None) -> np.ndarray:
+        """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8;
+        `detail` is a photo's detail (see `check_detail`)."""
         z = self.check_z(z)
         yy = self.check_y(y, len(z))
+        dd = self.check_detail(detail, len(z))
         G = self.network("G")
         yt = torch.from_numpy(yy) if yy is not None else None
-        return tensor_to_images(G(torch.from_numpy(z), yt))
+        dt = torch.from_numpy(dd) if dd is not None else None
+        return tensor_to_images(G(torch.from_numpy(z), yt, dt))
 
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:

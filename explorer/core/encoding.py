@@ -4,6 +4,13 @@ The refinement loss is pixel MSE + L1 plus, when the model bundles an attribute 
 feature loss on C's convolutional trunk (a perceptual loss learned on faces, with no extra
 download); a weak prior term keeps |z|^2 near nz so the edit directions still apply. The best z seen
 (by pixel PSNR, the start included) is returned, so refinement never makes a result worse.
+
+With `detail=True` (the default) the refinement also fits the photo's *detail*: an offset to G's
+first (4x4) feature map, what z alone cannot draw, in the manner of GAN inversions that optimise
+intermediate features. Edits still move z, and the detail rides along. Measured on the first
+bundled model over 20 held-out faces at 40 steps: 16.5 -> 19.7 dB, while the share of edits that
+flip the judge's decision fell from 43% to 34%; a weaker detail penalty (0.1) gave 20.5 dB and
+26%. So the detail is kept small and can be switched off per photo.
 """
 
 from __future__ import annotations
@@ -31,13 +38,16 @@ from explorer.core.photos import (
 
 FEATURE_WEIGHT = 0.5
 PRIOR_WEIGHT = 1e-3
+DETAIL_WEIGHT = 1.0  # L2 penalty on the detail (mean square over its values)
+DETAIL_LR = 0.05
 LR = 0.1  # 0.05 and 0.2 tried: +0.85 and +0.94 dB in 25 steps on the dev model, 0.1 +0.90
 
 
 @dataclass
 class EncodeResult:
     """z (nz,) float32; recon (res, res, 3) uint8; PSNR in dB of E alone and after refinement;
-    timings in seconds per stage; face: the (res, res, 3) uint8 crop that was encoded."""
+    timings in seconds per stage; face: the (res, res, 3) uint8 crop that was encoded; detail:
+    the photo's detail (Bundle.detail_shape) float32, or None when it was not fitted."""
 
     z: np.ndarray
     recon: np.ndarray
@@ -46,6 +56,7 @@ class EncodeResult:
     timings: dict[str, float]
     face: np.ndarray
     steps: int = 0
+    detail: np.ndarray | None = None
     box: FaceBox | None = None
     boxes: list[FaceBox] = field(default_factory=list)
 
@@ -94,9 +105,11 @@ def encode_face(
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     max_steps: int | None = None,
+    detail: bool = True,
 ) -> EncodeResult:
     """Encode one (res, res, 3) uint8 face. Refinement stops at `budget_s` (or `max_steps`), or
-    early when `cancel()` returns True (the best result so far is returned)."""
+    early when `cancel()` returns True (the best result so far is returned). `detail` also fits
+    the photo's detail (see the module notes)."""
     if not bundle.has_encoder:
         raise BundleError(f"{bundle.name}: this model has no encoder, so photos cannot be encoded")
     face = bundle.check_faces(face)[0]
@@ -118,7 +131,9 @@ def encode_face(
     t0 = time.perf_counter()
     z = z0.clone().requires_grad_(True)
     opt = _Adam(z, LR)
-    best = (psnr_e, z0.clone(), x0.clone())
+    r = torch.zeros(1, *G.detail_shape).requires_grad_(True) if detail else None
+    opt_r = _Adam(r, DETAIL_LR) if r is not None else None
+    best = (psnr_e, z0.clone(), x0.clone(), None if r is None else r.detach().clone())
     steps = 0
     nz = bundle.nz
     while True:
@@ -128,22 +143,29 @@ def encode_face(
         if cancel is not None and cancel():
             break
         z.grad = None
-        x = G(z, yt)
+        if r is not None:
+            r.grad = None
+        x = G(z, yt, r)
         loss = F.mse_loss(x, target) + 0.5 * F.l1_loss(x, target)
         if C is not None and feat_t is not None:
             loss = loss + FEATURE_WEIGHT * F.mse_loss(C.features(x), feat_t)
         loss = loss + PRIOR_WEIGHT * (z.pow(2).sum() / nz - 1.0) ** 2
+        if r is not None:
+            loss = loss + DETAIL_WEIGHT * r.pow(2).mean()
         loss.backward()
         # Score the z that produced x (before the step), so the kept pair is consistent.
         p = _psnr_t(x.detach(), target)
         if p > best[0]:
-            best = (p, z.detach().clone(), x.detach().clone())
+            best = (p, z.detach().clone(), x.detach().clone(),
+                    None if r is None else r.detach().clone())
         opt.step()
+        if opt_r is not None:
+            opt_r.step()
         steps += 1
         if progress is not None:
             progress(min(1.0, (time.perf_counter() - t0) / budget_s) if budget_s > 0 else 1.0)
     timings["refine"] = time.perf_counter() - t0
-    p, zb, xb = best
+    p, zb, xb, rb = best
     return EncodeResult(
         z=zb[0].numpy().astype(np.float32),
         recon=tensor_to_images(xb)[0],
@@ -152,6 +174,7 @@ def encode_face(
         timings=timings,
         face=face,
         steps=steps,
+        detail=None if rb is None else rb[0].numpy().astype(np.float32),
     )
 
 
@@ -164,6 +187,7 @@ def encode_photo(
     choose: int | None = None,
     whole_image: bool = False,
     max_steps: int | None = None,
+    detail: bool = True,
 ) -> EncodeResult:
     """Load (path, bytes or an RGB array), find and crop the face, encode it; PhotoError for
     unreadable photos and no / several / tiny faces (see `find_face`)."""
@@ -188,7 +212,7 @@ def encode_photo(
         else:  # the unusual cases (none, several, tiny) raise from find_face with their message
             face, box, boxes = find_face(img, res)
         timings["crop"] = time.perf_counter() - t0
-    r = encode_face(bundle, face, budget_s, progress, cancel, max_steps)
+    r = encode_face(bundle, face, budget_s, progress, cancel, max_steps, detail)
     r.timings = {**timings, **r.timings}
     r.box, r.boxes = box, boxes
     return r
