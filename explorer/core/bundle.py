@@ -115,7 +115,7 @@ class Bundle:
         if d.shape[1:] != self.detail_shape or len(d) not in (1, n):
             raise BundleError(f"photo detail must have shape (n, {self.detail_shape}), "
                               f"got {d.shape}")
-        return np.ascontiguousarray(np.broadcast_to(d, (n, *self.detail_shape)))
+        return np.broadcast_to(d, (n, *self.detail_shape)).copy()
 
     @torch.inference_mode()
     def generate(self, z: np.ndarray, y: np.ndarray | None = None,
