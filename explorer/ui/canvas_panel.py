@@ -180,7 +180,7 @@ class CanvasPanel(QWidget):
     def refresh(self) -> int:
         """Ask for the state's current faces; returns the request id."""
         z, y = self.state.render_inputs()
-        return self.renderer.request(z, y)
+        return self.renderer.request(z, y, self.state.render_detail(len(z)))
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None

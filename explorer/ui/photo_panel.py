@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -46,7 +47,8 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool):
             probs = attribute_probabilities(bundle, res.face[None])[0]
             top = top_attributes(probs, bundle.attribute_names, k=6)
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
-                     face=res.face, recon=res.recon, psnr=float(res.psnr), top=top)
+                     face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
+                     detail=res.detail)
 
     return run
 
@@ -101,6 +103,11 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
+        self.keep_detail = QCheckBox("Keep the photo's detail")
+        self.keep_detail.setChecked(state.keep_detail)
+        self.keep_detail.setToolTip(
+            "On: the photo is drawn with the detail its encoding found beyond the latent (a closer "
+            "likeness; edits act a little more gently). Off: the latent alone.")
         self.bars = AttributeBars()
         self.list = FaceList(48, self)
         self.list.setMaximumHeight(90)
@@ -126,6 +133,7 @@ class PhotoPanel(QWidget):
         lay.addLayout(fix)
         lay.addLayout(pics)
         lay.addWidget(self.psnr)
+        lay.addWidget(self.keep_detail)
         lay.addWidget(QLabel("Top attributes"))
         lay.addWidget(self.bars)
         lay.addWidget(self.list)
@@ -136,6 +144,7 @@ class PhotoPanel(QWidget):
         self.largest_btn.clicked.connect(lambda: self._retry(choose=0))
         self.whole_btn.clicked.connect(lambda: self._retry(whole=True))
         self.list.itemDoubleClicked.connect(lambda it: self.select(self.list.row(it)))
+        self.keep_detail.toggled.connect(state.set_keep_detail)
         state.photosChanged.connect(self.rebuild_list)
 
     # Entry points.
@@ -187,7 +196,7 @@ class PhotoPanel(QWidget):
         self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
         self.show_photo(photo)
         self.state.add_photo(photo)
-        self.state.load_latent(photo.z, photo.name)
+        self.state.load_latent(photo.z, photo.name, detail=photo.detail)
         self.photoReady.emit(photo)
         self.message.emit(f"Encoded {photo.name} (PSNR {photo.psnr:.1f} dB)")
         self._finish_job()
@@ -236,11 +245,11 @@ class PhotoPanel(QWidget):
     def select(self, row: int) -> None:
         photo = self.state.photos[row]
         self.show_photo(photo)
-        self.state.load_latent(photo.z, photo.name)
+        self.state.load_latent(photo.z, photo.name, detail=photo.detail)
 
     def rebuild_list(self) -> None:
         self.list.clear()
         for p in self.state.photos:
             if p.recon is None:  # reopened from a session: only the latent was saved
-                p.recon = self.state.bundle.generate(p.z[None])[0]
+                p.recon = self.state.bundle.generate(p.z[None], detail=p.detail)[0]
             self.list.add_face(p.name, p.z, p.recon)

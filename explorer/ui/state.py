@@ -21,7 +21,8 @@ from explorer.core.edits import apply_edits, condition_vector
 from explorer.core.latents import seed_latents
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
-_UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_label",
+_UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
+             "custom_label",
              "custom_dirs")
 
 
@@ -42,6 +43,7 @@ class Photo:
     recon: np.ndarray | None = None  # (res, res, 3) uint8
     psnr: float = float("nan")
     top: list[tuple[str, float]] = field(default_factory=list)  # [(attribute, probability)]
+    detail: np.ndarray | None = None  # (*Bundle.detail_shape) what z alone cannot draw
 
 
 class StateCommand(QUndoCommand):
@@ -97,6 +99,8 @@ class ExplorerState(QObject):
         self.locks: set[str] = set()
         self.method = default_method(bundle)
         self.custom_z: np.ndarray | None = None  # a photo / favourite / scatter point being edited
+        self.custom_detail: np.ndarray | None = None  # the edited photo's detail, if any
+        self.keep_detail = True  # render a photo with its detail (closer likeness, milder edits)
         self.custom_label = ""
         self.custom_dirs: list[tuple[str, np.ndarray]] = []
         self.preview_z: np.ndarray | None = None  # interpolation playback (not undoable)
@@ -169,6 +173,19 @@ class ExplorerState(QObject):
         z = self.preview_z[None] if self.preview_z is not None else self.edited_latents()
         return z, self.cond_vector(len(z))
 
+    def render_detail(self, n: int) -> np.ndarray | None:
+        """(n, *detail_shape) detail for the canvas faces: the photo's on the first face (zeros
+        elsewhere), or None when there is none to show."""
+        if self.custom_detail is None or self.preview_z is not None or not self.keep_detail:
+            return None
+        d = np.zeros((n, *self.custom_detail.shape), np.float32)
+        d[0] = self.custom_detail
+        return d
+
+    def set_keep_detail(self, keep: bool) -> None:
+        self.keep_detail = bool(keep)
+        self.renderChanged.emit()
+
     def current_latent(self) -> np.ndarray:
         """The (edited) first face on the canvas, (nz,)."""
         return self.edited_latents()[0].copy()
@@ -200,7 +217,7 @@ class ExplorerState(QObject):
             self.alphasChanged.emit()
         if changed & {"locks"}:
             self.locksChanged.emit()
-        if changed & {"seed", "psi", "grid", "custom_z", "custom_label"}:
+        if changed & {"seed", "psi", "grid", "custom_z", "custom_detail", "custom_label"}:
             self.viewChanged.emit()
         self.renderChanged.emit()
 
@@ -229,7 +246,8 @@ class ExplorerState(QObject):
         self._push(f"Direction method {method}", method=method)
 
     def set_seed(self, seed: int) -> None:
-        self._push(f"Seed {seed}", seed=int(seed), custom_z=None, custom_label="")
+        self._push(f"Seed {seed}", seed=int(seed), custom_z=None, custom_detail=None,
+                   custom_label="")
 
     def set_psi(self, psi: float) -> None:
         self._push(f"ψ {psi:.2f}", merge_key="psi", psi=float(psi))
@@ -237,9 +255,13 @@ class ExplorerState(QObject):
     def set_grid(self, n: int) -> None:
         self._push(f"Grid {n}x{n}", grid=int(max(1, min(6, n))))
 
-    def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True) -> None:
-        """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face."""
+    def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
+                    detail: np.ndarray | None = None) -> None:
+        """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face.
+        A photo brings its detail along."""
         changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1).copy(),
+                                   "custom_detail": None if detail is None else
+                                   np.asarray(detail, np.float32).copy(),
                                    "custom_label": label}
         if reset_sliders:
             changes["alphas"] = {k: v for k, v in self.alphas.items() if k in self.locks}
@@ -279,12 +301,22 @@ class ExplorerState(QObject):
             "seed": self.seed, "psi": self.psi, "grid": self.grid,
             "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
             "custom_z": None if self.custom_z is None else self.custom_z.tolist(),
+            "custom_detail": None if self.custom_detail is None else self.custom_detail.tolist(),
             "custom_label": self.custom_label,
             "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
             "favourites": [{"name": f.name, "z": f.z.tolist()} for f in self.favourites],
             "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
-                        "top": [list(t) for t in p.top]} for p in self.photos],
+                        "top": [list(t) for t in p.top],
+                        "detail": None if p.detail is None else p.detail.tolist()}
+                       for p in self.photos],
         }
+
+    def _detail(self, v: Any) -> np.ndarray | None:
+        """A saved photo detail, or None where it is absent or does not fit this model."""
+        if v is None:
+            return None
+        a = np.asarray(v, np.float32)
+        return a if a.shape == tuple(self.bundle.detail_shape) else None
 
     def from_session(self, d: dict[str, Any]) -> None:
         """Restore a session: one undo step for the edits, collections replaced."""
@@ -292,7 +324,8 @@ class ExplorerState(QObject):
         self.favourites = [Favourite(f["name"], arr(f["z"])) for f in d.get("favourites", [])]
         self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
                              psnr=float(p.get("psnr", float("nan"))),
-                             top=[(str(a), float(b)) for a, b in p.get("top", [])])
+                             top=[(str(a), float(b)) for a, b in p.get("top", [])],
+                             detail=self._detail(p.get("detail")))
                        for p in d.get("photos", [])]
         method = d.get("method", default_method(self.bundle))
         self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", 0.8)),
@@ -301,7 +334,9 @@ class ExplorerState(QObject):
                    locks=set(d.get("locks", [])),
                    method=method if method in available_methods(self.bundle)
                    else default_method(self.bundle),
-                   custom_z=arr(d.get("custom_z")), custom_label=str(d.get("custom_label", "")),
+                   custom_z=arr(d.get("custom_z")),
+                   custom_detail=self._detail(d.get("custom_detail")),
+                   custom_label=str(d.get("custom_label", "")),
                    custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
         self.favouritesChanged.emit()
         self.photosChanged.emit()

@@ -50,6 +50,20 @@ def test_drop_utkface_photo_gives_reconstruction_and_bars(window, qtbot):
     assert not np.array_equal(window.canvas.current_image(), shown)
     np.testing.assert_array_equal(window.state.base_latents()[0], photo.z)
 
+    # The photo is drawn with its detail; unticking shows the latent alone, ticking restores it.
+    # (The render service runs G channels-last: pixels may differ by one level from generate.)
+    def shows(expected: np.ndarray) -> bool:
+        return np.abs(window.canvas.current_image().astype(int) - expected.astype(int)).max() <= 1
+
+    assert photo.detail is not None
+    window.sliders.rows["Smiling"].slider.setValue(0)
+    assert shows(window.bundle.generate(photo.z, detail=photo.detail)[0])
+    panel.keep_detail.setChecked(False)
+    assert shows(window.bundle.generate(photo.z)[0])
+    assert not shows(window.bundle.generate(photo.z, detail=photo.detail)[0])
+    panel.keep_detail.setChecked(True)
+    assert shows(window.bundle.generate(photo.z, detail=photo.detail)[0])
+
 
 def test_bad_files_show_an_error_and_the_app_stays_usable(window, qtbot, tmp_path):
     panel = window.photos

@@ -16,7 +16,9 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal
     window.sliders.rows["Male"].lock.click()
     window.sliders.method.setCurrentText("linear")
     window.favourites.star.click()
-    st.load_latent(seed_latent(42, window.bundle.nz), "photo-like", reset_sliders=False)
+    detail = np.random.default_rng(0).normal(size=window.bundle.detail_shape).astype(np.float32)
+    st.load_latent(seed_latent(42, window.bundle.nz), "photo-like", reset_sliders=False,
+                   detail=detail)
     path = tmp_path / "s.json"
     window.save_session(path)
     assert path.exists(), no_modal_boxes
@@ -24,7 +26,7 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal
     other = open_window(window.bundle)
     assert other.open_session(path)
     a, b = st.to_session(), other.state.to_session()
-    assert a == b
+    assert a == b and a["custom_detail"] is not None
     np.testing.assert_array_equal(other.canvas.current_image(), window.canvas.current_image())
     assert other.sliders.rows["Smiling"].slider.value() == 130
     assert not other.sliders.rows["Male"].slider.isEnabled()
