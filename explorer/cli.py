@@ -92,7 +92,9 @@ def _latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray
     from explorer.core.encoding import encode_photo
 
     whole = getattr(args, "whole_image", False)
-    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole)
+    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole,
+                     detail=not getattr(args, "no_detail", True))
+    args.detail = r.detail  # a photo's detail, for the subcommands that draw the photo itself
     return r.z
 
 
@@ -166,10 +168,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
     import numpy as np
 
     b = _bundle(args)
+    args.detail = None
     z = _latent(b, args.source, args)
     z2, y = _edited(b, z, args)
-    after = b.generate(z2, y)
-    images = np.concatenate([b.generate(z), after]) if args.compare else after
+    after = b.generate(z2, y, args.detail)
+    images = np.concatenate([b.generate(z, y, args.detail), after]) if args.compare else after
     save_grid(images, args.out, 2, args.size)
     if args.save_latent:
         np.save(args.save_latent, z2)
@@ -382,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "difference, or a linear classifier on photos (default: the best the "
                         "model has)")
     p.add_argument("--compare", action="store_true", help="put the original beside the edit")
+    p.add_argument("--no-detail", action="store_true",
+                   help="draw a photo from its latent alone, without the detail its encoding "
+                        "found (edits act more strongly, the likeness is looser)")
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     p.add_argument("--save-latent", type=Path, metavar="NPY", help="also save the edited latent")
     p.add_argument("--size", type=int, default=256, help="output pixels per face")

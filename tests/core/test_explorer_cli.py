@@ -64,6 +64,15 @@ def test_encode_score_interpolate_embed_with_a_photo(
     stem = Path(photo).stem
     assert np.load(tmp_path / "enc" / f"{stem}.npy").shape == (8,)
     assert (tmp_path / "enc" / f"{stem}_recon.png").exists()
+    # edit draws a photo with its detail unless told not to: two different pictures.
+    pics = []
+    for extra in ([], ["--no-detail"]):
+        out_png = tmp_path / f"edit{len(pics)}.png"
+        code, out, err = run(capsys, "edit", photo, "--model", m, "--budget", "0.2", "--set",
+                             "Smiling=1", "--compare", "--out", str(out_png), *extra)
+        assert code == 0, err
+        pics.append(np.asarray(Image.open(out_png)))
+    assert pics[0].shape == pics[1].shape and not np.array_equal(pics[0], pics[1])
     code, out, err = run(capsys, "score", photo, "--model", m, "--top", "3", "--budget", "0.1")
     assert code == 0, err
     assert len(out.strip().splitlines()) == 4 and "classifier p" in out
