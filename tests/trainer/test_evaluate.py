@@ -49,9 +49,11 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path) -> None:
     # Every direction method the model has, and the default with locks, per attribute.
     for method in ("sampled", "mean-diff", "linear", "sampled + locks"):
         assert f"| Smiling | {method} |" in text, method
-    psnrs = [float(x) for x in re.findall(r"\| E alone, held-out CelebA \| \d+ \| ([\d.]+) \|",
-                                          text)]
-    assert len(psnrs) == 1 and 5 < psnrs[0] < 60
+    psnr = {name: float(v) for name, v in
+            re.findall(r"\| (E [^|]*), held-out CelebA \| \d+ \| ([\d.]+) \|", text)}
+    assert list(psnr) == ["E alone", "E + refinement", "E + refinement + photo detail"]
+    assert all(5 < v < 60 for v in psnr.values())
+    assert "photo detail (what the app edits by default)" in text
     for fig in ("samples", "reconstructions", "nearest", "interpolation", "edit_Smiling"):
         img = np.asarray(Image.open(docs / "eval" / f"{fig}.png"))
         assert img.ndim == 3 and img.std() > 1, fig  # a real picture, not a blank
