@@ -68,7 +68,9 @@ def test_encode_score_interpolate_embed_with_a_photo(
     pics = []
     for extra in ([], ["--no-detail"]):
         out_png = tmp_path / f"edit{len(pics)}.png"
-        code, out, err = run(capsys, "edit", photo, "--model", m, "--budget", "0.2", "--set",
+        # A budget, not a step count: 1 s leaves room for many steps even on a loaded machine
+        # (at 0.2 s a busy run once took none, and so fitted no detail).
+        code, out, err = run(capsys, "edit", photo, "--model", m, "--budget", "1", "--set",
                              "Smiling=1", "--compare", "--out", str(out_png), *extra)
         assert code == 0, err
         pics.append(np.asarray(Image.open(out_png)))
