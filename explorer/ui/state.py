@@ -22,8 +22,7 @@ from explorer.core.latents import seed_latents
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
-             "custom_label",
-             "custom_dirs")
+             "custom_label", "custom_dirs")
 
 
 @dataclass
