@@ -93,6 +93,8 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     straight.train()
 
     out = tmp_path / "b"
+    # Whatever the process had (a shell's background job starts with SIGINT ignored).
+    handler_before = signal.getsignal(signal.SIGINT)
     stops = [("opt_d", 3, ("gan", 3)), ("opt_e", 8, ("encoder", 2)),
              ("opt_c", 12, ("classifier", 2))]
     for i, (opt, at, where) in enumerate(stops):
@@ -102,7 +104,7 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
             run.train()
         st = load_state(out / "model.state.pt")
         assert (st["phase"], st["step"], st["total_steps"]) == (*where, at)
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+        assert signal.getsignal(signal.SIGINT) is handler_before  # restored
     Run(out, cfg, tiny_data(), quiet=True, resume=True, command=["t"]).train()
 
     a, b = load_state(tmp_path / "a" / "model.state.pt"), load_state(out / "model.state.pt")
