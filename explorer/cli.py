@@ -74,12 +74,18 @@ def _bundle(args: argparse.Namespace) -> Bundle:
 
 def _latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray:
     """A latent (nz,) from a seed ('42'), a .npy latent file or a photo path."""
+    return _source(bundle, source, args, detail=False)[0]
+
+
+def _source(bundle: Bundle, source: str, args: argparse.Namespace,
+            detail: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_latent`, and for a photo with `detail` also the detail its encoding found (else None)."""
     import numpy as np
 
     from explorer.core.latents import seed_latent
 
     if source.isdigit():
-        return seed_latent(int(source), bundle.nz, args.psi)
+        return seed_latent(int(source), bundle.nz, args.psi), None
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:
@@ -88,14 +94,12 @@ def _latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray
             raise CliError(f"cannot read latent file {p}: {e}") from None
         if z.shape != (bundle.nz,):
             raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
-        return z
+        return z, None
     from explorer.core.encoding import encode_photo
 
     whole = getattr(args, "whole_image", False)
-    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole,
-                     detail=not getattr(args, "no_detail", True))
-    args.detail = r.detail  # a photo's detail, for the subcommands that draw the photo itself
-    return r.z
+    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
+    return r.z, r.detail
 
 
 def _resize(images: np.ndarray, size: int | None) -> list[Any]:
@@ -168,11 +172,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     import numpy as np
 
     b = _bundle(args)
-    args.detail = None
-    z = _latent(b, args.source, args)
+    z, detail = _source(b, args.source, args, detail=not args.no_detail)
     z2, y = _edited(b, z, args)
-    after = b.generate(z2, y, args.detail)
-    images = np.concatenate([b.generate(z, y, args.detail), after]) if args.compare else after
+    after = b.generate(z2, y, detail)
+    images = np.concatenate([b.generate(z, y, detail), after]) if args.compare else after
     save_grid(images, args.out, 2, args.size)
     if args.save_latent:
         np.save(args.save_latent, z2)

@@ -171,23 +171,20 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     rows = [["E alone, held-out CelebA", len(held), float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     k = min(n_refine, len(held))
-    refined_by: dict[bool, Any] = {}
-    for with_detail in (False, True):
-        recon, t_ref, zs, ds = [], [], [], []
-        for i in range(k):
-            r = encode_face(bundle, held_img[i], budget_s=budget, detail=with_detail)
-            recon.append(r.recon)
-            zs.append(r.z)
-            ds.append(r.detail)
-            t_ref.append(sum(r.timings.values()))
-        recon_a = np.stack(recon)
-        refined_by[with_detail] = (recon_a, np.stack(zs).astype(np.float32),
-                                   np.stack(ds).astype(np.float32) if with_detail else None)
+    def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Encode the first k held-out faces; add their table row; (recon, z, detail or None)."""
+        rs = [encode_face(bundle, held_img[i], budget_s=budget, detail=with_detail)
+              for i in range(k)]
+        recon = np.stack([r.recon for r in rs])
         rows.append([f"E + refinement{' + photo detail' if with_detail else ''}, held-out CelebA",
-                     k, float(metrics.psnr(held_img[:k], recon_a).mean()),
-                     float(metrics.ssim(held_img[:k], recon_a).mean()), f"{np.mean(t_ref):.2f}"])
-    refined_a, z_refined, _ = refined_by[False]
-    refined_d, z_refined_d, detail_d = refined_by[True]
+                     k, float(metrics.psnr(held_img[:k], recon).mean()),
+                     float(metrics.ssim(held_img[:k], recon).mean()),
+                     f"{np.mean([sum(r.timings.values()) for r in rs]):.2f}"])
+        details = np.stack([r.detail for r in rs]) if with_detail else None
+        return recon, np.stack([r.z for r in rs]), details
+
+    refined_a, z_refined, _ = refine(False)
+    refined_d, z_refined_d, detail_d = refine(True)
     utk_faces, utk_recon, utk_fail = [], [], {}
     if utk_dir is not None and utk_dir.exists():
         photos = sorted(utk_dir.glob("*.jpg"))[:n_utk]
@@ -240,7 +237,6 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     quiet = Report()
     for a_ in (1.0, 2.0, 3.0, 4.0):
         res_ = edit_success(bundle, G, judge, z_held[:m], a_, quiet, "sweep", methods=1)
-        res_ = {k_: v for k_, v in res_.items() if k_.endswith(f"|{method}")}
         sweep_rows.append([f"{a_:.1f}", f"{100 * np.mean([t for t, _ in res_.values()]):.1f}%",
                            f"{100 * np.mean([c for _, c in res_.values()]):.1f}%"])
     rep.add(f"Step size against success ({method}, held-out faces encoded by E alone, averaged "
