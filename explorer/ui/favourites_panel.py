@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from explorer.ui.face_list import FaceList
@@ -43,16 +44,20 @@ class FavouritesPanel(QWidget):
 
     def load(self, row: int) -> None:
         fav = self.state.favourites[row]
-        self.state.load_latent(fav.z, fav.name)
+        self.state.load_latent(fav.z, fav.name, detail=fav.detail)
 
     def rebuild(self) -> None:
         self.list.clear()
         favs = self.state.favourites
         if not favs:
             return
-        import numpy as np
-
+        detail = None
+        if any(f.detail is not None for f in favs):
+            detail = np.zeros((len(favs), *self.state.bundle.detail_shape), np.float32)
+            for i, f in enumerate(favs):
+                if f.detail is not None:
+                    detail[i] = f.detail
         imgs = self.state.bundle.generate(np.stack([f.z for f in favs]),
-                                          self.state.cond_vector(len(favs)))
+                                          self.state.cond_vector(len(favs)), detail)
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im)

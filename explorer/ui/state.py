@@ -29,6 +29,7 @@ _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "cu
 class Favourite:
     name: str
     z: np.ndarray  # (nz,) float32
+    detail: np.ndarray | None = None  # a starred photo's detail, as it was drawn
 
 
 @dataclass
@@ -276,9 +277,15 @@ class ExplorerState(QObject):
         self.preview_z = None if z is None else np.asarray(z, np.float32).reshape(-1)
         self.renderChanged.emit()
 
-    def add_favourite(self, z: np.ndarray | None = None, name: str | None = None) -> Favourite:
-        z = self.current_latent() if z is None else np.asarray(z, np.float32).reshape(-1)
-        fav = Favourite(name or f"★ {len(self.favourites) + 1}", z)
+    def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
+                      detail: np.ndarray | None = None) -> Favourite:
+        """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
+        if z is None:
+            z = self.current_latent()
+            shown = self.render_detail(1)
+            detail = None if shown is None else shown[0].copy()
+        fav = Favourite(name or f"★ {len(self.favourites) + 1}",
+                        np.asarray(z, np.float32).reshape(-1), self._detail(detail))
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.message.emit(f"Starred {fav.name}")
@@ -303,7 +310,9 @@ class ExplorerState(QObject):
             "custom_detail": None if self.custom_detail is None else self.custom_detail.tolist(),
             "custom_label": self.custom_label,
             "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
-            "favourites": [{"name": f.name, "z": f.z.tolist()} for f in self.favourites],
+            "favourites": [{"name": f.name, "z": f.z.tolist(),
+                            "detail": None if f.detail is None else f.detail.tolist()}
+                           for f in self.favourites],
             "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
                         "top": [list(t) for t in p.top],
                         "detail": None if p.detail is None else p.detail.tolist()}
@@ -320,7 +329,8 @@ class ExplorerState(QObject):
     def from_session(self, d: dict[str, Any]) -> None:
         """Restore a session: one undo step for the edits, collections replaced."""
         arr = lambda v: None if v is None else np.asarray(v, np.float32).reshape(-1)  # noqa: E731
-        self.favourites = [Favourite(f["name"], arr(f["z"])) for f in d.get("favourites", [])]
+        self.favourites = [Favourite(f["name"], arr(f["z"]), self._detail(f.get("detail")))
+                           for f in d.get("favourites", [])]
         self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
                              psnr=float(p.get("psnr", float("nan"))),
                              top=[(str(a), float(b)) for a, b in p.get("top", [])],

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from explorer.core.analogy import analogy
 from explorer.core.latents import seed_latent
-from explorer.ui.images import latent_mime
+from explorer.ui.images import latent_mime, qimage_to_array
 
 
 def test_export_short_interpolation_writes_a_video_that_decodes(window, qtbot, tmp_path):
@@ -132,6 +132,29 @@ def test_favourites_star_and_reload(window):
     window.canvas.seed.setValue(1)
     window.favourites.load(0)
     np.testing.assert_array_equal(window.state.custom_z, window.state.favourites[0].z)
+
+
+def test_a_starred_photo_keeps_its_detail(window):
+    """Starring a photo as drawn (with its detail) and reloading it shows the same face; the
+    strip's thumbnail is that face too, not the latent alone."""
+    st = window.state
+    rng = np.random.default_rng(1)
+    detail = rng.normal(size=window.bundle.detail_shape).astype(np.float32)
+    st.load_latent(rng.normal(size=window.bundle.nz).astype(np.float32), "photo", detail=detail)
+    drawn = window.canvas.current_image().copy()
+    window.favourites.star.click()
+    window.canvas.seed.setValue(3)  # another face, no detail
+    assert st.custom_detail is None
+    window.favourites.load(0)
+    np.testing.assert_array_equal(st.custom_detail, detail)
+    np.testing.assert_array_equal(window.canvas.current_image(), drawn)
+    fav = st.favourites[0]
+    res = window.bundle.resolution
+    icon = window.favourites.list.item(0).icon().pixmap(res, res).toImage()
+    thumb = qimage_to_array(icon).astype(int)
+    for detail_, close in ((fav.detail, True), (None, False)):
+        face = window.bundle.generate(fav.z, detail=detail_)[0].astype(int)
+        assert (np.abs(thumb - face).max() <= 1) == close
 
 
 def test_monitor_polls_a_run_folder(qtbot, tmp_path):

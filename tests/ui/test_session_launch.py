@@ -19,6 +19,7 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal
     detail = np.random.default_rng(0).normal(size=window.bundle.detail_shape).astype(np.float32)
     st.load_latent(seed_latent(42, window.bundle.nz), "photo-like", reset_sliders=False,
                    detail=detail)
+    window.favourites.star.click()  # a photo-like face: starred with its detail
     path = tmp_path / "s.json"
     window.save_session(path)
     assert path.exists(), no_modal_boxes
@@ -26,11 +27,11 @@ def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal
     other = open_window(window.bundle)
     assert other.open_session(path)
     a, b = st.to_session(), other.state.to_session()
-    assert a == b and a["custom_detail"] is not None
+    assert a == b and a["custom_detail"] is not None and a["favourites"][1]["detail"] is not None
     np.testing.assert_array_equal(other.canvas.current_image(), window.canvas.current_image())
     assert other.sliders.rows["Smiling"].slider.value() == 130
     assert not other.sliders.rows["Male"].slider.isEnabled()
-    assert other.favourites.list.count() == 1
+    assert other.favourites.list.count() == 2
     assert other._recent()[0] == str(path)
 
 
