@@ -94,12 +94,29 @@ def _source(bundle: Bundle, source: str, args: argparse.Namespace,
             raise CliError(f"cannot read latent file {p}: {e}") from None
         if z.shape != (bundle.nz,):
             raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
-        return z, None
+        return z, _saved_detail(bundle, p) if detail else None
     from explorer.core.encoding import encode_photo
 
     whole = getattr(args, "whole_image", False)
     r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
     return r.z, r.detail
+
+
+def _saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
+    """The photo detail `encode` saved beside a latent file (NAME_detail.npy), if there is one."""
+    import numpy as np
+
+    p = latent.with_name(f"{latent.stem}_detail.npy")
+    if not p.exists():
+        return None
+    try:
+        d = np.load(p, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read photo detail {p}: {e}") from None
+    if d.shape != tuple(bundle.detail_shape):
+        raise CliError(f"{p.name} has shape {d.shape}; this model's photo detail has "
+                       f"{tuple(bundle.detail_shape)} (use --no-detail to leave it out)")
+    return d
 
 
 def _resize(images: np.ndarray, size: int | None) -> list[Any]:
@@ -245,6 +262,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
             continue
         stem = args.out / Path(src).stem
         np.save(f"{stem}.npy", r.z)
+        if r.detail is not None:  # `edit NAME.npy` draws the photo with it, as the recon shows
+            np.save(f"{stem}_detail.npy", r.detail)
         Image.fromarray(r.recon).save(f"{stem}_recon.png")
         Image.fromarray(r.face).save(f"{stem}_face.png")
         print(f"{Path(src).name[:40]:40s} {r.psnr_encoder:7.2f} {r.psnr:7.2f} "
@@ -421,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("analogy.png"), help="output PNG")
     p.set_defaults(run=cmd_analogy)
 
-    p = sub.add_parser("encode", help="photos -> latents (.npy) + reconstructions (PNG)",
+    p = sub.add_parser("encode", help="photos -> latents (.npy), photo detail (_detail.npy) "
+                       "+ reconstructions (PNG)",
                        formatter_class=fmt)
     _common(p)
     p.add_argument("photos", nargs="+", metavar="PHOTO")

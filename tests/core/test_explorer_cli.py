@@ -58,12 +58,19 @@ def test_encode_score_interpolate_embed_with_a_photo(
 ) -> None:
     m = str(tiny_model)
     photo = str(sorted(UTKFACE.glob("*.jpg"))[0])
-    code, out, err = run(capsys, "encode", photo, "--model", m, "--budget", "0.2", "--threads", "1",
+    code, out, err = run(capsys, "encode", photo, "--model", m, "--budget", "1", "--threads", "1",
                          "--out", str(tmp_path / "enc"))
     assert code == 0, err
-    stem = Path(photo).stem
-    assert np.load(tmp_path / "enc" / f"{stem}.npy").shape == (8,)
-    assert (tmp_path / "enc" / f"{stem}_recon.png").exists()
+    stem = tmp_path / "enc" / Path(photo).stem
+    assert np.load(f"{stem}.npy").shape == (8,)
+    recon = np.asarray(Image.open(f"{stem}_recon.png"))
+    # The saved latent and detail draw the reconstruction again; the latent alone does not.
+    for extra, same in (([], True), (["--no-detail"], False)):
+        code, out, err = run(capsys, "edit", f"{stem}.npy", "--model", m, "--size",
+                             str(recon.shape[0]), "--out", str(tmp_path / "again.png"), *extra)
+        assert code == 0, err
+        again = np.asarray(Image.open(tmp_path / "again.png"))
+        assert (np.abs(again.astype(int) - recon.astype(int)).max() <= 1) == same
     # edit draws a photo with its detail unless told not to: two different pictures.
     pics = []
     for extra in ([], ["--no-detail"]):
