@@ -109,22 +109,32 @@ class Generator(nn.Module):
         self.to_rgb = nn.Sequential(nn.ConvTranspose2d(w[-1], 3, 4, 2, 1), nn.Tanh())
 
     @property
+    def _detail_at(self) -> int:
+        """How many modules of `blocks` run before the detail is added: the first up-block's
+        three (its output is 8x8), or none for a generator with no up-block."""
+        return min(3, len(self.blocks))
+
+    @property
     def detail_shape(self) -> tuple[int, int, int]:
-        """Shape of one face's `detail`: the first feature map, (channels, 4, 4)."""
+        """Shape of one face's `detail`: the feature map after the first up-block, (C, 8, 8)."""
+        if self._detail_at:
+            return (self.blocks[0].out_channels, 8, 8)
         return (self.project[0].out_channels, 4, 4)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None,
                 detail: torch.Tensor | None = None) -> torch.Tensor:
-        """`detail` (n or 1, *detail_shape) is added to the 4x4 features: what a photo's
+        """`detail` (n or 1, *detail_shape) is added to the 8x8 features: what a photo's
         inversion found that z alone cannot draw (see explorer.core.encoding)."""
         if self.cfg.n_cond:
             if y is None:
                 raise ValueError("this conditional generator needs y")
             z = torch.cat([z, y.to(z.dtype)], dim=1)
         h = self.project(z[:, :, None, None])
-        if detail is not None:
-            h = h + detail.to(h.dtype)
-        return self.to_rgb(self.blocks(h))
+        if detail is None:
+            return self.to_rgb(self.blocks(h))
+        k = self._detail_at
+        h = self.blocks[:k](h) + detail.to(h.dtype)
+        return self.to_rgb(self.blocks[k:](h))
 
 
 class _ConvTrunk(nn.Module):
