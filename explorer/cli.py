@@ -13,6 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from explorer.cli_io import (
+    CliError,
+    check_out,
+    open_bundle,
+    parse_seeds,
+    parse_setting,
+    read_latent,
+    read_source,
+    save_grid,
+)
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -24,137 +35,6 @@ PROG = "face-explorer"
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
 
 
-class CliError(Exception):
-    """A user error: printed as one line, exit code 2."""
-
-
-# Parsing helpers.
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'1,4,10-13' -> [1, 4, 10, 11, 12, 13]."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo or hi - lo > 10_000:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            elif part:
-                seeds.append(int(part))
-        except ValueError:
-            raise CliError(f"bad seed list {text!r}; write e.g. 1,4,10-13") from None
-    if not seeds or min(seeds) < 0:
-        raise CliError(f"bad seed list {text!r}; seeds are integers >= 0")
-    return seeds
-
-
-def parse_setting(text: str) -> tuple[str, float]:
-    """'Smiling=+1.5' -> ('Smiling', 1.5)."""
-    name, sep, value = text.partition("=")
-    try:
-        if not sep or not name:
-            raise ValueError
-        return name.strip(), float(value)
-    except ValueError:
-        raise CliError(f"bad --set {text!r}; write NAME=VALUE, e.g. Smiling=+1.5") from None
-
-
-def _bundle(args: argparse.Namespace) -> Bundle:
-    import torch
-
-    from explorer.core.bundle import load_bundle
-
-    torch.set_num_threads(max(1, args.threads))
-    return load_bundle(args.model)
-
-
-def _latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray:
-    """A latent (nz,) from a seed ('42'), a .npy latent file or a photo path."""
-    return _source(bundle, source, args, detail=False)[0]
-
-
-def _source(bundle: Bundle, source: str, args: argparse.Namespace,
-            detail: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """`_latent`, and for a photo with `detail` also the detail its encoding found (else None)."""
-    import numpy as np
-
-    from explorer.core.latents import seed_latent
-
-    if source.isdigit():
-        return seed_latent(int(source), bundle.nz, args.psi), None
-    p = Path(source)
-    if p.suffix.lower() == ".npy":
-        try:
-            z = np.load(p, allow_pickle=False).astype(np.float32).reshape(-1)
-        except (OSError, ValueError) as e:
-            raise CliError(f"cannot read latent file {p}: {e}") from None
-        if z.shape != (bundle.nz,):
-            raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
-        return z, _saved_detail(bundle, p) if detail else None
-    from explorer.core.encoding import encode_photo
-
-    whole = getattr(args, "whole_image", False)
-    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
-    return r.z, r.detail
-
-
-def _saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
-    """The photo detail `encode` saved beside a latent file (NAME_detail.npy), if there is one."""
-    import numpy as np
-
-    p = latent.with_name(f"{latent.stem}_detail.npy")
-    if not p.exists():
-        return None
-    try:
-        d = np.load(p, allow_pickle=False).astype(np.float32)
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot read photo detail {p}: {e}") from None
-    if d.shape != tuple(bundle.detail_shape):
-        raise CliError(f"{p.name} has shape {d.shape}; this model's photo detail has "
-                       f"{tuple(bundle.detail_shape)} (use --no-detail to leave it out)")
-    return d
-
-
-def _resize(images: np.ndarray, size: int | None) -> list[Any]:
-    from PIL import Image
-
-    out = []
-    for im in images:
-        pil = Image.fromarray(im)
-        if size and size != pil.width:
-            pil = pil.resize((size, size), Image.Resampling.LANCZOS)
-        out.append(pil)
-    return out
-
-
-def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
-    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic rename)."""
-    import os
-
-    from PIL import Image
-
-    tiles = _resize(images, size)
-    cols = max(1, min(cols, len(tiles)))
-    rows = (len(tiles) + cols - 1) // cols
-    w, h = tiles[0].size
-    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
-    for i, t in enumerate(tiles):
-        grid.paste(t, ((i % cols) * w, (i // cols) * h))
-    _check_out(path)
-    tmp = path.with_name(f".{path.name}.part")
-    grid.save(tmp, format="PNG")
-    os.replace(tmp, path)
-
-
-def _check_out(path: Path) -> None:
-    if not path.parent.exists():
-        raise CliError(f"the folder {path.parent} does not exist")
-
-
 # Subcommands.
 
 
@@ -162,7 +42,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from explorer.core.latents import seed_latents
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
-    b = _bundle(args)
+    b = open_bundle(args)
     z = seed_latents(seeds, b.nz, args.psi)
     save_grid(b.generate(z), args.out, args.cols, args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
@@ -188,8 +68,8 @@ def _edited(b: Bundle, z: np.ndarray, args: argparse.Namespace) -> tuple[np.ndar
 def cmd_edit(args: argparse.Namespace) -> int:
     import numpy as np
 
-    b = _bundle(args)
-    z, detail = _source(b, args.source, args, detail=not args.no_detail)
+    b = open_bundle(args)
+    z, detail = read_source(b, args.source, args, detail=not args.no_detail)
     z2, y = _edited(b, z, args)
     after = b.generate(z2, y, detail)
     images = np.concatenate([b.generate(z, y, detail), after]) if args.compare else after
@@ -209,10 +89,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     if len(args.keyframes) < 2:
         raise CliError("give at least two keyframes (seeds, photos or .npy latents)")
-    b = _bundle(args)
-    kf = np.stack([_latent(b, k, args) for k in args.keyframes])
+    b = open_bundle(args)
+    kf = np.stack([read_latent(b, k, args) for k in args.keyframes])
     path = interpolate(kf, args.frames, mode=args.mode, loop=args.loop, easing=args.easing)
-    _check_out(args.out)
+    check_out(args.out)
     y = b.default_y(1)
     frames = (b.generate(z[None], y)[0] for z in path)
 
@@ -233,8 +113,8 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
     from explorer.core.analogy import analogy
 
-    b = _bundle(args)
-    a, bb, c = (_latent(b, s, args) for s in (args.a, args.b, args.c))
+    b = open_bundle(args)
+    a, bb, c = (read_latent(b, s, args) for s in (args.a, args.b, args.c))
     z = analogy(a, bb, c, args.strength)
     save_grid(b.generate(np.stack([a, bb, c, z])), args.out, 4, args.size)
     print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
@@ -248,7 +128,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from explorer.core.encoding import encode_photo
     from explorer.core.photos import PhotoError
 
-    b = _bundle(args)
+    b = open_bundle(args)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     print(f"{'photo':40s} {'E PSNR':>7s} {'refined':>7s} {'time s':>7s}")
@@ -278,13 +158,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     from explorer.core.embedding import embed
 
-    b = _bundle(args)
+    b = open_bundle(args)
     if b.atlas_z is None:
         raise CliError(f"{b.name}: this model has no atlas to map")
     names = ["atlas"] * len(b.atlas_z)
     points = [b.atlas_z]
     for p in args.photos:
-        points.append(_latent(b, p, args)[None])
+        points.append(read_latent(b, p, args)[None])
         names.append(Path(p).name)
     pts = np.concatenate(points)
     xy = embed(pts, args.method, cache_dir=args.cache_dir)
@@ -295,10 +175,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
                            f"{', '.join(b.attribute_names)}")
         assert b.atlas_labels is not None
         color = b.atlas_labels[:, b.attribute_names.index(args.color_by)]
-    _check_out(args.out)
+    check_out(args.out)
     _scatter(xy, len(b.atlas_z), names, color, args)
     if args.csv:
-        _check_out(args.csv)
+        check_out(args.csv)
         with open(args.csv, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["index", "source", "x", "y", *b.attribute_names])
@@ -343,9 +223,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     from explorer.core.edits import attribute_scores, top_attributes
     from explorer.core.encoding import encode_photo
 
-    b = _bundle(args)
+    b = open_bundle(args)
     if args.source.isdigit() or args.source.endswith(".npy"):
-        z = _latent(b, args.source, args)
+        z = read_latent(b, args.source, args)
         face = b.generate(z)[0]
     else:
         r = encode_photo(b, args.source, budget_s=args.budget, whole_image=args.whole_image)

@@ -1,0 +1,147 @@
+"""What the headless subcommands share: reading seeds, settings, latents and photos; writing PNGs.
+
+Errors a user can cause raise CliError, which `explorer.cli` prints as one line (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from explorer.core.bundle import Bundle
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+# Parsing helpers.
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1,4,10-13' -> [1, 4, 10, 11, 12, 13]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo or hi - lo > 10_000:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            elif part:
+                seeds.append(int(part))
+        except ValueError:
+            raise CliError(f"bad seed list {text!r}; write e.g. 1,4,10-13") from None
+    if not seeds or min(seeds) < 0:
+        raise CliError(f"bad seed list {text!r}; seeds are integers >= 0")
+    return seeds
+
+
+def parse_setting(text: str) -> tuple[str, float]:
+    """'Smiling=+1.5' -> ('Smiling', 1.5)."""
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise CliError(f"bad --set {text!r}; write NAME=VALUE, e.g. Smiling=+1.5") from None
+
+
+def open_bundle(args: argparse.Namespace) -> Bundle:
+    import torch
+
+    from explorer.core.bundle import load_bundle
+
+    torch.set_num_threads(max(1, args.threads))
+    return load_bundle(args.model)
+
+
+def read_latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray:
+    """A latent (nz,) from a seed ('42'), a .npy latent file or a photo path."""
+    return read_source(bundle, source, args, detail=False)[0]
+
+
+def read_source(bundle: Bundle, source: str, args: argparse.Namespace,
+                detail: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """`read_latent`, and with `detail` also a photo's detail (fitted by its encoding, or saved
+    beside a .npy latent by `encode`); else None."""
+    import numpy as np
+
+    from explorer.core.latents import seed_latent
+
+    if source.isdigit():
+        return seed_latent(int(source), bundle.nz, args.psi), None
+    p = Path(source)
+    if p.suffix.lower() == ".npy":
+        try:
+            z = np.load(p, allow_pickle=False).astype(np.float32).reshape(-1)
+        except (OSError, ValueError) as e:
+            raise CliError(f"cannot read latent file {p}: {e}") from None
+        if z.shape != (bundle.nz,):
+            raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
+        return z, saved_detail(bundle, p) if detail else None
+    from explorer.core.encoding import encode_photo
+
+    whole = getattr(args, "whole_image", False)
+    r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
+    return r.z, r.detail
+
+
+def saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
+    """The photo detail `encode` saved beside a latent file (NAME_detail.npy), if there is one."""
+    import numpy as np
+
+    p = latent.with_name(f"{latent.stem}_detail.npy")
+    if not p.exists():
+        return None
+    try:
+        d = np.load(p, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read photo detail {p}: {e}") from None
+    if d.shape != tuple(bundle.detail_shape):
+        raise CliError(f"{p.name} has shape {d.shape}; this model's photo detail has "
+                       f"{tuple(bundle.detail_shape)} (use --no-detail to leave it out)")
+    return d
+
+
+def resize_faces(images: np.ndarray, size: int | None) -> list[Any]:
+    from PIL import Image
+
+    out = []
+    for im in images:
+        pil = Image.fromarray(im)
+        if size and size != pil.width:
+            pil = pil.resize((size, size), Image.Resampling.LANCZOS)
+        out.append(pil)
+    return out
+
+
+def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
+    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic rename)."""
+    import os
+
+    from PIL import Image
+
+    tiles = resize_faces(images, size)
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    w, h = tiles[0].size
+    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
+    for i, t in enumerate(tiles):
+        grid.paste(t, ((i % cols) * w, (i // cols) * h))
+    check_out(path)
+    tmp = path.with_name(f".{path.name}.part")
+    grid.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def check_out(path: Path) -> None:
+    if not path.parent.exists():
+        raise CliError(f"the folder {path.parent} does not exist")
