@@ -33,6 +33,7 @@ SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "s
 PROG = "face-explorer"
 # explorer.core.directions.METHODS, spelled out so `--help` stays free of torch imports.
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
+DEFAULT_PSI = 0.8  # explorer.core.latents.DEFAULT_PSI: seed N here is seed N in the window
 
 
 # Subcommands.
@@ -249,7 +250,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="model file (default: the bundled model, or $FACE_EXPLORER_MODEL)")
     p.add_argument("--threads", type=int, default=2, metavar="N",
                    help="CPU threads for torch (default: %(default)s)")
-    p.add_argument("--psi", type=float, default=1.0,
+    p.add_argument("--psi", type=float, default=DEFAULT_PSI,
                    help="truncation toward the mean latent for seeds (default: %(default)s)")
     p.add_argument("--budget", type=float, default=0.6, metavar="SECONDS",
                    help="refinement time per photo (default: %(default)s)")

@@ -18,7 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from explorer.core.directions import Directions, available_methods, default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
-from explorer.core.latents import seed_latents
+from explorer.core.latents import DEFAULT_PSI, seed_latents
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
@@ -93,7 +93,7 @@ class ExplorerState(QObject):
         self.bundle = bundle
         self.undo_stack = QUndoStack(self)
         self.seed = 0
-        self.psi = 0.8
+        self.psi = DEFAULT_PSI
         self.grid = 1
         self.alphas: dict[str, float] = {}
         self.locks: set[str] = set()
@@ -337,7 +337,7 @@ class ExplorerState(QObject):
                              detail=self._detail(p.get("detail")))
                        for p in d.get("photos", [])]
         method = d.get("method", default_method(self.bundle))
-        self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", 0.8)),
+        self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", DEFAULT_PSI)),
                    grid=int(d.get("grid", 1)),
                    alphas={str(k): float(v) for k, v in d.get("alphas", {}).items()},
                    locks=set(d.get("locks", [])),

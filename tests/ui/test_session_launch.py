@@ -55,3 +55,18 @@ def test_launch_with_a_missing_or_corrupt_model_exits_nonzero(qapp, tmp_path, ca
     err = capsys.readouterr().err
     assert "nope.safetensors" in err and "corrupt.safetensors" in err
     assert "Traceback" not in err
+
+
+def test_the_cli_draws_the_face_the_window_shows_for_a_seed(window, tiny_model, tmp_path):
+    from PIL import Image
+
+    from explorer.cli import main
+
+    window.canvas.seed.setValue(7)
+    res = window.bundle.resolution
+    out = tmp_path / "seed7.png"
+    assert main(["sample", "--seeds", "7", "--model", str(tiny_model), "--size", str(res),
+                 "--threads", "1", "--out", str(out)]) == 0
+    cli = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    # (The window's render service runs G channels-last: pixels may differ by one level.)
+    assert np.abs(cli - window.canvas.current_image().astype(int)).max() <= 1
