@@ -7,12 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0) -> np.ndarray:
-    """c + strength * (a - b) on any latents of equal shape (float32)."""
+def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0,
+            keep_norm: bool = True) -> np.ndarray:
+    """c + strength * (a - b) on latents of equal shape (float32; rows along the last axis).
+
+    With `keep_norm` the result is rescaled to the length of c. Gaussian latents live on a thin
+    shell (|z| near sqrt(nz)), and c + (a - b) of three independent faces is about sqrt(3) times
+    longer: off the shell G draws a washed-out blur (sampling generative networks, White 2016)."""
     a, b, c = (np.asarray(v, np.float32) for v in (a, b, c))
     if not (a.shape == b.shape == c.shape):
         raise ValueError(f"analogy needs latents of one shape, got {a.shape}, {b.shape}, {c.shape}")
-    return (c + np.float32(strength) * (a - b)).astype(np.float32)
+    out = c + np.float32(strength) * (a - b)
+    if keep_norm:
+        n_out = np.linalg.norm(out, axis=-1, keepdims=True)
+        n_c = np.linalg.norm(c, axis=-1, keepdims=True)
+        out = np.where(n_out > 1e-6, out * (n_c / np.maximum(n_out, 1e-6)), out)
+    return out.astype(np.float32)
 
 
 def analogy_strip(
