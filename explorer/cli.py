@@ -33,7 +33,7 @@ SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "s
 PROG = "face-explorer"
 # explorer.core.directions.METHODS, spelled out so `--help` stays free of torch imports.
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
-DEFAULT_PSI = 0.8  # explorer.core.latents.DEFAULT_PSI: seed N here is seed N in the window
+DEFAULT_PSI = 1.0  # explorer.core.latents.DEFAULT_PSI: seed N here is seed N in the window
 
 
 # Subcommands.

@@ -7,7 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-DEFAULT_PSI = 0.8  # truncation the window opens at and the CLI's seeds use: cleaner faces
+# Truncation the window opens at and the CLI's seeds use. 1 (none): a generator whose first layer is
+# linear in z and then BatchNormed (DCGAN, the bundled model) makes ψ z a pure loss of contrast,
+# since its BatchNorm statistics were gathered at ψ = 1; with statistics re-gathered at ψ the image
+# is the same as at 1 (scale invariance). Measured on the bundled model: classifier-feature FD 1.46
+# at ψ = 1, 2.54 at 0.8, and visibly darker, muddier faces.
+DEFAULT_PSI = 1.0
 
 
 def seed_latent(seed: int, nz: int, psi: float = 1.0, mean: np.ndarray | None = None) -> np.ndarray:

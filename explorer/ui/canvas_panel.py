@@ -130,7 +130,9 @@ class CanvasPanel(QWidget):
         self.psi.setRange(0.0, 1.5)
         self.psi.setSingleStep(0.05)
         self.psi.setKeyboardTracking(False)
-        self.psi.setToolTip("Truncation ψ: lower values pull faces toward the average face")
+        self.psi.setToolTip("Truncation ψ: scales the latent toward the average (1 = as trained). "
+                            "On a generator that starts with BatchNorm, as the bundled one does, "
+                            "lower values mostly lower the contrast")
         self.grid = QComboBox()
         self.grid.addItems([f"{n}x{n}" for n in range(1, 7)])
         self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
