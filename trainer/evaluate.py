@@ -272,7 +272,7 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     train_img = np.asarray(train.images)
     f_train = metrics.pooled_features(C, train_img[train_pick])
     rows = [["real training faces vs held-out (floor)", metrics.frechet_distance(f_train, f_held)]]
-    for p in (1.0, psi):
+    for p in sorted({1.0, 0.8, psi}, reverse=True):
         zs = seed_latents(list(range(10_000, 10_000 + n_gen)), nz, psi=p).astype(np.float32)
         fake = _generate(G, zs)
         rows.append([f"generated (ψ = {p}) vs held-out",
@@ -340,7 +340,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--n-edit", type=int, default=300, help="faces per edit-success table")
     p.add_argument("--alpha", type=float, default=3.0,
                    help="edit step, in prior standard deviations along the direction")
-    p.add_argument("--psi", type=float, default=0.8, help="truncation for random samples")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation for random samples (the app's default is 1)")
     p.add_argument("--budget", type=float, default=0.6, help="refinement seconds per face")
     args = p.parse_args(argv)
     try:
