@@ -171,20 +171,21 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     rows = [["E alone, held-out CelebA", len(held), float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     k = min(n_refine, len(held))
-    def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Encode the first k held-out faces; add their table row; (recon, z, detail or None)."""
+    def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+        """Encode the first k held-out faces; add their table row; (recon, z, detail or None,
+        mean PSNR)."""
         rs = [encode_face(bundle, held_img[i], budget_s=budget, detail=with_detail)
               for i in range(k)]
         recon = np.stack([r.recon for r in rs])
+        psnr = float(metrics.psnr(held_img[:k], recon).mean())
         rows.append([f"E + refinement{' + photo detail' if with_detail else ''}, held-out CelebA",
-                     k, float(metrics.psnr(held_img[:k], recon).mean()),
-                     float(metrics.ssim(held_img[:k], recon).mean()),
+                     k, psnr, float(metrics.ssim(held_img[:k], recon).mean()),
                      f"{np.mean([sum(r.timings.values()) for r in rs]):.2f}"])
         details = np.stack([r.detail for r in rs]) if with_detail else None
-        return recon, np.stack([r.z for r in rs]), details
+        return recon, np.stack([r.z for r in rs]), details, psnr
 
-    refined_a, z_refined, _ = refine(False)
-    refined_d, z_refined_d, detail_d = refine(True)
+    refined_a, z_refined, _, refined_psnr = refine(False)
+    refined_d, z_refined_d, detail_d, detail_psnr = refine(True)
     utk_faces, utk_recon, utk_fail = [], [], {}
     if utk_dir is not None and utk_dir.exists():
         photos = sorted(utk_dir.glob("*.jpg"))[:n_utk]
@@ -316,8 +317,6 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
             rep.add(f"- Edit success, {method} directions, held-out faces ({label}): "
                     f"{100 * np.mean([t for t, _ in hit]):.1f}% (target ≥ 90%); collateral "
                     f"{100 * np.mean([c for _, c in hit]):.1f}% (target ≤ 10%).")
-    refined_psnr = float(metrics.psnr(held_img[:k], refined_a).mean())
-    detail_psnr = float(metrics.psnr(held_img[:k], refined_d).mean())
     rep.add(f"- Reconstruction with refinement: {refined_psnr:.1f} dB latent only, "
             f"{detail_psnr:.1f} dB with the photo detail (target ≥ 22 dB).", "",
             f"_Evaluation took {time.time() - t0:.0f} s._", "")

@@ -8,6 +8,7 @@ into a `BundleError` whose message can be shown to a user as is.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,17 @@ class Bundle:
             raise BundleError(f"photo detail must have shape (n, {self.detail_shape}), "
                               f"got {d.shape}")
         return np.broadcast_to(d, (n, *self.detail_shape)).copy()
+
+    def stack_details(self, details: Sequence[np.ndarray | None]) -> np.ndarray | None:
+        """One detail per face (None: a face with none) -> (n, *detail_shape) with zeros where
+        a face has none; None when no face has a detail."""
+        if all(d is None for d in details):
+            return None
+        out = np.zeros((len(details), *self.detail_shape), np.float32)
+        for i, d in enumerate(details):
+            if d is not None:
+                out[i] = d
+        return out
 
     @torch.inference_mode()
     def generate(self, z: np.ndarray, y: np.ndarray | None = None,

@@ -51,13 +51,8 @@ class FavouritesPanel(QWidget):
         favs = self.state.favourites
         if not favs:
             return
-        detail = None
-        if any(f.detail is not None for f in favs):
-            detail = np.zeros((len(favs), *self.state.bundle.detail_shape), np.float32)
-            for i, f in enumerate(favs):
-                if f.detail is not None:
-                    detail[i] = f.detail
-        imgs = self.state.bundle.generate(np.stack([f.z for f in favs]),
-                                          self.state.cond_vector(len(favs)), detail)
+        b = self.state.bundle
+        imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
+                          b.stack_details([f.detail for f in favs]))
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im)

@@ -176,11 +176,9 @@ class ExplorerState(QObject):
     def render_detail(self, n: int) -> np.ndarray | None:
         """(n, *detail_shape) detail for the canvas faces: the photo's on the first face (zeros
         elsewhere), or None when there is none to show."""
-        if self.custom_detail is None or self.preview_z is not None or not self.keep_detail:
+        if self.preview_z is not None or not self.keep_detail:
             return None
-        d = np.zeros((n, *self.custom_detail.shape), np.float32)
-        d[0] = self.custom_detail
-        return d
+        return self.bundle.stack_details([self.custom_detail] + [None] * (n - 1))
 
     def set_keep_detail(self, keep: bool) -> None:
         self.keep_detail = bool(keep)
