@@ -62,6 +62,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--snapshot-every", "snapshot_every", int, "write a resumable snapshot every N steps"),
     ("--log-every", "log_every", int, "log metrics every N steps"),
     ("--threads", "threads", int, "CPU threads for torch (0 = default)"),
+    ("--init-from", "init_from", str,
+     "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]
 
 

@@ -50,6 +50,7 @@ class TrainConfig:
     snapshot_every: int = 500
     log_every: int = 25
     threads: int = 0  # torch CPU threads (0 = torch default)
+    init_from: str = ""  # run folder whose weights a new run starts from (trainer.warm)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):

@@ -29,6 +29,7 @@ from trainer.checkpoint import ModelFileError, load_state, save_model, save_stat
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
 from trainer.loop import PHASES, StopRequested, Trainer
+from trainer.warm import load_parent, warm_start
 
 MODEL_NAME = "model.safetensors"
 # Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
@@ -80,6 +81,10 @@ class Run:
             self.trainer.c_limit = max(1, len(train) - len(calib))
         if state is not None:
             self.trainer.load_state_dict(state)
+        elif cfg.init_from:
+            counts = warm_start(self.trainer.nets(), load_parent(cfg.init_from))
+            if not quiet:
+                print(f"started from {cfg.init_from}: {counts}", file=sys.stderr)
         self.is_main = self.trainer.rank == 0
         self.samples = self.out / "samples"
         if self.is_main:

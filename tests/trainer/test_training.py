@@ -239,3 +239,38 @@ def test_resume_with_more_gan_steps_reopens_a_finished_run(tmp_path: Path) -> No
     run = Run(out, cfg.with_(steps=6), tiny_data(), quiet=True, resume=True,
               overrides={"steps": 6}, command=["t"])
     assert run.trainer.phase == "done"
+
+
+def test_a_cgan_warm_started_from_an_unconditional_run_draws_its_faces_then_learns_y(
+    tmp_path: Path,
+) -> None:
+    from trainer.warm import load_parent, warm_start
+
+    parent = Run(tmp_path / "parent", tiny_cfg(steps=6, encoder_steps=2, classifier_steps=2),
+                 tiny_data(), quiet=True, command=["tests"])
+    parent.train()
+    cfg = tiny_cfg(kind="cgan", cond_attributes=("Smiling", "Male"), steps=12,
+                   init_from=str(tmp_path / "parent"))
+    child = Run(tmp_path / "child", cfg, tiny_data(), quiet=True, command=["tests"])
+    t, p = child.trainer, parent.trainer
+    z = torch.randn(8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = p.G_ema(z)
+        for y in (torch.ones(8, 2), -torch.ones(8, 2)):  # the new y rows start at zero
+            torch.testing.assert_close(t.G_ema(z, y), want)
+    d_trunk = {k: v for k, v in t.D.state_dict().items() if not k.startswith("embed")}
+    for k, v in d_trunk.items():
+        torch.testing.assert_close(v, p.D.state_dict()[k])
+    child.train()  # trains: now y changes the faces
+    G = load_model(tmp_path / "child" / "model.safetensors").network("G")
+    with torch.no_grad():
+        diff = (G(z, torch.ones(8, 2)) - G(z, -torch.ones(8, 2))).abs().mean().item()
+    assert diff > 1e-3
+    assert load_model(tmp_path / "child" / "model.safetensors").meta["train_config"][
+        "init_from"] == str(tmp_path / "parent")
+    # A parent of another shape is refused with a message, not a traceback.
+    wide = Trainer(tiny_cfg(ngf=16), tiny_data())
+    with pytest.raises(ValueError, match="does not fit"):
+        warm_start(wide.nets(), load_parent(tmp_path / "parent"))
+    with pytest.raises(ValueError, match="no such run"):
+        load_parent(tmp_path / "nowhere")
