@@ -33,7 +33,7 @@ SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "s
 PROG = "face-explorer"
 # explorer.core.directions.METHODS, spelled out so `--help` stays free of torch imports.
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
-DEFAULT_PSI = 1.0  # explorer.core.latents.DEFAULT_PSI: seed N here is seed N in the window
+DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in the window
 
 
 # Subcommands.
@@ -44,8 +44,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
     b = open_bundle(args)
-    z = seed_latents(seeds, b.nz, args.psi)
-    save_grid(b.generate(z), args.out, args.cols, args.size)
+    z = seed_latents(seeds, b.nz)
+    save_grid(b.generate(z, psi=args.psi), args.out, args.cols, args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
     return 0
 
@@ -72,8 +72,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     b = open_bundle(args)
     z, detail = read_source(b, args.source, args, detail=not args.no_detail)
     z2, y = _edited(b, z, args)
-    after = b.generate(z2, y, detail)
-    images = np.concatenate([b.generate(z, y, detail), after]) if args.compare else after
+    after = b.generate(z2, y, detail, args.psi)
+    images = np.concatenate([b.generate(z, y, detail, args.psi), after]) if args.compare else after
     save_grid(images, args.out, 2, args.size)
     if args.save_latent:
         np.save(args.save_latent, z2)
@@ -95,7 +95,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     path = interpolate(kf, args.frames, mode=args.mode, loop=args.loop, easing=args.easing)
     check_out(args.out)
     y = b.default_y(1)
-    frames = (b.generate(z[None], y)[0] for z in path)
+    frames = (b.generate(z[None], y, psi=args.psi)[0] for z in path)
 
     def progress(f: float) -> None:
         if not args.quiet:
@@ -117,7 +117,7 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     b = open_bundle(args)
     a, bb, c = (read_latent(b, s, args) for s in (args.a, args.b, args.c))
     z = analogy(a, bb, c, args.strength)
-    save_grid(b.generate(np.stack([a, bb, c, z])), args.out, 4, args.size)
+    save_grid(b.generate(np.stack([a, bb, c, z]), psi=args.psi), args.out, 4, args.size)
     print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
     return 0
 
@@ -227,7 +227,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     b = open_bundle(args)
     if args.source.isdigit() or args.source.endswith(".npy"):
         z = read_latent(b, args.source, args)
-        face = b.generate(z)[0]
+        face = b.generate(z, psi=args.psi)[0]
     else:
         r = encode_photo(b, args.source, budget_s=args.budget, whole_image=args.whole_image)
         z, face = r.z, r.face
@@ -251,7 +251,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, metavar="N",
                    help="CPU threads for torch (default: %(default)s)")
     p.add_argument("--psi", type=float, default=DEFAULT_PSI,
-                   help="truncation toward the mean latent for seeds (default: %(default)s)")
+                   help="truncation: 1 draws faces as trained, lower pulls G's features toward "
+                        "the average face (cleaner, less varied); a photo drawn with its detail "
+                        "is always drawn at 1 (default: %(default)s)")
     p.add_argument("--budget", type=float, default=0.6, metavar="SECONDS",
                    help="refinement time per photo (default: %(default)s)")
 

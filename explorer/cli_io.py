@@ -77,7 +77,7 @@ def read_source(bundle: Bundle, source: str, args: argparse.Namespace,
     from explorer.core.latents import seed_latent
 
     if source.isdigit():
-        return seed_latent(int(source), bundle.nz, args.psi), None
+        return seed_latent(int(source), bundle.nz), None
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if win.state.photos:
         ip.add_keyframe(win.state.photos[0].z, win.state.photos[0].name)
     for s in (3, 8, 21):
-        ip.add_keyframe(seed_latent(s, bundle.nz, 0.8), f"seed {s}")
+        ip.add_keyframe(seed_latent(s, bundle.nz), f"seed {s}")
     ip.loop.setChecked(True)
     walk = ip.walk()
     win.state.set_preview(walk[len(walk) // 5])
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     win.state.set_grid(4)
     win.tools.setCurrentWidget(win.analogy)
     for slot, s in zip("ABC", (5, 6, 7), strict=True):
-        win.analogy.set_slot(slot, seed_latent(s, bundle.nz, 0.8))
+        win.analogy.set_slot(slot, seed_latent(s, bundle.nz))
     if "Smiling" in win.sliders.rows:
         win.sliders.rows["Smiling"].slider.setValue(200)
     shot("grid_analogy")

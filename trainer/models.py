@@ -121,15 +121,49 @@ class Generator(nn.Module):
             return (self.blocks[0].out_channels, 8, 8)
         return (self.project[0].out_channels, 4, 4)
 
+    def mean_features(self, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E_z[project(z, y)] for z ~ N(0, I): (n or 1, w0, 4, 4), exact, with the standing
+        BatchNorm statistics (eval mode).
+
+        The first layer maps one input vector to each feature linearly, then BatchNorm (affine
+        in eval mode) and ReLU: a feature is relu(X) with X ~ N(mu, sigma^2), mu from y and the
+        BatchNorm shift, sigma the norm of its z weights times the BatchNorm scale. So its mean
+        is mu Phi(mu/sigma) + sigma phi(mu/sigma), with no sampling.
+        """
+        conv, bn = self.project[0], self.project[1]
+        w = conv.weight.float()  # (nz + n_cond, w0, 4, 4)
+        nz = self.cfg.nz
+        scale = bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps)
+        shift = bn.bias.float() - bn.running_mean.float() * scale
+        sigma = w[:nz].pow(2).sum(0).sqrt() * scale.abs()[:, None, None]
+        mu = shift[:, None, None].expand_as(sigma)[None]
+        if self.cfg.n_cond and y is not None:
+            mu = mu + torch.einsum("nc,cohw->nohw", y.float(), w[nz:]) * scale[:, None, None]
+        sigma = sigma.clamp_min(1e-12)
+        t = mu / sigma
+        normal = torch.distributions.Normal(0.0, 1.0)
+        return mu * normal.cdf(t) + sigma * normal.log_prob(t).exp()
+
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None,
-                detail: torch.Tensor | None = None) -> torch.Tensor:
+                detail: torch.Tensor | None = None,
+                psi: torch.Tensor | float | None = None) -> torch.Tensor:
         """`detail` (n or 1, *detail_shape) is added to the 8x8 features: what a photo's
-        inversion found that z alone cannot draw (see explorer.core.encoding)."""
+        inversion found that z alone cannot draw (see explorer.core.encoding).
+
+        `psi` (a number, or one per face) is the truncation: the first layer's features move
+        toward their mean over the prior, mean + psi (h - mean), as StyleGAN truncates in W.
+        Scaling z instead only lowers contrast here: z goes through a linear layer and BatchNorm
+        before anything nonlinear. 1 or None: no truncation."""
+        y_in = y
         if self.cfg.n_cond:
             if y is None:
                 raise ValueError("this conditional generator needs y")
             z = torch.cat([z, y.to(z.dtype)], dim=1)
         h = self.project(z[:, :, None, None])
+        if psi is not None and not (isinstance(psi, (int, float)) and psi == 1):
+            p = torch.as_tensor(psi, dtype=torch.float32, device=h.device).reshape(-1, 1, 1, 1)
+            mean = self.mean_features(y_in).to(h.dtype)
+            h = mean + p.to(h.dtype) * (h - mean)
         if detail is None:
             return self.to_rgb(self.blocks(h))
         k = self._detail_at

@@ -22,6 +22,10 @@ from trainer.models import ModelConfig, images_to_tensor, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
+# Truncation the window opens at and the CLI's seeds use: G's first-layer features move toward
+# their mean over the prior (`Generator.forward`). Measured on the bundled model: see
+# docs/evaluation.md (FD and the sample grid at several psi).
+DEFAULT_PSI = 0.7
 
 
 class BundleError(Exception):
@@ -129,18 +133,36 @@ class Bundle:
                 out[i] = d
         return out
 
+    @staticmethod
+    def face_psi(psi: float | np.ndarray, detail: np.ndarray | None,
+                 n: int) -> np.ndarray | None:
+        """Per-face truncation (`psi` one number, or one per face): 1 for faces drawn with a
+        photo's detail (fitted at psi 1: truncating would move the photo off its likeness);
+        None when no face is truncated."""
+        p = np.asarray(psi, np.float32)
+        if p.ndim > 1 or (p.ndim == 1 and len(p) != n) or not np.all(np.isfinite(p) & (p >= 0)):
+            raise BundleError(f"truncation psi must be numbers >= 0, one or one per face; "
+                              f"got {psi}")
+        out = np.broadcast_to(p, (n,)).copy()
+        if detail is not None:
+            out[np.abs(detail).reshape(n, -1).max(1) > 0] = 1.0
+        return None if np.all(out == 1.0) else out
+
     @torch.inference_mode()
     def generate(self, z: np.ndarray, y: np.ndarray | None = None,
-                 detail: np.ndarray | None = None) -> np.ndarray:
+                 detail: np.ndarray | None = None,
+                 psi: float | np.ndarray = 1.0) -> np.ndarray:
         """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8;
-        `detail` is a photo's detail (see `check_detail`)."""
+        `detail` is a photo's detail (see `check_detail`), `psi` the truncation (`face_psi`)."""
         z = self.check_z(z)
         yy = self.check_y(y, len(z))
         dd = self.check_detail(detail, len(z))
+        pp = self.face_psi(psi, dd, len(z))
         G = self.network("G")
         yt = torch.from_numpy(yy) if yy is not None else None
         dt = torch.from_numpy(dd) if dd is not None else None
-        return tensor_to_images(G(torch.from_numpy(z), yt, dt))
+        pt = torch.from_numpy(pp) if pp is not None else None
+        return tensor_to_images(G(torch.from_numpy(z), yt, dt, pt))
 
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:

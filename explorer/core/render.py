@@ -22,13 +22,15 @@ from trainer.models import bf16_is_fast
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What to render: z (n, nz) float32, for a cgan y (n, n_cond), and a photo's detail
-    (n, *Bundle.detail_shape), zeros for faces that have none."""
+    """What to render: z (n, nz) float32, for a cgan y (n, n_cond), a photo's detail
+    (n, *Bundle.detail_shape), zeros for faces that have none, and the truncation psi (faces
+    with a detail are drawn at 1: `Bundle.face_psi`)."""
 
     id: int
     z: np.ndarray
     y: np.ndarray | None = None
     detail: np.ndarray | None = None
+    psi: float | np.ndarray = 1.0  # one number, or one per face
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ class RenderService:
             z = self.bundle.check_z(req.z)
             y = self.bundle.check_y(req.y, len(z))
             d = self.bundle.check_detail(req.detail, len(z))
+            p = self.bundle.face_psi(req.psi, d, len(z))
             with self._model_lock, torch.inference_mode():
                 zt = torch.from_numpy(z).to(self.device)
                 yt = torch.from_numpy(y).to(self.device) if y is not None else None
                 dt = torch.from_numpy(d).to(self.device) if d is not None else None
+                pt = torch.from_numpy(p).to(self.device) if p is not None else None
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                    out = self._G(zt, yt, dt)
+                    out = self._G(zt, yt, dt, pt)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it

@@ -123,7 +123,7 @@ class AnalogyPanel(QWidget):
 
     def _render(self, z: np.ndarray) -> np.ndarray:
         z = np.atleast_2d(np.asarray(z, np.float32))
-        return self.state.bundle.generate(z, self.state.cond_vector(len(z)))
+        return self.state.bundle.generate(z, self.state.cond_vector(len(z)), psi=self.state.psi)
 
     def set_slot(self, name: str, z: np.ndarray) -> None:
         self.slots[name].set_face(z, self._render(z)[0])

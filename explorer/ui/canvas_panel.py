@@ -130,9 +130,9 @@ class CanvasPanel(QWidget):
         self.psi.setRange(0.0, 1.5)
         self.psi.setSingleStep(0.05)
         self.psi.setKeyboardTracking(False)
-        self.psi.setToolTip("Truncation ψ: scales the latent toward the average (1 = as trained). "
-                            "On a generator that starts with BatchNorm, as the bundled one does, "
-                            "lower values mostly lower the contrast")
+        self.psi.setToolTip("Truncation ψ: 1 draws faces as trained; lower values pull the "
+                            "generator's features toward the average face: cleaner faces, less "
+                            "variety. A photo drawn with its detail is always drawn at 1")
         self.grid = QComboBox()
         self.grid.addItems([f"{n}x{n}" for n in range(1, 7)])
         self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
@@ -182,7 +182,8 @@ class CanvasPanel(QWidget):
     def refresh(self) -> int:
         """Ask for the state's current faces; returns the request id."""
         z, y = self.state.render_inputs()
-        return self.renderer.request(z, y, self.state.render_detail(len(z)))
+        return self.renderer.request(z, y, self.state.render_detail(len(z)),
+                                     self.state.render_psi(len(z)))
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None

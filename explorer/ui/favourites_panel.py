@@ -40,19 +40,26 @@ class FavouritesPanel(QWidget):
         self.list.itemDoubleClicked.connect(
             lambda it: self.load(self.list.row(it)))
         state.favouritesChanged.connect(self.rebuild)
+        state.viewChanged.connect(self._psi_changed)
+        self._psi = state.psi
         self.rebuild()
 
     def load(self, row: int) -> None:
         fav = self.state.favourites[row]
         self.state.load_latent(fav.z, fav.name, detail=fav.detail)
 
+    def _psi_changed(self) -> None:
+        if self.state.psi != self._psi:  # thumbnails are drawn at the window's ψ
+            self.rebuild()
+
     def rebuild(self) -> None:
+        self._psi = self.state.psi
         self.list.clear()
         favs = self.state.favourites
         if not favs:
             return
         b = self.state.bundle
         imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
-                          b.stack_details([f.detail for f in favs]))
+                          b.stack_details([f.detail for f in favs]), self.state.psi)
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im)

@@ -170,7 +170,7 @@ class InterpolationPanel(QWidget):
 
     def add_keyframe(self, z: np.ndarray, label: str) -> None:
         img = self.state.bundle.generate(np.asarray(z, np.float32)[None],
-                                         self.state.cond_vector(1))[0]
+                                         self.state.cond_vector(1), psi=self.state.psi)[0]
         self.keys.add_face(label, z, img)
         self.info.setText(f"{self.keys.count()} keyframes.")
 
@@ -237,10 +237,12 @@ class InterpolationPanel(QWidget):
         bundle = self.state.bundle
         size = None if self.size.currentText() == "native" else int(self.size.currentText())
         fps = self.fps.value()
+        psi = self.state.psi
 
         def frames():
             for i in range(0, len(z), 8):
-                yield from bundle.generate(z[i : i + 8], None if y is None else y[i : i + 8])
+                yield from bundle.generate(z[i : i + 8], None if y is None else y[i : i + 8],
+                                           psi=psi)
 
         def run(progress, cancelled):
             return export_video(frames(), path, fps=fps, size=size, progress=progress,

@@ -16,9 +16,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from explorer.core.bundle import DEFAULT_PSI
 from explorer.core.directions import Directions, available_methods, default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
-from explorer.core.latents import DEFAULT_PSI, seed_latents
+from explorer.core.latents import seed_latents
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
@@ -136,10 +137,10 @@ class ExplorerState(QObject):
 
     def base_latents(self) -> np.ndarray:
         """(grid², nz): consecutive seeds from ``seed``; the custom latent, if any, is the first."""
-        key = (self.seed, self.grid, self.psi)
+        key = (self.seed, self.grid)
         if self._base_key != key:
             seeds = range(self.seed, self.seed + self.grid * self.grid)
-            self._base = seed_latents(list(seeds), self.bundle.nz, self.psi).astype(np.float32)
+            self._base = seed_latents(list(seeds), self.bundle.nz)
             self._base_key = key
         assert self._base is not None
         base = self._base.copy()
@@ -179,6 +180,14 @@ class ExplorerState(QObject):
         if self.preview_z is not None or not self.keep_detail:
             return None
         return self.bundle.stack_details([self.custom_detail] + [None] * (n - 1))
+
+    def render_psi(self, n: int) -> np.ndarray:
+        """(n,) truncation of the canvas faces: the window's ψ, but 1 for a photo being edited,
+        with or without its detail (a photo is drawn as encoded, never pulled to the average)."""
+        psi = np.full(n, self.psi, np.float32)
+        if self.preview_z is None and self.custom_detail is not None:
+            psi[0] = 1.0
+        return psi
 
     def set_keep_detail(self, keep: bool) -> None:
         self.keep_detail = bool(keep)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from explorer.core.bundle import Bundle, BundleError, default_model_path, load_bundle
-from explorer.core.latents import seed_latent, seed_latents
+from explorer.core.latents import seed_latents
 from explorer.core.render import RenderRequest, RenderResult, RenderService
 
 
@@ -32,10 +33,42 @@ def test_same_seed_same_image(bundle: Bundle, tiny_model: Path) -> None:
     assert not np.array_equal(a[0], a[1])  # different seeds, different faces
 
 
-def test_truncation_pulls_toward_the_mean() -> None:
-    z = seed_latent(3, 64)
-    assert np.linalg.norm(seed_latent(3, 64, psi=0.5)) == pytest.approx(0.5 * np.linalg.norm(z))
-    np.testing.assert_array_equal(seed_latent(3, 64, psi=0.0), np.zeros(64))
+def test_truncation_pulls_faces_toward_the_average_face(bundle: Bundle) -> None:
+    z = seed_latents(list(range(200)), bundle.nz)
+    G = bundle.network("G")
+    with torch.no_grad():  # the closed-form mean of the first features is their sample mean
+        h = G.project(torch.from_numpy(z)[:, :, None, None])
+        mean = G.mean_features()[0]
+    assert (h.mean(0) - mean).abs().max().item() < 4 * h.std(0).max().item() / np.sqrt(len(z))
+    as_trained = bundle.generate(z[:16])
+    np.testing.assert_array_equal(bundle.generate(z[:16], psi=1.0), as_trained)
+    spread = {p: bundle.generate(z[:16], psi=p).astype(float).std(0).mean()
+              for p in (1.0, 0.5, 0.0)}
+    assert spread[1.0] > spread[0.5] > spread[0.0]
+    assert spread[0.0] < 1.0  # at psi 0 every seed draws the one average face
+    with pytest.raises(BundleError, match="psi"):
+        bundle.generate(z[:1], psi=float("nan"))
+
+
+def test_a_face_with_a_photo_detail_is_never_truncated(bundle: Bundle) -> None:
+    z = seed_latents([1, 2], bundle.nz)
+    detail = np.zeros((2, *bundle.detail_shape), np.float32)
+    detail[0] = 0.5
+    truncated = bundle.generate(z, detail=detail, psi=0.3)
+    np.testing.assert_array_equal(truncated[0], bundle.generate(z, detail=detail)[0])
+    assert not np.array_equal(truncated[1], bundle.generate(z[1:])[0])
+    np.testing.assert_array_equal(truncated[1], bundle.generate(z[1:], psi=0.3)[0])
+    with RenderService(bundle, threads=1, channels_last=False) as svc:
+        r = svc.render(RenderRequest(1, z, detail=detail, psi=0.3))
+    assert r.images is not None and np.abs(r.images.astype(int) - truncated).max() <= 1
+
+
+def test_a_cgan_truncates_toward_the_average_face_of_its_condition(cgan_bundle: Bundle) -> None:
+    z = seed_latents(list(range(8)), cgan_bundle.nz)
+    up, down = (np.tile(np.array([[s, s]], np.float32), (8, 1)) for s in (1.0, -1.0))
+    a, b = cgan_bundle.generate(z, up, psi=0.0), cgan_bundle.generate(z, down, psi=0.0)
+    assert a.astype(float).std(0).mean() < 1.0  # one face per condition
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5  # y still matters
 
 
 def test_default_model_path_respects_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_sampled_directions_follow_what_the_generator_draws(bundle: Bundle) -> N
     from explorer.core.classify import attribute_probabilities
 
     d = get_directions(bundle, "sampled")
-    z = seed_latents(list(range(400)), bundle.nz, psi=1.0)
+    z = seed_latents(list(range(400)), bundle.nz)
     has = attribute_probabilities(bundle, bundle.generate(z)) > 0.5
     s = attribute_scores(z, d)
     checked = 0

@@ -25,7 +25,7 @@ def drag(row, values) -> None:
 def expected(win, alphas, locks=()):
     st = win.state
     z = apply_edits(st.base_latents(), st.directions, alphas, locks)
-    res = win.service.render(RenderRequest(0, z, st.cond_vector(len(z))))
+    res = win.service.render(RenderRequest(0, z, st.cond_vector(len(z)), psi=st.psi))
     return tile(res.images, int(np.ceil(np.sqrt(len(z)))))
 
 

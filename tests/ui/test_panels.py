@@ -52,7 +52,7 @@ def test_play_walk_in_canvas(window, qtbot):
 
 def test_analogy_slots_produce_the_result(window):
     panel = window.analogy
-    za, zb, zc = (seed_latent(s, window.bundle.nz, 0.8) for s in (1, 2, 3))
+    za, zb, zc = (seed_latent(s, window.bundle.nz) for s in (1, 2, 3))
     panel.set_slot("A", za)
     # B arrives by drag and drop, as from the favourites strip.
     md = latent_mime(zb, "fav")
@@ -67,7 +67,7 @@ def test_analogy_slots_produce_the_result(window):
     panel.findChildren(type(panel.use))  # buttons exist
     [b for b in panel.findChildren(type(panel.use)) if b.text() == "Set from current"][2].click()
     assert panel.result_image is not None
-    want = window.bundle.generate(analogy(za, zb, zc, 1.0)[None])[0]
+    want = window.bundle.generate(analogy(za, zb, zc, 1.0)[None], psi=window.state.psi)[0]
     np.testing.assert_array_equal(panel.result_image, want)
     assert panel.strip_images.shape[0] == 5
     assert not panel.result.pixmap().isNull()
@@ -104,7 +104,8 @@ def test_scatter_click_loads_the_face(window, qtbot):
     np.testing.assert_array_equal(window.state.custom_z, window.bundle.atlas_z[i])
     assert window.canvas.current_image() is not None
     np.testing.assert_array_equal(window.canvas.images[0],
-                                  window.bundle.generate(window.bundle.atlas_z[i][None])[0])
+                                  window.bundle.generate(window.bundle.atlas_z[i][None],
+                                                         psi=window.state.psi)[0])
     assert "img" in panel._tip(0, 0, i)  # the hover tooltip shows the face
 
 

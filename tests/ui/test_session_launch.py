@@ -60,8 +60,10 @@ def test_launch_with_a_missing_or_corrupt_model_exits_nonzero(qapp, tmp_path, ca
 def test_the_cli_draws_the_face_the_window_shows_for_a_seed(window, tiny_model, tmp_path):
     from PIL import Image
 
-    from explorer.cli import main
+    from explorer.cli import DEFAULT_PSI, main
+    from explorer.core.bundle import DEFAULT_PSI as WINDOW_PSI
 
+    assert DEFAULT_PSI == WINDOW_PSI == window.state.psi < 1  # both draw seeds truncated
     window.canvas.seed.setValue(7)
     res = window.bundle.resolution
     out = tmp_path / "seed7.png"
