@@ -60,12 +60,18 @@ class Judge:
 
 
 def _generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
-              detail: np.ndarray | None = None) -> np.ndarray:
+              detail: np.ndarray | None = None, y: np.ndarray | None = None,
+              psi: float = 1.0) -> np.ndarray:
+    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches."""
     out = []
+
+    def part(a: np.ndarray | None, i: int) -> torch.Tensor | None:
+        return None if a is None else torch.from_numpy(np.asarray(a[i : i + batch])).float()
+
     with torch.no_grad():
         for i in range(0, len(z), batch):
-            d = None if detail is None else torch.from_numpy(detail[i : i + batch]).float()
-            out.append(tensor_to_images(G(torch.from_numpy(z[i : i + batch]).float(), None, d)))
+            x = G(part(z, i), part(y, i), part(detail, i), None if psi == 1 else psi)
+            out.append(tensor_to_images(x))
     return np.concatenate(out)
 
 
@@ -77,7 +83,8 @@ def _encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
 
 def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, alpha: float,
                  rep: Report, label: str, methods: int = 3,
-                 detail: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+                 detail: np.ndarray | None = None,
+                 psi: float = 1.0) -> dict[str, tuple[float, float]]:
     """Push each main attribute across its boundary; count target flips and collateral flips.
 
     Compares every direction method the model has, and the default one with locks (the first
@@ -86,7 +93,7 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
     from explorer.core.edits import apply_edits
 
     names = judge.names
-    before = judge.probs(_generate(G, z, detail=detail)) > 0.5
+    before = judge.probs(_generate(G, z, detail=detail, psi=psi)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names]
     rows, summary = [], {}
     variants = [(m, False) for m in available_methods(bundle)] + [(default_method(bundle), True)]
@@ -100,7 +107,7 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
                 sel = (~before[:, ai]) if sign > 0 else before[:, ai]
                 if sel.any():
                     z_new[sel] = apply_edits(z[sel], dirs, {a: sign * alpha}, locks)
-            after = judge.probs(_generate(G, z_new, detail=detail)) > 0.5
+            after = judge.probs(_generate(G, z_new, detail=detail, psi=psi)) > 0.5
             flipped = after != before
             target = float(flipped[:, ai].mean())
             others = [i for i in range(len(names)) if i != ai]
@@ -117,64 +124,154 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
     return summary
 
 
-def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_refine: int,
-             n_utk: int, n_edit: int, alpha: float, psi: float, budget: float) -> Path:
-    from explorer.core.bundle import load_bundle
-    from explorer.core.directions import default_method, get_directions
+def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarray,
+                   cond: list[str], rep: Report, label: str,
+                   psi: float = 1.0) -> dict[str, tuple[float, float]]:
+    """A cGAN's edits: the attribute's condition goes to the other side (+1 for a face the judge
+    says lacks it, -1 for one that has it); z and the other conditions stay."""
+    names = judge.names
+    before = judge.probs(_generate(G, z, y=y, psi=psi)) > 0.5
+    attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
+    rows, summary = [], {}
+    for a in attrs:
+        ai, ci = names.index(a), cond.index(a)
+        y_new = y.copy()
+        y_new[:, ci] = np.where(before[:, ai], -1.0, 1.0)
+        flipped = (judge.probs(_generate(G, z, y=y_new, psi=psi)) > 0.5) != before
+        target = float(flipped[:, ai].mean())
+        collateral = float(flipped[:, [i for i in range(len(names)) if i != ai]].mean())
+        main_others = [names.index(b) for b in attrs if b != a]
+        coll_main = float(flipped[:, main_others].mean()) if main_others else 0.0
+        rows.append([a, "condition y", f"{100 * target:.1f}%", f"{100 * collateral:.1f}%",
+                     f"{100 * coll_main:.1f}%"])
+        summary[f"{a}|condition y"] = (target, collateral)
+    rep.add(f"#### {label} ({len(z)} faces, the attribute's y set to the other side)", "")
+    rep.table(["attribute", "edit", "target flipped", "collateral (39 others)",
+               "collateral (other main 4)"], rows)
+    return summary
+
+
+@dataclass
+class Context:
+    """What every section of the report reads: the model, the data, the judge, the options."""
+
+    model: Path
+    data_dir: Path
+    mf: Any
+    bundle: Any
+    G: torch.nn.Module
+    E: torch.nn.Module
+    judge: Judge
+    train: Any
+    held: Any
+    figs: Path
+    rep: Report
+    alpha: float
+    psi: float
+    n_edit: int
+    budget: float
+
+    @property
+    def names(self) -> list[str]:
+        return self.judge.names
+
+    @property
+    def nz(self) -> int:
+        return int(self.mf.config.nz)
+
+    @property
+    def cond(self) -> list[str]:
+        return list(self.mf.config.cond_attributes) if self.mf.config.kind == "cgan" else []
+
+    @property
+    def held_img(self) -> np.ndarray:
+        return np.asarray(self.held.images)
+
+    def judged_y(self, images: np.ndarray) -> np.ndarray | None:
+        """A cGAN's condition for real faces: what the judge sees in them (+-1); else None."""
+        if not self.cond:
+            return None
+        p = self.judge.probs(images)[:, [self.names.index(a) for a in self.cond]]
+        return np.where(p > 0.5, 1.0, -1.0).astype(np.float32)
+
+    def prior_y(self, n: int, seed: int) -> np.ndarray | None:
+        """A cGAN's conditions for random samples: rows of the held-out labels; else None."""
+        if not self.cond:
+            return None
+        rows = np.random.default_rng(seed).integers(0, len(self.held), n)
+        cols = [self.names.index(a) for a in self.cond]
+        return self.held.labels[rows][:, cols].astype(np.float32)
+
+
+@dataclass
+class Encoded:
+    """The held-out faces in latent space: E alone, and (unconditional models) refined."""
+
+    z: np.ndarray
+    y: np.ndarray | None
+    z_refined: np.ndarray | None = None
+    z_detail: np.ndarray | None = None
+    detail: np.ndarray | None = None
+    refined_psnr: float = float("nan")
+    detail_psnr: float = float("nan")
+
+
+def _header(c: Context) -> None:
+    prov = c.mf.meta.get("provenance", {})
+    cfg = c.mf.config
+    cond = f" on {', '.join(c.cond)}" if c.cond else ""
+    init = c.mf.meta.get("train_config", {}).get("init_from")
+    c.rep.add(f"# Evaluation of `{c.model.name}`", "",
+              f"Model: {c.mf.meta.get('name')} · kind {cfg.kind}{cond} · {cfg.resolution} px · "
+              f"nz {c.nz} · trained {prov.get('gan_steps', '?')} GAN steps on "
+              f"{prov.get('image_count', '?')} images in {prov.get('wall_time_s', 0) / 3600:.2f} h"
+              + (f" (started from the weights of `{init}`)" if init else "")
+              + f" · commit {prov.get('commit')}", "",
+              f"All figures are measured on the **{len(c.held)} held-out faces** (the last "
+              f"{len(c.held)} of `{c.data_dir.name}`), which no network was trained on.", "",
+              f"Reproduce: `face-train evaluate {c.model} --data {c.data_dir}`", "")
+
+
+def _classifier_section(c: Context) -> None:
+    labels = c.held.labels
+    p_held = c.judge.probs(c.held_img)
+    acc = ((p_held > 0.5) == (labels > 0)).mean(0)
+    base = np.maximum((labels > 0).mean(0), (labels <= 0).mean(0))
+    c.rep.add("## The attribute classifier (the judge)", "",
+              f"Mean accuracy over the 40 attributes: **{100 * acc.mean():.1f}%** "
+              f"(always guessing the majority class: {100 * base.mean():.1f}%).", "")
+    order = np.argsort(c.names)
+    c.rep.table(["attribute", "accuracy", "majority baseline"],
+                [[c.names[i], f"{100 * acc[i]:.1f}%", f"{100 * base[i]:.1f}%"] for i in order])
+
+
+def _reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
+                            n_utk: int) -> Encoded:
     from explorer.core.encoding import encode_face, encode_photo
-    from explorer.core.interpolation import interpolate
-    from explorer.core.latents import seed_latents
     from explorer.core.photos import PhotoError
 
-    t0 = time.time()
-    mf = load_model(model)
-    bundle = load_bundle(model)
-    for part in ("G", "E", "C"):
-        if part not in mf.parts:
-            raise ModelFileError(f"{model.name}: evaluation needs a model with {part}")
-    G, E, C = mf.network("G"), mf.network("E"), mf.network("C")
-    names = mf.attribute_names
-    judge = Judge(C, names)
-    res, nz = mf.config.resolution, mf.config.nz
-    holdout = int(mf.meta.get("train_config", {}).get("holdout", 500))
-    data = load_dataset(data_dir, res)
-    train, held = data.split_holdout(holdout)
-    assert held.labels is not None
-    figs = out / "eval"
-    figs.mkdir(parents=True, exist_ok=True)
-    rep = Report()
-    prov = mf.meta.get("provenance", {})
-    rep.add(f"# Evaluation of `{model.name}`", "",
-            f"Model: {mf.meta.get('name')} · kind {mf.config.kind} · {res} px · nz {nz} · "
-            f"trained {prov.get('gan_steps', '?')} GAN steps on {prov.get('image_count', '?')} "
-            f"images in {prov.get('wall_time_s', 0) / 3600:.2f} h · commit {prov.get('commit')}",
-            "", f"All figures are measured on the **{len(held)} held-out faces** "
-            f"(the last {holdout} of `{data_dir.name}`), which no network was trained on.", "",
-            "Reproduce: `face-train evaluate " + str(model) + f" --data {data_dir}`", "")
-
-    # Classifier.
-    p_held = judge.probs(np.asarray(held.images))
-    acc = ((p_held > 0.5) == (held.labels > 0)).mean(0)
-    base = np.maximum((held.labels > 0).mean(0), (held.labels <= 0).mean(0))
-    rep.add("## The attribute classifier (the judge)", "",
-            f"Mean accuracy over the 40 attributes: **{100 * acc.mean():.1f}%** "
-            f"(always guessing the majority class: {100 * base.mean():.1f}%).", "")
-    order = np.argsort(names)
-    rep.table(["attribute", "accuracy", "majority baseline"],
-              [[names[i], f"{100 * acc[i]:.1f}%", f"{100 * base[i]:.1f}%"] for i in order])
-
-    # Reconstruction.
+    rep, held_img = c.rep, c.held_img
     rep.add("## Reconstruction", "")
-    held_img = np.asarray(held.images)
-    z_held = _encode(E, held_img)
-    rec_e = _generate(G, z_held)
-    rows = [["E alone, held-out CelebA", len(held), float(metrics.psnr(held_img, rec_e).mean()),
+    enc = Encoded(_encode(c.E, held_img), c.judged_y(held_img))
+    rec_e = _generate(c.G, enc.z, y=enc.y)
+    rows = [["E alone, held-out CelebA", len(held_img),
+             float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
-    k = min(n_refine, len(held))
+    if c.cond:
+        rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
+        rep.add("Each face is drawn with the y the judge sees in it. Refinement and the photo "
+                "path are measured on the unconditional model.", "")
+        save_png(c.figs / "reconstructions.png",
+                 make_grid(np.concatenate([held_img[:8], rec_e[:8]]), nrow=8))
+        rep.add(f"![reconstructions]({c.figs.name}/reconstructions.png)", "",
+                "Rows: held-out originals · E alone", "")
+        return enc
+    k = min(n_refine, len(held_img))
+
     def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
         """Encode the first k held-out faces; add their table row; (recon, z, detail or None,
         mean PSNR)."""
-        rs = [encode_face(bundle, held_img[i], budget_s=budget, detail=with_detail)
+        rs = [encode_face(c.bundle, held_img[i], budget_s=c.budget, detail=with_detail)
               for i in range(k)]
         recon = np.stack([r.recon for r in rs])
         psnr = float(metrics.psnr(held_img[:k], recon).mean())
@@ -184,15 +281,15 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
         details = np.stack([r.detail for r in rs]) if with_detail else None
         return recon, np.stack([r.z for r in rs]), details, psnr
 
-    refined_a, z_refined, _, refined_psnr = refine(False)
-    refined_d, z_refined_d, detail_d, detail_psnr = refine(True)
+    refined_a, enc.z_refined, _, enc.refined_psnr = refine(False)
+    refined_d, enc.z_detail, enc.detail, enc.detail_psnr = refine(True)
     utk_faces, utk_recon, utk_fail = [], [], {}
     if utk_dir is not None and utk_dir.exists():
         photos = sorted(utk_dir.glob("*.jpg"))[:n_utk]
         t_utk = []
         for p in photos:
             try:
-                r = encode_photo(bundle, p, budget_s=budget)
+                r = encode_photo(c.bundle, p, budget_s=c.budget)
             except PhotoError as e:
                 utk_fail[e.kind] = utk_fail.get(e.kind, 0) + 1
                 continue
@@ -213,78 +310,147 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     recon_rows = [held_img[:n_show], rec_e[:n_show], refined_a[:n_show], refined_d[:n_show]]
     if len(utk_faces) >= n_show:
         recon_rows += [np.stack(utk_faces[:n_show]), np.stack(utk_recon[:n_show])]
-    save_png(figs / "reconstructions.png", make_grid(np.concatenate(recon_rows), nrow=n_show))
-    rep.add("![reconstructions](eval/reconstructions.png)", "",
+    save_png(c.figs / "reconstructions.png", make_grid(np.concatenate(recon_rows), nrow=n_show))
+    rep.add(f"![reconstructions]({c.figs.name}/reconstructions.png)", "",
             "Rows: held-out originals · E alone · E + refinement · E + refinement + photo detail"
             + (" · UTKFace crops · their reconstructions" if len(utk_faces) >= n_show else ""), "")
+    return enc
 
-    # Edits.
-    rep.add("## Attribute edits", "",
-            "Each face is pushed across the judge's decision boundary for one attribute (up if "
-            "the judge says the face lacks it, down if it has it). *Target flipped* is how often "
-            "the judge then changes its decision for that attribute; *collateral* is how often it "
-            "changes its decision for another attribute. '+ locks' keeps the other main "
-            "attributes fixed by projection.", "")
-    m = min(n_edit, len(z_held))
-    method = default_method(bundle)
-    summary = edit_success(bundle, G, judge, z_held[:m], alpha, rep,
-                           "Held-out faces, encoded by E alone", methods=4)
-    summary_ref = edit_success(bundle, G, judge, z_refined, alpha, rep,
-                               "Held-out faces, E + refinement", methods=4)
-    summary_det = edit_success(bundle, G, judge, z_refined_d, alpha, rep,
-                               "Held-out faces, E + refinement + photo detail (what the app "
-                               "edits by default)", methods=4, detail=detail_d)
-    sweep_rows, sweep_attrs = [], [a for a in MAIN_ATTRIBUTES if a in names]
-    quiet = Report()
+
+_EDITS_INTRO = (
+    "Each face is pushed across the judge's decision boundary for one attribute (up if the "
+    "judge says the face lacks it, down if it has it). *Target flipped* is how often the judge "
+    "then changes its decision for that attribute; *collateral* is how often it changes its "
+    "decision for another attribute."
+)
+
+
+def _edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, float]]]:
+    """Edit-success tables and strips; returns the summaries the targets are checked on."""
+    from explorer.core.latents import seed_latents
+
+    rep, G, judge = c.rep, c.G, c.judge
+    m = min(c.n_edit, len(enc.z))
+    z_rand = seed_latents(list(range(m)), c.nz)
+    rep.add("## Attribute edits", "")
+    if c.cond:
+        rep.add(_EDITS_INTRO + " A conditional model edits its conditioned attributes "
+                "through y, as the app's sliders do.", "")
+        assert enc.y is not None
+        held = edit_success_y(G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
+                              "Held-out faces, encoded by E, y as the judge sees them")
+        y_rand = c.prior_y(m, 1)
+        assert y_rand is not None
+        edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
+                       f"Random samples (ψ = {c.psi}; y drawn from the held-out labels)",
+                       psi=c.psi)
+        _edit_strips_y(c, enc)
+        return {"E alone": held}
+    rep.add(_EDITS_INTRO + " '+ locks' keeps the other main attributes fixed by projection.", "")
+    bundle, alpha = c.bundle, c.alpha
+    summaries = {
+        "E alone": edit_success(bundle, G, judge, enc.z[:m], alpha, rep,
+                                "Held-out faces, encoded by E alone", methods=4),
+        "E + refinement": edit_success(bundle, G, judge, enc.z_refined, alpha, rep,
+                                       "Held-out faces, E + refinement", methods=4),
+        "E + refinement + photo detail": edit_success(
+            bundle, G, judge, enc.z_detail, alpha, rep,
+            "Held-out faces, E + refinement + photo detail (what the app edits by default)",
+            methods=4, detail=enc.detail),
+    }
+    _step_sweep(c, enc.z[:m])
+    edit_success(bundle, G, judge, z_rand, alpha, rep, f"Random samples (ψ = {c.psi})",
+                 methods=4, psi=c.psi)
+    _edit_strips(c, enc)
+    return summaries
+
+
+def _step_sweep(c: Context, z: np.ndarray) -> None:
+    from explorer.core.directions import default_method
+
+    method = default_method(c.bundle)
+    attrs = [a for a in MAIN_ATTRIBUTES if a in c.names]
+    rows, quiet = [], Report()
     for a_ in (1.0, 2.0, 3.0, 4.0, 6.0):
-        res_ = edit_success(bundle, G, judge, z_held[:m], a_, quiet, "sweep", methods=1)
-        sweep_rows.append([f"{a_:.1f}"]
-                          + [f"{100 * res_[f'{a}|{method}'][0]:.0f}%" for a in sweep_attrs]
-                          + [f"{100 * np.mean([t for t, _ in res_.values()]):.1f}%",
-                             f"{100 * np.mean([c for _, c in res_.values()]):.1f}%"])
-    rep.add(f"Step size against success ({method} directions, held-out faces encoded by E "
-            "alone): how far each attribute must move before the judge sees it change.", "")
-    rep.table(["α", *sweep_attrs, "mean flipped", "collateral (39 others)"], sweep_rows)
-    z_rand = seed_latents(list(range(m)), nz, psi=psi).astype(np.float32)
-    edit_success(bundle, G, judge, z_rand, alpha, rep, f"Random samples (ψ = {psi})", methods=4)
+        res_ = edit_success(c.bundle, c.G, c.judge, z, a_, quiet, "sweep", methods=1)
+        rows.append([f"{a_:.1f}"]
+                    + [f"{100 * res_[f'{a}|{method}'][0]:.0f}%" for a in attrs]
+                    + [f"{100 * np.mean([t for t, _ in res_.values()]):.1f}%",
+                       f"{100 * np.mean([k for _, k in res_.values()]):.1f}%"])
+    c.rep.add(f"Step size against success ({method} directions, held-out faces encoded by E "
+              "alone): how far each attribute must move before the judge sees it change.", "")
+    c.rep.table(["α", *attrs, "mean flipped", "collateral (39 others)"], rows)
+
+
+def _edit_strips(c: Context, enc: Encoded) -> None:
+    from explorer.core.directions import default_method, get_directions
     from explorer.core.edits import apply_edits
 
-    dirs = get_directions(bundle, method)
-    steps = [-2 * alpha, -alpha, 0.0, alpha, 2 * alpha]
-    for a in MAIN_ATTRIBUTES:
-        if a not in names:
-            continue
-        strip = [apply_edits(z_held[:6], dirs, {a: s}) for s in steps]
-        imgs = _generate(G, np.stack(strip, 1).reshape(-1, nz).astype(np.float32))
-        save_png(figs / f"edit_{a}.png", make_grid(imgs, nrow=len(steps)))
-    rep.add(f"Edit strips ({method} directions; columns: α = "
-            + ", ".join(f"{s:+.1f}" for s in steps) + "):", "")
-    for a in MAIN_ATTRIBUTES:
-        if a in names:
-            rep.add(f"**{a}**  ", f"![{a}](eval/edit_{a}.png)", "")
+    method = default_method(c.bundle)
+    dirs = get_directions(c.bundle, method)
+    steps = [-2 * c.alpha, -c.alpha, 0.0, c.alpha, 2 * c.alpha]
+    attrs = [a for a in MAIN_ATTRIBUTES if a in c.names]
+    for a in attrs:
+        strip = [apply_edits(enc.z[:6], dirs, {a: s}) for s in steps]
+        imgs = _generate(c.G, np.stack(strip, 1).reshape(-1, c.nz).astype(np.float32))
+        save_png(c.figs / f"edit_{a}.png", make_grid(imgs, nrow=len(steps)))
+    c.rep.add(f"Edit strips ({method} directions; columns: α = "
+              + ", ".join(f"{s:+.1f}" for s in steps) + "):", "")
+    for a in attrs:
+        c.rep.add(f"**{a}**  ", f"![{a}]({c.figs.name}/edit_{a}.png)", "")
 
-    # Fidelity and diversity.
+
+def _edit_strips_y(c: Context, enc: Encoded) -> None:
+    assert enc.y is not None
+    values = [-2.0, -1.0, 0.0, 1.0, 2.0]
+    attrs = [a for a in MAIN_ATTRIBUTES if a in c.cond]
+    for a in attrs:
+        ci = c.cond.index(a)
+        ys = []
+        for v in values:
+            y = enc.y[:6].copy()
+            y[:, ci] = v
+            ys.append(y)
+        z = np.repeat(enc.z[:6], len(values), 0)
+        y = np.stack(ys, 1).reshape(-1, len(c.cond))
+        save_png(c.figs / f"edit_{a}.png", make_grid(_generate(c.G, z, y=y), nrow=len(values)))
+    c.rep.add("Edit strips (the attribute's y; columns: y = "
+              + ", ".join(f"{v:+.0f}" for v in values) + "; the training labels are ±1):", "")
+    for a in attrs:
+        c.rep.add(f"**{a}**  ", f"![{a}]({c.figs.name}/edit_{a}.png)", "")
+
+
+def _fidelity_section(c: Context, enc: Encoded) -> None:
+    from explorer.core.interpolation import interpolate
+    from explorer.core.latents import seed_latents
+
+    rep, G, C = c.rep, c.G, c.judge.C
     rep.add("## Fidelity and diversity", "")
     n_gen = 2000
     rng = np.random.default_rng(0)
+    held_img = c.held_img
     f_held = metrics.pooled_features(C, held_img)
-    train_pick = rng.choice(len(train), size=len(held), replace=False)
+    train_pick = rng.choice(len(c.train), size=len(held_img), replace=False)
     train_pick.sort()
-    train_img = np.asarray(train.images)
+    train_img = np.asarray(c.train.images)
     f_train = metrics.pooled_features(C, train_img[train_pick])
     rows = [["real training faces vs held-out (floor)", metrics.frechet_distance(f_train, f_held)]]
-    for p in sorted({1.0, 0.8, psi}, reverse=True):
-        zs = seed_latents(list(range(10_000, 10_000 + n_gen)), nz, psi=p).astype(np.float32)
-        fake = _generate(G, zs)
+    zs = seed_latents(list(range(10_000, 10_000 + n_gen)), c.nz)
+    ys = c.prior_y(n_gen, 2)
+    for p in sorted({1.0, 0.8, 0.7, 0.5, c.psi}, reverse=True):
+        fake = _generate(G, zs, y=ys, psi=p)
         rows.append([f"generated (ψ = {p}) vs held-out",
                      metrics.frechet_distance(metrics.pooled_features(C, fake), f_held)])
     rep.add("Fréchet distance in the bundled classifier's pooled feature space "
             "(**not** Inception FID, which needs downloaded weights; compare only with the "
-            "floor below and with other models measured the same way):", "")
+            "floor below and with other models measured the same way). ψ is the truncation "
+            "(G's first features pulled toward their mean; 1 = none):", "")
     rep.table(["sets", "classifier-feature FD"], rows)
-    z64 = seed_latents(list(range(64)), nz, psi=psi).astype(np.float32)
-    samples = _generate(G, z64)
-    save_png(figs / "samples.png", make_grid(samples, nrow=8))
+    z64, y64 = seed_latents(list(range(64)), c.nz), c.prior_y(64, 3)
+    samples = _generate(G, z64, y=y64, psi=c.psi)
+    save_png(c.figs / "samples.png", make_grid(samples, nrow=8))
+    if c.psi != 1:
+        save_png(c.figs / "samples_psi1.png", make_grid(_generate(G, z64, y=y64), nrow=8))
     nn_idx, nn_d = metrics.nearest_neighbours(samples, train_img)
     _, held_d = metrics.nearest_neighbours(held_img[:64], train_img)
     near = int((nn_d < held_d.min()).sum())
@@ -295,34 +461,75 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
         "is; look at them below (smooth, blurry samples sit closer to everything in pixel "
         "distance, so this flags candidates, it does not prove copying)."
     )
-    rep.add(f"Nearest training image (RMS pixel distance, 0-255): samples **{nn_d.mean():.1f}** "
-            f"(min {nn_d.min():.1f}); held-out real faces {held_d.mean():.1f} "
-            f"(min {held_d.min():.1f}). {verdict}", "")
+    rep.add(f"Nearest training image (RMS pixel distance, 0-255), samples at ψ = {c.psi}: "
+            f"**{nn_d.mean():.1f}** (min {nn_d.min():.1f}); held-out real faces "
+            f"{held_d.mean():.1f} (min {held_d.min():.1f}). {verdict}", "")
     pairs = np.concatenate([samples[:8], train_img[nn_idx[:8]]])
-    save_png(figs / "nearest.png", make_grid(pairs, nrow=8))
-    rep.add("![samples](eval/samples.png)", "", f"64 samples, ψ = {psi}.", "",
-            "![nearest](eval/nearest.png)", "",
+    save_png(c.figs / "nearest.png", make_grid(pairs, nrow=8))
+    f = c.figs.name
+    rep.add(f"![samples]({f}/samples.png)", "", f"64 samples (seeds 0–63), ψ = {c.psi}"
+            + (" (the app's default)." if c.psi != 1 else "."), "")
+    if c.psi != 1:
+        rep.add(f"![samples at psi 1]({f}/samples_psi1.png)", "",
+                "The same 64 seeds at ψ = 1 (no truncation).", "")
+    rep.add(f"![nearest]({f}/nearest.png)", "",
             "Top: samples; bottom: their nearest training image.", "")
-    keys = z_held[:4]
-    path = interpolate(keys, 16, mode="slerp")
-    save_png(figs / "interpolation.png", make_grid(_generate(G, path.astype(np.float32)),
-                                                    nrow=16))
-    rep.add("![interpolation](eval/interpolation.png)", "",
-            "Slerp through four encoded held-out faces.", "")
-    rep.add("## Targets", "")
-    for label, summ in (("E alone", summary), ("E + refinement", summary_ref),
-                        ("E + refinement + photo detail", summary_det)):
+    path = interpolate(enc.z[:4], 16, mode="slerp").astype(np.float32)
+    y_path = None if enc.y is None else np.repeat(enc.y[:1], len(path), 0)
+    save_png(c.figs / "interpolation.png", make_grid(_generate(G, path, y=y_path), nrow=16))
+    rep.add(f"![interpolation]({f}/interpolation.png)", "",
+            "Slerp through four encoded held-out faces"
+            + (" (y of the first)." if enc.y is not None else "."), "")
+
+
+def _targets_section(c: Context, enc: Encoded,
+                     summaries: dict[str, dict[str, tuple[float, float]]]) -> None:
+    from explorer.core.directions import default_method
+
+    method = "condition y" if c.cond else default_method(c.bundle)
+    c.rep.add("## Targets", "")
+    for label, summ in summaries.items():
         hit = [v for k_, v in summ.items() if k_.endswith(f"|{method}")]
         if hit:
-            rep.add(f"- Edit success, {method} directions, held-out faces ({label}): "
-                    f"{100 * np.mean([t for t, _ in hit]):.1f}% (target ≥ 90%); collateral "
-                    f"{100 * np.mean([c for _, c in hit]):.1f}% (target ≤ 10%).")
-    rep.add(f"- Reconstruction with refinement: {refined_psnr:.1f} dB latent only, "
-            f"{detail_psnr:.1f} dB with the photo detail (target ≥ 22 dB).", "",
-            f"_Evaluation took {time.time() - t0:.0f} s._", "")
-    report = out / "evaluation.md"
-    report.write_text("\n".join(rep.lines))
-    return report
+            c.rep.add(f"- Edit success, {method}, held-out faces ({label}): "
+                      f"{100 * np.mean([t for t, _ in hit]):.1f}% (target ≥ 90%); collateral "
+                      f"{100 * np.mean([k for _, k in hit]):.1f}% (target ≤ 10%).")
+    if not c.cond:
+        c.rep.add(f"- Reconstruction with refinement: {enc.refined_psnr:.1f} dB latent only, "
+                  f"{enc.detail_psnr:.1f} dB with the photo detail (target ≥ 22 dB).")
+    c.rep.add("")
+
+
+def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_refine: int,
+             n_utk: int, n_edit: int, alpha: float, psi: float, budget: float,
+             report: str = "evaluation") -> Path:
+    """Write `out/REPORT.md` with its figures in `out/REPORT/`; return the report's path."""
+    from explorer.core.bundle import load_bundle
+
+    t0 = time.time()
+    mf = load_model(model)
+    for part in ("G", "E", "C"):
+        if part not in mf.parts:
+            raise ModelFileError(f"{model.name}: evaluation needs a model with {part}")
+    holdout = int(mf.meta.get("train_config", {}).get("holdout", 500))
+    train, held = load_dataset(data_dir, mf.config.resolution).split_holdout(holdout)
+    if held.labels is None:
+        raise DataError(f"{data_dir}: evaluation needs the attribute labels")
+    figs = out / report
+    figs.mkdir(parents=True, exist_ok=True)
+    c = Context(model, data_dir, mf, load_bundle(model), mf.network("G"), mf.network("E"),
+                Judge(mf.network("C"), mf.attribute_names), train, held, figs, Report(),
+                alpha, psi, n_edit, budget)
+    _header(c)
+    _classifier_section(c)
+    enc = _reconstruction_section(c, utk_dir, n_refine, n_utk)
+    summaries = _edit_section(c, enc)
+    _fidelity_section(c, enc)
+    _targets_section(c, enc, summaries)
+    c.rep.add(f"_Evaluation took {time.time() - t0:.0f} s._", "")
+    path = out / f"{report}.md"
+    path.write_text("\n".join(c.rep.lines))
+    return path
 
 
 def main(argv: list[str]) -> int:
@@ -339,14 +546,20 @@ def main(argv: list[str]) -> int:
     p.add_argument("--n-edit", type=int, default=300, help="faces per edit-success table")
     p.add_argument("--alpha", type=float, default=3.0,
                    help="edit step, in prior standard deviations along the direction")
-    p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation for random samples (the app's default is 1)")
+    p.add_argument("--psi", type=float, default=None,
+                   help="truncation for random samples (default: the app's)")
+    p.add_argument("--report", default="evaluation",
+                   help="report name: writes OUT/REPORT.md and its figures in OUT/REPORT/")
     p.add_argument("--budget", type=float, default=0.6, help="refinement seconds per face")
     args = p.parse_args(argv)
+    if args.psi is None:
+        from explorer.core.bundle import DEFAULT_PSI
+
+        args.psi = DEFAULT_PSI
     try:
         path = evaluate(args.model, args.data, args.utk, args.out, n_refine=args.n_refine,
                         n_utk=args.n_utk, n_edit=args.n_edit, alpha=args.alpha, psi=args.psi,
-                        budget=args.budget)
+                        budget=args.budget, report=args.report)
     except (ModelFileError, DataError) as e:
         print(f"face-train evaluate: {e}", file=sys.stderr)
         return 2

@@ -55,10 +55,32 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path) -> None:
     assert all(5 < v < 60 for v in psnr.values())
     assert "photo detail (what the app edits by default)" in text
     for fig in ("samples", "reconstructions", "nearest", "interpolation", "edit_Smiling"):
-        img = np.asarray(Image.open(docs / "eval" / f"{fig}.png"))
+        img = np.asarray(Image.open(docs / "evaluation" / f"{fig}.png"))
         assert img.ndim == 3 and img.std() > 1, fig  # a real picture, not a blank
-        assert f"eval/{fig}.png" in text
+        assert f"evaluation/{fig}.png" in text
+    assert "ψ = 0.7" in text  # random samples at the app's truncation, and FD at several
 
     # A missing model file is a clear message and exit code 2, not a traceback.
     assert train_cli(["evaluate", str(tmp_path / "missing.safetensors"), "--data",
                       str(folder)]) == 2
+
+
+def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
+    folder = _labelled_folder(tmp_path / "faces")
+    values = preset("tiny")
+    values.update(kind="cgan", cond_attributes=("Smiling", "Male"), steps=20, encoder_steps=20,
+                  classifier_steps=20, holdout=24, atlas_size=32, sample_every=1000,
+                  snapshot_every=1000)
+    train, _ = load_dataset(folder, 16, cache_dir=tmp_path / "cache").split_holdout(24)
+    model = Run(tmp_path / "run", TrainConfig(**values), train, quiet=True,
+                command=["t"]).train()
+    docs = tmp_path / "docs"
+    assert train_cli(["evaluate", str(model), "--data", str(folder), "--out", str(docs),
+                      "--n-edit", "24", "--report", "evaluation-cgan"]) == 0
+    text = (docs / "evaluation-cgan.md").read_text()
+    assert "kind cgan on Smiling, Male" in text
+    for a in ("Smiling", "Male"):
+        assert f"| {a} | condition y |" in text, a
+        assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
+    assert "Edit success, condition y, held-out faces" in text
+    assert "E + refinement" not in text  # measured on the unconditional model only
