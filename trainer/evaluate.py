@@ -81,6 +81,25 @@ def _encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
                           for i in range(0, len(images), 256)]).numpy()
 
 
+def _flip_row(flipped: np.ndarray, names: list[str], a: str, attrs: list[str],
+              edit: str) -> tuple[list[str], tuple[float, float]]:
+    """One table row from the judge's before/after disagreements (n, n_attr) of an edit of `a`:
+    the target's flip rate, the other 39's, the other main attributes'."""
+    ai = names.index(a)
+    target = float(flipped[:, ai].mean())
+    collateral = float(flipped[:, [i for i in range(len(names)) if i != ai]].mean())
+    main_others = [names.index(b) for b in attrs if b != a]
+    coll_main = float(flipped[:, main_others].mean()) if main_others else 0.0
+    row = [a, edit, f"{100 * target:.1f}%", f"{100 * collateral:.1f}%", f"{100 * coll_main:.1f}%"]
+    return row, (target, collateral)
+
+
+def _edit_table(rep: Report, title: str, edit: str, rows: list[list[str]]) -> None:
+    rep.add(f"#### {title}", "")
+    rep.table(["attribute", edit, "target flipped", "collateral (39 others)",
+               "collateral (other main 4)"], rows)
+
+
 def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, alpha: float,
                  rep: Report, label: str, methods: int = 3,
                  detail: np.ndarray | None = None,
@@ -108,19 +127,10 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
                 if sel.any():
                     z_new[sel] = apply_edits(z[sel], dirs, {a: sign * alpha}, locks)
             after = judge.probs(_generate(G, z_new, detail=detail, psi=psi)) > 0.5
-            flipped = after != before
-            target = float(flipped[:, ai].mean())
-            others = [i for i in range(len(names)) if i != ai]
-            collateral = float(flipped[:, others].mean())
-            main_others = [names.index(b) for b in attrs if b != a]
-            coll_main = float(flipped[:, main_others].mean()) if main_others else 0.0
             name = method + (" + locks" if locked else "")
-            rows.append([a, name, f"{100 * target:.1f}%", f"{100 * collateral:.1f}%",
-                         f"{100 * coll_main:.1f}%"])
-            summary[f"{a}|{name}"] = (target, collateral)
-    rep.add(f"#### {label} ({len(z)} faces, step α = ±{alpha})", "")
-    rep.table(["attribute", "directions", "target flipped", "collateral (39 others)",
-               "collateral (other main 4)"], rows)
+            row, summary[f"{a}|{name}"] = _flip_row(after != before, names, a, attrs, name)
+            rows.append(row)
+    _edit_table(rep, f"{label} ({len(z)} faces, step α = ±{alpha})", "directions", rows)
     return summary
 
 
@@ -134,20 +144,14 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
     attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
     rows, summary = [], {}
     for a in attrs:
-        ai, ci = names.index(a), cond.index(a)
         y_new = y.copy()
-        y_new[:, ci] = np.where(before[:, ai], -1.0, 1.0)
-        flipped = (judge.probs(_generate(G, z, y=y_new, psi=psi)) > 0.5) != before
-        target = float(flipped[:, ai].mean())
-        collateral = float(flipped[:, [i for i in range(len(names)) if i != ai]].mean())
-        main_others = [names.index(b) for b in attrs if b != a]
-        coll_main = float(flipped[:, main_others].mean()) if main_others else 0.0
-        rows.append([a, "condition y", f"{100 * target:.1f}%", f"{100 * collateral:.1f}%",
-                     f"{100 * coll_main:.1f}%"])
-        summary[f"{a}|condition y"] = (target, collateral)
-    rep.add(f"#### {label} ({len(z)} faces, the attribute's y set to the other side)", "")
-    rep.table(["attribute", "edit", "target flipped", "collateral (39 others)",
-               "collateral (other main 4)"], rows)
+        y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -1.0, 1.0)
+        after = judge.probs(_generate(G, z, y=y_new, psi=psi)) > 0.5
+        row, summary[f"{a}|condition y"] = _flip_row(after != before, names, a, attrs,
+                                                     "condition y")
+        rows.append(row)
+    _edit_table(rep, f"{label} ({len(z)} faces, the attribute's y set to the other side)",
+                "edit", rows)
     return summary
 
 
