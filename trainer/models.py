@@ -83,6 +83,14 @@ def _widths(base: int, n_stages: int) -> list[int]:
     return [base * min(8, 2 ** (n_stages - 1 - i)) for i in range(n_stages)]
 
 
+def _relu_gauss_mean(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """E[relu(X)] for X ~ N(mu, sigma^2): mu Phi(mu/sigma) + sigma phi(mu/sigma)."""
+    t = mu / sigma
+    cdf = 0.5 * (1.0 + torch.erf(t * 0.7071067811865476))
+    pdf = torch.exp(-0.5 * t * t) * 0.3989422804014327
+    return mu * cdf + sigma * pdf
+
+
 class Generator(nn.Module):
     """DCGAN generator: z (n, nz) [+ y (n, n_cond)] -> image (n, 3, res, res) in [-1, 1]."""
 
@@ -128,21 +136,28 @@ class Generator(nn.Module):
         The first layer maps one input vector to each feature linearly, then BatchNorm (affine
         in eval mode) and ReLU: a feature is relu(X) with X ~ N(mu, sigma^2), mu from y and the
         BatchNorm shift, sigma the norm of its z weights times the BatchNorm scale. So its mean
-        is mu Phi(mu/sigma) + sigma phi(mu/sigma), with no sampling.
+        is mu Phi(mu/sigma) + sigma phi(mu/sigma), with no sampling. The parts that do not
+        depend on y are cached until the weights or statistics change.
         """
         conv, bn = self.project[0], self.project[1]
-        w = conv.weight.float()  # (nz + n_cond, w0, 4, 4)
-        nz = self.cfg.nz
-        scale = bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps)
-        shift = bn.bias.float() - bn.running_mean.float() * scale
-        sigma = w[:nz].pow(2).sum(0).sqrt() * scale.abs()[:, None, None]
-        mu = shift[:, None, None].expand_as(sigma)[None]
-        if self.cfg.n_cond and y is not None:
-            mu = mu + torch.einsum("nc,cohw->nohw", y.float(), w[nz:]) * scale[:, None, None]
-        sigma = sigma.clamp_min(1e-12)
-        t = mu / sigma
-        normal = torch.distributions.Normal(0.0, 1.0)
-        return mu * normal.cdf(t) + sigma * normal.log_prob(t).exp()
+        tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+        key = tuple((t.data_ptr(), t._version) for t in tensors)  # new storage or in-place
+        if getattr(self, "_mean_key", None) != key:
+            with torch.inference_mode(False), torch.no_grad():  # a cache usable in any mode
+                w = conv.weight.float()  # (nz + n_cond, w0, 4, 4)
+                scale = (bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps))
+                shift = bn.bias.float() - bn.running_mean.float() * scale
+                sigma = (w[: self.cfg.nz].pow(2).sum(0).sqrt() * scale.abs()[:, None, None])
+                w_y = w[self.cfg.nz :] * scale[:, None, None]  # (n_cond, w0, 4, 4)
+                mu0 = shift[:, None, None].expand_as(sigma)[None].clone()
+                self._mean_parts = (mu0, sigma.clamp_min(1e-12), w_y)
+                self._mean_plain = _relu_gauss_mean(mu0, self._mean_parts[1])
+            self._mean_key = key
+        mu0, sigma, w_y = self._mean_parts
+        if not (self.cfg.n_cond and y is not None):
+            return self._mean_plain
+        mu = mu0 + torch.einsum("nc,cohw->nohw", y.float(), w_y)
+        return _relu_gauss_mean(mu, sigma)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None,
                 detail: torch.Tensor | None = None,

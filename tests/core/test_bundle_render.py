@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import threading
 import time
@@ -40,6 +41,10 @@ def test_truncation_pulls_faces_toward_the_average_face(bundle: Bundle) -> None:
         h = G.project(torch.from_numpy(z)[:, :, None, None])
         mean = G.mean_features()[0]
     assert (h.mean(0) - mean).abs().max().item() < 4 * h.std(0).max().item() / np.sqrt(len(z))
+    g = copy.deepcopy(G)  # the cached mean follows the weights and statistics
+    with torch.no_grad():
+        g.project[1].running_mean += 1.0
+    assert not torch.allclose(g.mean_features(), mean)
     as_trained = bundle.generate(z[:16])
     np.testing.assert_array_equal(bundle.generate(z[:16], psi=1.0), as_trained)
     spread = {p: bundle.generate(z[:16], psi=p).astype(float).std(0).mean()
