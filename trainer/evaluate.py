@@ -135,21 +135,23 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
 
 
 def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarray,
-                   cond: list[str], rep: Report, label: str,
-                   psi: float = 1.0) -> dict[str, tuple[float, float]]:
-    """A cGAN's edits: the attribute's condition goes to the other side (+1 for a face the judge
-    says lacks it, -1 for one that has it); z and the other conditions stay."""
+                   cond: list[str], rep: Report, label: str, psi: float = 1.0,
+                   values: tuple[float, ...] = (1.0, 2.0)) -> dict[str, tuple[float, float]]:
+    """A cGAN's edits: the attribute's condition goes to the other side (+v for a face the judge
+    says lacks it, -v for one that has it; v = 1 is the training labels', 2 the sliders' end);
+    z and the other conditions stay. The summary is v = 1's."""
     names = judge.names
     before = judge.probs(_generate(G, z, y=y, psi=psi)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
     rows, summary = [], {}
-    for a in attrs:
-        y_new = y.copy()
-        y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -1.0, 1.0)
-        after = judge.probs(_generate(G, z, y=y_new, psi=psi)) > 0.5
-        row, summary[f"{a}|condition y"] = _flip_row(after != before, names, a, attrs,
-                                                     "condition y")
-        rows.append(row)
+    for v in values:
+        for a in attrs:
+            y_new = y.copy()
+            y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -v, v)
+            after = judge.probs(_generate(G, z, y=y_new, psi=psi)) > 0.5
+            row, flips = _flip_row(after != before, names, a, attrs, f"y = ±{v:g}")
+            rows.append(row)
+            summary.setdefault(f"{a}|condition y", flips)
     _edit_table(rep, f"{label} ({len(z)} faces, the attribute's y set to the other side)",
                 "edit", rows)
     return summary
@@ -495,7 +497,8 @@ def _targets_section(c: Context, enc: Encoded,
     for label, summ in summaries.items():
         hit = [v for k_, v in summ.items() if k_.endswith(f"|{method}")]
         if hit:
-            c.rep.add(f"- Edit success, {method}, held-out faces ({label}): "
+            how = f"{method} = ±1" if c.cond else method
+            c.rep.add(f"- Edit success, {how}, held-out faces ({label}): "
                       f"{100 * np.mean([t for t, _ in hit]):.1f}% (target ≥ 90%); collateral "
                       f"{100 * np.mean([k for _, k in hit]):.1f}% (target ≤ 10%).")
     if not c.cond:

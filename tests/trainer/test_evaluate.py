@@ -80,7 +80,7 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
     text = (docs / "evaluation-cgan.md").read_text()
     assert "kind cgan on Smiling, Male" in text
     for a in ("Smiling", "Male"):
-        assert f"| {a} | condition y |" in text, a
+        assert f"| {a} | y = ±1 |" in text and f"| {a} | y = ±2 |" in text, a
         assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
-    assert "Edit success, condition y, held-out faces" in text
+    assert "Edit success, condition y = ±1, held-out faces" in text
     assert "E + refinement" not in text  # measured on the unconditional model only
