@@ -50,26 +50,14 @@ def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
     per attribute separates the latents. They follow what G actually draws, where the mean
     difference of encoded photos also carries the encoder's errors. An attribute G never draws
     (or always draws) gets a zero row."""
-    import warnings
-
-    from sklearn.linear_model import LogisticRegression
+    from explorer.core.directions import fit_normals
 
     G.eval()
     C.eval()
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
     logits = torch.cat([C(G(z[i : i + 256])).float() for i in range(0, n, 256)]).numpy()
-    zn = z.numpy()
-    out = np.zeros((logits.shape[1], nz), np.float32)
-    for a in range(logits.shape[1]):
-        y = logits[:, a] > 0
-        if y.sum() < 10 or (~y).sum() < 10:
-            continue
-        clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(zn, y)
-        out[a] = clf.coef_[0]
-    return out
+    return fit_normals(z.numpy(), logits > 0, np.zeros((logits.shape[1], nz), np.float32),
+                       min_per_class=10)
 
 
 @torch.no_grad()

@@ -90,15 +90,17 @@ def _scales(vectors: np.ndarray) -> np.ndarray:
     return np.ones(len(vectors), np.float32)
 
 
-def _fit_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """One logistic regression per attribute on standardised-free latents; (n_attr, nz) normals."""
+def fit_normals(z: np.ndarray, positive: np.ndarray, fallback: np.ndarray,
+                min_per_class: int = 1) -> np.ndarray:
+    """One logistic regression per attribute separating the latents z (n, nz) by `positive`
+    (n, n_attr) bool; (n_attr, nz) normals. An attribute with fewer than `min_per_class` faces
+    on either side has no boundary and keeps its `fallback` row."""
     from sklearn.linear_model import LogisticRegression
 
-    out = np.zeros((labels.shape[1], z.shape[1]), np.float32)
-    for a in range(labels.shape[1]):
-        y = labels[:, a] > 0
-        if y.all() or not y.any():  # one class only: keep the mean difference (zero if absent)
-            out[a] = fallback[a]
+    out = np.array(fallback, np.float32, copy=True)
+    for a in range(positive.shape[1]):
+        y = positive[:, a]
+        if y.sum() < min_per_class or (~y).sum() < min_per_class:
             continue
         clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
         with warnings.catch_warnings():
@@ -106,6 +108,11 @@ def _fit_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.n
             clf.fit(z, y)
         out[a] = clf.coef_[0]
     return out
+
+
+def _fit_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """InterFaceGAN normals on the atlas latents and their {-1, +1} labels; (n_attr, nz)."""
+    return fit_normals(z, labels > 0, fallback)
 
 
 def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
