@@ -59,6 +59,12 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path) -> None:
         assert img.ndim == 3 and img.std() > 1, fig  # a real picture, not a blank
         assert f"evaluation/{fig}.png" in text
     assert "ψ = 0.7" in text  # random samples at the app's truncation, and FD at several
+    # The step sweep carries the chance level of collateral (a random direction of each step).
+    sweep = re.findall(r"^\| (\d\.0) \|(?: [\d.]+% \|){8}$", text, re.M)
+    assert sweep == ["1.0", "2.0", "3.0", "4.0", "6.0"]
+    # Each target says whether it was met, or by how much it was missed.
+    targets = text[text.index("## Targets"):]
+    assert len(re.findall(r"target [≥≤] [\d.]+ ?(?:%|dB): (?:met|missed by [\d.]+)", targets)) == 7
 
     # A missing model file is a clear message and exit code 2, not a traceback.
     assert train_cli(["evaluate", str(tmp_path / "missing.safetensors"), "--data",
@@ -79,6 +85,7 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
                       "--n-edit", "24", "--report", "evaluation-cgan"]) == 0
     text = (docs / "evaluation-cgan.md").read_text()
     assert "kind cgan on Smiling, Male" in text
+    assert "--report evaluation-cgan`" in text  # the reproduce line writes this report again
     for a in ("Smiling", "Male"):
         assert f"| {a} | y = ±1 |" in text and f"| {a} | y = ±2 |" in text, a
         assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
