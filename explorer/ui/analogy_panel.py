@@ -1,4 +1,7 @@
-"""Analogy: A − B + C from three face slots, the result and a strip of strengths."""
+"""Analogy: A − B + C from three face slots, the result and a strip of strengths.
+
+A photo keeps its detail in its slot, and in C it rides along to the result (the analogy moves C's
+latent as a slider would), so "A − B + my photo" still looks like the photo."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.analogy import analogy, analogy_strip
-from explorer.ui.images import latent_from_mime, tile, to_pixmap
+from explorer.ui.images import detail_from_mime, latent_from_mime, tile, to_pixmap
 from explorer.ui.state import ExplorerState
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -24,7 +27,7 @@ SLOT = 110
 
 
 class FaceSlot(QLabel):
-    """A drop target holding one latent; shows its face."""
+    """A drop target holding one face (latent, and a photo's detail); shows it."""
 
     changed = Signal()
 
@@ -32,6 +35,8 @@ class FaceSlot(QLabel):
         super().__init__(parent)
         self.name = name
         self.z: np.ndarray | None = None
+        self.detail: np.ndarray | None = None
+        self.detail_shape: tuple[int, ...] = ()
         self.setAcceptDrops(True)
         self.setFixedSize(SLOT, SLOT)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -39,8 +44,10 @@ class FaceSlot(QLabel):
         self.setText(f"{name}\ndrop a face")
         self.setToolTip(f"Slot {name}: drop a face from the canvas, favourites or photos")
 
-    def set_face(self, z: np.ndarray, image: np.ndarray) -> None:
+    def set_face(self, z: np.ndarray, image: np.ndarray,
+                 detail: np.ndarray | None = None) -> None:
         self.z = np.asarray(z, np.float32).reshape(-1)
+        self.detail = None if detail is None else np.asarray(detail, np.float32)
         self.setPixmap(to_pixmap(image).scaled(SLOT, SLOT, Qt.AspectRatioMode.KeepAspectRatio,
                                                Qt.TransformationMode.SmoothTransformation))
         self.changed.emit()
@@ -52,10 +59,10 @@ class FaceSlot(QLabel):
     def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
         z = latent_from_mime(e.mimeData())
         if z is not None:
-            self.drop_latent(z)
+            self.drop_latent(z, detail_from_mime(e.mimeData(), self.detail_shape))
             e.acceptProposedAction()
 
-    def drop_latent(self, z: np.ndarray) -> None:
+    def drop_latent(self, z: np.ndarray, detail: np.ndarray | None = None) -> None:
         """Overridden by the panel to render the face (kept here so tests can call it)."""
 
 
@@ -75,10 +82,12 @@ class AnalogyPanel(QWidget):
         grid = QGridLayout()
         hints = {"A": "A (has it)", "B": "B (has not)", "C": "C (apply to)"}
         for i, (n, slot) in enumerate(self.slots.items()):
-            slot.drop_latent = lambda z, s=slot: self.set_slot(s.name, z)
+            slot.detail_shape = tuple(state.bundle.detail_shape)
+            slot.drop_latent = lambda z, d=None, s=slot: self.set_slot(s.name, z, d)
             btn = QPushButton("Set from current")
             btn.setToolTip(f"Put the current face in slot {n}")
-            btn.clicked.connect(lambda _=False, n=n: self.set_slot(n, state.current_latent()))
+            btn.clicked.connect(lambda _=False, n=n: self.set_slot(
+                n, state.current_latent(), state.current_detail()))
             grid.addWidget(QLabel(hints[n]), 0, i)
             grid.addWidget(slot, 1, i)
             grid.addWidget(btn, 2, i)
@@ -101,6 +110,7 @@ class AnalogyPanel(QWidget):
         self.use.setToolTip("Load the result into the canvas to edit it")
         self.use.setEnabled(False)
         self.result_z: np.ndarray | None = None
+        self.result_detail: np.ndarray | None = None  # C's, when C is a photo
         self.result_image: np.ndarray | None = None
         self.strip_images: np.ndarray | None = None
 
@@ -119,22 +129,27 @@ class AnalogyPanel(QWidget):
         lay.addStretch(1)
         self.strength.valueChanged.connect(self.update_result)
         self.use.clicked.connect(lambda: self.result_z is not None and state.load_latent(
-            self.result_z, "analogy result"))
+            self.result_z, "analogy result", detail=self.result_detail))
 
-    def _render(self, z: np.ndarray) -> np.ndarray:
+    def _render(self, z: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
+        """Faces at the window's ψ; with a photo's detail (one for all), as the photo is drawn."""
         z = np.atleast_2d(np.asarray(z, np.float32))
-        return self.state.bundle.generate(z, self.state.cond_vector(len(z)), psi=self.state.psi)
+        b = self.state.bundle
+        return b.generate(z, self.state.cond_vector(len(z)),
+                          None if detail is None else b.stack_details([detail] * len(z)),
+                          self.state.psi)
 
-    def set_slot(self, name: str, z: np.ndarray) -> None:
-        self.slots[name].set_face(z, self._render(z)[0])
+    def set_slot(self, name: str, z: np.ndarray, detail: np.ndarray | None = None) -> None:
+        self.slots[name].set_face(z, self._render(z, detail)[0], detail)
 
     def update_result(self) -> None:
         a, b, c = (self.slots[n].z for n in "ABC")
         if a is None or b is None or c is None:
             return
         self.result_z = analogy(a, b, c, self.strength.value()).astype(np.float32)
+        self.result_detail = self.slots["C"].detail
         strip_z = analogy_strip(a, b, c, STRENGTHS)
-        imgs = self._render(np.vstack([self.result_z[None], strip_z]))
+        imgs = self._render(np.vstack([self.result_z[None], strip_z]), self.result_detail)
         self.result_image, self.strip_images = imgs[0], imgs[1:]
         self.result.setPixmap(to_pixmap(imgs[0]).scaled(
             2 * SLOT, 2 * SLOT, Qt.AspectRatioMode.KeepAspectRatio,

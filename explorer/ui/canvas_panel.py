@@ -44,7 +44,8 @@ class FaceCanvas(QWidget):
         self.image: np.ndarray | None = None  # the frame as uint8 (h, w, 3)
         self.frame_id = -1
         self.painted_id = -1
-        self.drag_latent: Callable[[], np.ndarray] | None = None
+        # The face a drag carries: (latent, photo detail or None).
+        self.drag_face: Callable[[], tuple[np.ndarray, np.ndarray | None]] | None = None
         self._press: QPoint | None = None
         self.setToolTip("The faces being edited. Drag onto an analogy slot to use this face.")
 
@@ -78,12 +79,13 @@ class FaceCanvas(QWidget):
             self._press = e.position().toPoint()
 
     def mouseMoveEvent(self, e: QMouseEvent) -> None:  # noqa: N802
-        if self._press is None or self.drag_latent is None or self._qimage is None:
+        if self._press is None or self.drag_face is None or self._qimage is None:
             return
         if (e.position().toPoint() - self._press).manhattanLength() < 12:
             return
         self._press = None
-        md: QMimeData = latent_mime(self.drag_latent(), "current face")
+        z, detail = self.drag_face()
+        md: QMimeData = latent_mime(z, "current face", detail)
         drag = QDrag(self)
         drag.setMimeData(md)
         drag.setPixmap(self.grab(self.target_rect()).scaled(
@@ -110,7 +112,7 @@ class CanvasPanel(QWidget):
         self.state = state
         self.renderer = LiveRenderer(service, sync=sync, parent=self)
         self.canvas = FaceCanvas(self)
-        self.canvas.drag_latent = state.current_latent
+        self.canvas.drag_face = lambda: (state.current_latent(), state.current_detail())
         self.images: np.ndarray | None = None  # (n, res, res, 3) newest shown faces
         self._paints: deque[float] = deque(maxlen=120)
         self.last_ms = float("nan")

@@ -1,4 +1,5 @@
-"""A thumbnail list whose items carry latents and can be dragged onto analogy slots."""
+"""A thumbnail list whose items carry latents (and a photo's detail) and can be dragged onto
+analogy slots."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 from explorer.ui.images import latent_mime, to_pixmap
 
 LATENT_ROLE = Qt.ItemDataRole.UserRole + 1
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 2
+DETAIL_ROLE = Qt.ItemDataRole.UserRole + 3  # a photo's detail (float32 array), or None
 
 
 class FaceList(QListWidget):
-    """Icon-mode strip of faces; item ``LATENT_ROLE`` data is the (nz,) latent."""
+    """Icon-mode strip of faces; item ``LATENT_ROLE`` data is the (nz,) latent, ``DETAIL_ROLE``
+    the face's photo detail (None for a face without one)."""
 
     def __init__(self, icon: int = 56, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -24,13 +28,16 @@ class FaceList(QListWidget):
         self.setDragEnabled(True)
         self.setSpacing(2)
 
-    def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None) -> QListWidgetItem:
+    def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None,
+                 detail: np.ndarray | None = None) -> QListWidgetItem:
         short = label if len(label) <= 14 else label[:12] + "…"
         item = QListWidgetItem(short)
         if image is not None:
             item.setIcon(QIcon(to_pixmap(image)))
         item.setData(LATENT_ROLE, np.asarray(z, np.float32).reshape(-1).tolist())
-        item.setData(Qt.ItemDataRole.UserRole + 2, label)
+        item.setData(LABEL_ROLE, label)
+        if detail is not None:
+            item.setData(DETAIL_ROLE, np.asarray(detail, np.float32).copy())
         item.setToolTip(f"{label}: double-click to edit it; drag it onto an analogy slot")
         self.addItem(item)
         return item
@@ -42,8 +49,12 @@ class FaceList(QListWidget):
         return np.stack([self.latent(i) for i in range(self.count())]) if self.count() else \
             np.zeros((0, 0), np.float32)
 
+    def detail(self, row: int) -> np.ndarray | None:
+        d = self.item(row).data(DETAIL_ROLE)
+        return None if d is None else np.array(d, np.float32)
+
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 (Qt API)
         if not items:
             return QMimeData()
         return latent_mime(np.asarray(items[0].data(LATENT_ROLE), np.float32),
-                           str(items[0].data(Qt.ItemDataRole.UserRole + 2)))
+                           str(items[0].data(LABEL_ROLE)), self.detail(self.row(items[0])))

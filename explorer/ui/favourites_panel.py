@@ -62,4 +62,4 @@ class FavouritesPanel(QWidget):
         imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
                           b.stack_details([f.detail for f in favs]), self.state.psi)
         for f, im in zip(favs, imgs, strict=True):
-            self.list.add_face(f.name, f.z, im)
+            self.list.add_face(f.name, f.z, im, f.detail)

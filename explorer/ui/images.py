@@ -1,4 +1,5 @@
-"""numpy uint8 images <-> Qt images, grids, and the drag-and-drop payload for a face latent."""
+"""numpy uint8 images <-> Qt images, grids, and the drag-and-drop payload for a face: its latent
+and, for a photo, the detail its encoding found (see `explorer.core.encoding`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtCore import QByteArray, QMimeData
 from PySide6.QtGui import QImage, QPixmap
 
 FACE_MIME = "application/x-face-explorer-latent"
+DETAIL_MIME = "application/x-face-explorer-detail"
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -44,11 +46,14 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarra
     return out
 
 
-def latent_mime(z: np.ndarray, label: str = "face") -> QMimeData:
-    """Pack one latent (nz,) for drag and drop between panels (favourites, photos, slots)."""
+def latent_mime(z: np.ndarray, label: str = "face",
+                detail: np.ndarray | None = None) -> QMimeData:
+    """Pack one latent (nz,), and a photo's detail if it has one, for drag and drop between
+    panels (canvas, favourites, photos, slots)."""
     md = QMimeData()
-    payload = np.asarray(z, np.float32).reshape(-1).tobytes()
-    md.setData(FACE_MIME, QByteArray(payload))
+    md.setData(FACE_MIME, QByteArray(np.asarray(z, np.float32).reshape(-1).tobytes()))
+    if detail is not None:
+        md.setData(DETAIL_MIME, QByteArray(np.asarray(detail, np.float32).tobytes()))
     md.setText(label)
     return md
 
@@ -57,3 +62,11 @@ def latent_from_mime(md: QMimeData) -> np.ndarray | None:
     if not md.hasFormat(FACE_MIME):
         return None
     return np.frombuffer(bytes(md.data(FACE_MIME).data()), np.float32).copy()
+
+
+def detail_from_mime(md: QMimeData, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The dragged face's detail as `shape`, or None (no detail, or one of another model)."""
+    if not md.hasFormat(DETAIL_MIME):
+        return None
+    flat = np.frombuffer(bytes(md.data(DETAIL_MIME).data()), np.float32)
+    return flat.reshape(shape).copy() if flat.size == int(np.prod(shape)) else None

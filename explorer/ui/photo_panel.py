@@ -252,4 +252,4 @@ class PhotoPanel(QWidget):
         for p in self.state.photos:
             if p.recon is None:  # reopened from a session: only the latent was saved
                 p.recon = self.state.bundle.generate(p.z[None], detail=p.detail)[0]
-            self.list.add_face(p.name, p.z, p.recon)
+            self.list.add_face(p.name, p.z, p.recon, p.detail)

@@ -197,6 +197,11 @@ class ExplorerState(QObject):
         """The (edited) first face on the canvas, (nz,)."""
         return self.edited_latents()[0].copy()
 
+    def current_detail(self) -> np.ndarray | None:
+        """The detail the first canvas face is drawn with (a photo's), or None."""
+        shown = self.render_detail(1)
+        return None if shown is None else shown[0].copy()
+
     # Undoable edits.
     def snapshot(self) -> dict[str, Any]:
         s = {k: copy.deepcopy(getattr(self, k)) for k in _UNDOABLE}
@@ -288,9 +293,7 @@ class ExplorerState(QObject):
                       detail: np.ndarray | None = None) -> Favourite:
         """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
         if z is None:
-            z = self.current_latent()
-            shown = self.render_detail(1)
-            detail = None if shown is None else shown[0].copy()
+            z, detail = self.current_latent(), self.current_detail()
         fav = Favourite(name or f"★ {len(self.favourites) + 1}",
                         np.asarray(z, np.float32).reshape(-1), self._detail(detail))
         self.favourites.append(fav)

@@ -75,6 +75,38 @@ def test_analogy_slots_produce_the_result(window):
     np.testing.assert_allclose(window.state.custom_z, analogy(za, zb, zc, 1.0), atol=1e-6)
 
 
+def test_a_photo_in_slot_c_keeps_its_detail_through_the_analogy(window):
+    """A − B + (a photo): the photo's detail rides from its list, by drag and drop, into slot C,
+    the result, the strip and the canvas, as it does through the sliders."""
+    from PySide6.QtGui import QDropEvent
+
+    from explorer.ui.face_list import FaceList
+
+    b, panel = window.bundle, window.analogy
+    za, zb, zc = (seed_latent(s, b.nz) for s in (1, 2, 3))
+    detail = np.random.default_rng(0).normal(0, 0.5, b.detail_shape).astype(np.float32)
+    photos = FaceList()
+    photos.add_face("me.jpg", zc, None, detail)
+    md = photos.mimeData([photos.item(0)])
+    panel.set_slot("A", za)
+    panel.set_slot("B", zb)
+    panel.slots["C"].dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, md,
+                                          Qt.MouseButton.LeftButton,
+                                          Qt.KeyboardModifier.NoModifier))
+    np.testing.assert_array_equal(panel.slots["C"].detail, detail)
+    result = analogy(za, zb, zc, 1.0)
+    with_detail = b.generate(result[None], detail=detail)[0]
+    without = b.generate(result[None], psi=window.state.psi)[0]
+    np.testing.assert_array_equal(panel.result_image, with_detail)
+    assert np.abs(with_detail.astype(int) - without.astype(int)).mean() > 1  # it shows
+    np.testing.assert_array_equal(panel.strip_images[0], b.generate(zc[None], detail=detail)[0])
+    panel.use.click()
+    np.testing.assert_array_equal(window.state.custom_detail, detail)
+    # And the canvas hands the photo on: "Set from current" in A carries the detail too.
+    [x for x in panel.findChildren(type(panel.use)) if x.text() == "Set from current"][0].click()
+    np.testing.assert_array_equal(panel.slots["A"].detail, detail)
+
+
 def compute_scatter(window, qtbot):
     panel = window.scatter
     window.tools.setCurrentWidget(panel)
