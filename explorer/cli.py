@@ -85,17 +85,22 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from explorer.core.interpolation import interpolate
+    from explorer.core.interpolation import interpolate, interpolate_details
     from explorer.core.video import export_video
 
     if len(args.keyframes) < 2:
         raise CliError("give at least two keyframes (seeds, photos or .npy latents)")
     b = open_bundle(args)
-    kf = np.stack([read_latent(b, k, args) for k in args.keyframes])
+    keys = [read_source(b, k, args, detail=not args.no_detail) for k in args.keyframes]
+    kf = np.stack([z for z, _ in keys])
     path = interpolate(kf, args.frames, mode=args.mode, loop=args.loop, easing=args.easing)
+    details = interpolate_details([d for _, d in keys], args.frames, loop=args.loop,
+                                  easing=args.easing)
     check_out(args.out)
     y = b.default_y(1)
-    frames = (b.generate(z[None], y, psi=args.psi)[0] for z in path)
+    psi = 1.0 if details is not None else args.psi  # a walk through a photo: as it is drawn
+    frames = (b.generate(z[None], y, None if details is None else details[i], psi)[0]
+              for i, z in enumerate(path))
 
     def progress(f: float) -> None:
         if not args.quiet:
@@ -115,9 +120,12 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     from explorer.core.analogy import analogy
 
     b = open_bundle(args)
-    a, bb, c = (read_latent(b, s, args) for s in (args.a, args.b, args.c))
-    z = analogy(a, bb, c, args.strength)
-    save_grid(b.generate(np.stack([a, bb, c, z]), psi=args.psi), args.out, 4, args.size)
+    (a, da), (bb, db), (c, dc) = (read_source(b, s, args, detail=not args.no_detail)
+                                  for s in (args.a, args.b, args.c))
+    z = analogy(a, bb, c, args.strength)  # C's detail, if C is a photo, rides along
+    faces = b.generate(np.stack([a, bb, c, z]), None, b.stack_details([da, db, dc, dc]),
+                       args.psi)
+    save_grid(faces, args.out, 4, args.size)
     print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
     return 0
 
@@ -307,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("slerp", "lerp"), default="slerp", help="interpolation")
     p.add_argument("--easing", choices=("linear", "ease-in-out"), default="ease-in-out")
     p.add_argument("--loop", action="store_true", help="return to the first keyframe")
+    p.add_argument("--no-detail", action="store_true",
+                   help="walk through photos' latents alone, without the detail their encoding "
+                        "found (with it, a walk through a photo is drawn at psi 1)")
     p.add_argument("--size", type=int, default=256, help="video side in pixels")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--out", type=Path, default=Path("interpolation.mp4"),
@@ -319,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("a", "b", "c"):
         p.add_argument(name, metavar=name.upper(), help="seed, photo or .npy latent")
     p.add_argument("--strength", type=float, default=1.0, help="result = C + strength (A - B)")
+    p.add_argument("--no-detail", action="store_true",
+                   help="use photos' latents alone, without the detail their encoding found "
+                        "(with it, a photo C keeps its likeness in the result)")
     p.add_argument("--size", type=int, default=192, help="output pixels per face")
     p.add_argument("--out", type=Path, default=Path("analogy.png"), help="output PNG")
     p.set_defaults(run=cmd_analogy)

@@ -1,10 +1,14 @@
 """Paths through latent space: lerp and slerp between N keyframes, optional loop and easing.
 
 slerp follows the angle between the two latents and interpolates their norms, the usual choice for
-Gaussian latents (White 2016, "Sampling Generative Networks").
+Gaussian latents (White 2016, "Sampling Generative Networks"). A walk through photos also carries
+their details (`explorer.core.encoding`): `interpolate_details` blends them on the same clock, so a
+photo keyframe looks like the photo and the detail fades in and out between keyframes.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -85,3 +89,24 @@ def interpolate(
         u = float(_ease(np.asarray(gj - seg), easing))
         out[j] = fn(pts[seg], pts[seg + 1], u)
     return out
+
+
+def interpolate_details(
+    details: Sequence[np.ndarray | None],
+    n_frames: int,
+    loop: bool = False,
+    easing: str = "linear",
+) -> np.ndarray | None:
+    """(n_frames, *shape) details along the walk of `interpolate` through the same keyframes:
+    each keyframe's detail (zeros for one without), blended linearly on the same clock; None
+    when no keyframe has a detail."""
+    given = [d for d in details if d is not None]
+    if not given:
+        return None
+    shape = np.shape(given[0])
+    if any(np.shape(d) != shape for d in given):
+        raise ValueError("the keyframes' details have different shapes")
+    flat = np.stack([np.zeros(int(np.prod(shape)), np.float32) if d is None
+                     else np.asarray(d, np.float32).reshape(-1) for d in details])
+    return interpolate(flat, n_frames, mode="lerp", loop=loop, easing=easing).reshape(
+        n_frames, *shape)

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.interpolation import interpolate
+from explorer.core.interpolation import interpolate, interpolate_details
 from explorer.ui import workers
 from explorer.ui.face_list import FaceList
-from explorer.ui.images import latent_from_mime
+from explorer.ui.images import detail_from_mime, latent_from_mime
 from explorer.ui.state import ExplorerState
 
 VIDEO_FILTER = "MP4 video (*.mp4);;WebM video (*.webm);;Animated GIF (*.gif)"
@@ -39,7 +39,8 @@ class KeyframeList(FaceList):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(56, parent)
         self.setAcceptDrops(True)
-        self.on_drop = None
+        self.on_drop = None  # (z, label, detail or None) -> None
+        self.detail_shape: tuple[int, ...] = ()
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if latent_from_mime(e.mimeData()) is not None and e.source() is not self:
@@ -56,7 +57,8 @@ class KeyframeList(FaceList):
     def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
         z = latent_from_mime(e.mimeData())
         if z is not None and e.source() is not self and self.on_drop is not None:
-            self.on_drop(z, e.mimeData().text())
+            self.on_drop(z, e.mimeData().text(),
+                         detail_from_mime(e.mimeData(), self.detail_shape))
             e.acceptProposedAction()
 
 
@@ -77,6 +79,7 @@ class InterpolationPanel(QWidget):
         self.state = state
         self.keys = KeyframeList(self)
         self.keys.on_drop = self.add_keyframe
+        self.keys.detail_shape = tuple(state.bundle.detail_shape)
         self.keys.setFlow(QListView.Flow.LeftToRight)
         self.keys.setWrapping(False)
         self.keys.setFixedHeight(104)
@@ -152,26 +155,30 @@ class InterpolationPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self._walk: np.ndarray | None = None
+        self._walk_details: np.ndarray | None = None
         self._frame = 0
         self.job: workers.Job | None = None
         self.dialog: QProgressDialog | None = None
-        self.add_current.clicked.connect(lambda: self.add_keyframe(state.current_latent(),
-                                                                   "current"))
+        self.add_current.clicked.connect(lambda: self.add_keyframe(
+            state.current_latent(), "current", state.current_detail()))
         self.add_favs.clicked.connect(
-            lambda: [self.add_keyframe(f.z, f.name) for f in state.favourites])
+            lambda: [self.add_keyframe(f.z, f.name, f.detail) for f in state.favourites])
         self.add_photos.clicked.connect(
-            lambda: [self.add_keyframe(p.z, p.name) for p in state.photos])
+            lambda: [self.add_keyframe(p.z, p.name, p.detail) for p in state.photos])
         self.remove.clicked.connect(lambda: self.keys.takeItem(self.keys.currentRow()))
         self.clear.clicked.connect(self.keys.clear)
         self.play.toggled.connect(self._play)
         self.export_btn.clicked.connect(self.export_dialog)
         self.keys.itemDoubleClicked.connect(
-            lambda it: state.load_latent(self.keys.latent(self.keys.row(it)), it.text()))
+            lambda it: state.load_latent(self.keys.latent(self.keys.row(it)), it.text(),
+                                         detail=self.keys.detail(self.keys.row(it))))
 
-    def add_keyframe(self, z: np.ndarray, label: str) -> None:
-        img = self.state.bundle.generate(np.asarray(z, np.float32)[None],
-                                         self.state.cond_vector(1), psi=self.state.psi)[0]
-        self.keys.add_face(label, z, img)
+    def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None) -> None:
+        """Append a face; a photo's detail comes along (it is drawn as the photo is)."""
+        b = self.state.bundle
+        img = b.generate(np.asarray(z, np.float32)[None], self.state.cond_vector(1),
+                         b.stack_details([detail]), self.state.psi)[0]
+        self.keys.add_face(label, z, img, detail)
         self.info.setText(f"{self.keys.count()} keyframes.")
 
     def walk(self) -> np.ndarray:
@@ -182,13 +189,19 @@ class InterpolationPanel(QWidget):
         return interpolate(keys, self.frames.value(), mode=self.mode.currentText(),
                            loop=self.loop.isChecked(), easing=self.easing.currentText())
 
+    def walk_details(self) -> np.ndarray | None:
+        """(frames, *detail_shape) photo details along the walk, or None (no photo keyframe)."""
+        return interpolate_details([self.keys.detail(i) for i in range(self.keys.count())],
+                                   self.frames.value(), loop=self.loop.isChecked(),
+                                   easing=self.easing.currentText())
+
     # Playback in the canvas.
     def _play(self, on: bool) -> None:
         if not on:
             self.stop()
             return
         try:
-            self._walk = self.walk()
+            self._walk, self._walk_details = self.walk(), self.walk_details()
         except ValueError as e:
             self.info.setText(str(e).capitalize() + ".")
             self.play.setChecked(False)
@@ -200,14 +213,16 @@ class InterpolationPanel(QWidget):
     def _tick(self) -> None:
         if self._walk is None:
             return
-        self.state.set_preview(self._walk[self._frame % len(self._walk)])
+        i = self._frame % len(self._walk)
+        self.state.set_preview(self._walk[i],
+                               None if self._walk_details is None else self._walk_details[i])
         self._frame += 1
         if self._frame >= len(self._walk) and not self.loop.isChecked():
             self.stop()
 
     def stop(self) -> None:
         self.timer.stop()
-        self._walk = None
+        self._walk = self._walk_details = None
         self.play.blockSignals(True)
         self.play.setChecked(False)
         self.play.blockSignals(False)
@@ -230,6 +245,7 @@ class InterpolationPanel(QWidget):
 
         try:
             z = self.state.edited_latents(self.walk())
+            details = self.walk_details()
         except ValueError as e:
             self.exportFailed.emit(str(e))
             return None
@@ -237,12 +253,12 @@ class InterpolationPanel(QWidget):
         bundle = self.state.bundle
         size = None if self.size.currentText() == "native" else int(self.size.currentText())
         fps = self.fps.value()
-        psi = self.state.psi
+        psi = 1.0 if details is not None else self.state.psi  # through a photo: as it is drawn
 
         def frames():
             for i in range(0, len(z), 8):
                 yield from bundle.generate(z[i : i + 8], None if y is None else y[i : i + 8],
-                                           psi=psi)
+                                           None if details is None else details[i : i + 8], psi)
 
         def run(progress, cancelled):
             return export_video(frames(), path, fps=fps, size=size, progress=progress,

@@ -105,6 +105,7 @@ class ExplorerState(QObject):
         self.custom_label = ""
         self.custom_dirs: list[tuple[str, np.ndarray]] = []
         self.preview_z: np.ndarray | None = None  # interpolation playback (not undoable)
+        self.preview_detail: np.ndarray | None = None  # its frame's photo detail, if any
         self.favourites: list[Favourite] = []
         self.photos: list[Photo] = []
         self._base_key: tuple[Any, ...] | None = None
@@ -177,9 +178,11 @@ class ExplorerState(QObject):
     def render_detail(self, n: int) -> np.ndarray | None:
         """(n, *detail_shape) detail for the canvas faces: the photo's on the first face (zeros
         elsewhere), or None when there is none to show."""
-        if self.preview_z is not None or not self.keep_detail:
-            return None
-        return self.bundle.stack_details([self.custom_detail] + [None] * (n - 1))
+        if self.preview_z is not None:
+            first = self.preview_detail
+        else:
+            first = self.custom_detail if self.keep_detail else None
+        return self.bundle.stack_details([first] + [None] * (n - 1))
 
     def render_psi(self, n: int) -> np.ndarray:
         """(n,) truncation of the canvas faces: the window's ψ, but 1 for a photo being edited,
@@ -187,6 +190,8 @@ class ExplorerState(QObject):
         psi = np.full(n, self.psi, np.float32)
         if self.preview_z is None and self.custom_detail is not None:
             psi[0] = 1.0
+        if self.preview_z is not None and self.preview_detail is not None:
+            psi[0] = 1.0  # a walk through a photo is drawn at 1 all along, as the photo is
         return psi
 
     def set_keep_detail(self, keep: bool) -> None:
@@ -198,9 +203,10 @@ class ExplorerState(QObject):
         return self.edited_latents()[0].copy()
 
     def current_detail(self) -> np.ndarray | None:
-        """The detail the first canvas face is drawn with (a photo's), or None."""
-        shown = self.render_detail(1)
-        return None if shown is None else shown[0].copy()
+        """The detail the edited first face is drawn with (a photo's), or None."""
+        if self.custom_detail is None or not self.keep_detail:
+            return None
+        return self.custom_detail.copy()
 
     # Undoable edits.
     def snapshot(self) -> dict[str, Any]:
@@ -285,8 +291,11 @@ class ExplorerState(QObject):
         self._push(f"New slider {name}", custom_dirs=dirs)
 
     # Not undoable.
-    def set_preview(self, z: np.ndarray | None) -> None:
+    def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None) -> None:
+        """Show z (and a walk's detail for this frame) in place of the first face; None ends it."""
         self.preview_z = None if z is None else np.asarray(z, np.float32).reshape(-1)
+        self.preview_detail = None if z is None or detail is None else np.asarray(detail,
+                                                                                  np.float32)
         self.renderChanged.emit()
 
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,

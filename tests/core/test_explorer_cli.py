@@ -92,6 +92,18 @@ def test_encode_score_interpolate_embed_with_a_photo(
     with av.open(str(tmp_path / "i.gif")) as f:
         frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
     assert len(frames) == 9 and frames[0].shape == (32, 32, 3)
+    # A walk through an encoded photo passes through the photo as encode drew it (with its
+    # detail); without the detail, through its latent alone.
+    mids = {}
+    for extra in ([], ["--no-detail"]):
+        code, out, err = run(capsys, "interpolate", "1", f"{stem}.npy", "2", "--model", m,
+                             "--frames", "9", "--size", str(recon.shape[0]), "--quiet",
+                             "--out", str(tmp_path / "p.gif"), *extra)
+        assert code == 0, err
+        with av.open(str(tmp_path / "p.gif")) as f:
+            mid = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)][4]
+        mids[bool(extra)] = np.abs(mid.astype(int) - recon.astype(int)).mean()
+    assert mids[False] < 1 < mids[True]
     code, out, err = run(capsys, "embed", photo, "--model", m, "--method", "pca", "--budget", "0.1",
                          "--color-by", "Male", "--cache-dir", str(tmp_path / "cache"),
                          "--out", str(tmp_path / "m.png"), "--csv", str(tmp_path / "m.csv"))

@@ -15,7 +15,7 @@ from explorer.core.directions import (
     get_directions,
 )
 from explorer.core.edits import apply_edits, attribute_scores, condition_vector, top_attributes
-from explorer.core.interpolation import interpolate, lerp, slerp
+from explorer.core.interpolation import interpolate, interpolate_details, lerp, slerp
 from explorer.core.latents import seed_latents
 
 
@@ -146,6 +146,24 @@ def test_interpolation_endpoints_equal_keyframes(mode: str, easing: str) -> None
     step = np.linalg.norm(looped[1] - looped[0]) if easing == "linear" else None
     if step is not None:
         assert np.linalg.norm(looped[-1] - kf[0]) == pytest.approx(step, rel=0.2)
+
+
+def test_photo_details_follow_the_walk() -> None:
+    """A walk seed → photo → seed: the photo's keyframe has its whole detail, the seeds none,
+    and in between it fades on the latents' clock."""
+    d = np.random.default_rng(0).normal(size=(4, 2, 2)).astype(np.float32)
+    assert interpolate_details([None, None], 5) is None
+    path = interpolate_details([None, d, None], 21, easing="ease-in-out")
+    assert path is not None and path.shape == (21, 4, 2, 2)
+    np.testing.assert_array_equal(path[10], d)
+    assert not path[0].any() and not path[-1].any()
+    amount = [float(np.abs(f).sum() / np.abs(d).sum()) for f in path[:11]]
+    assert amount == sorted(amount) and 0 < amount[5] < 1  # fades in toward the photo
+    looped = interpolate_details([d, None], 10, loop=True)
+    assert looped is not None
+    np.testing.assert_array_equal(looped[0], d)
+    with pytest.raises(ValueError, match="shapes"):
+        interpolate_details([d, d[:2]], 5)
 
 
 def test_slerp_keeps_norm_and_lerp_is_straight() -> None:

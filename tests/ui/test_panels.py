@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,50 @@ def test_export_short_interpolation_writes_a_video_that_decodes(window, qtbot, t
         frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
     assert len(frames) == 6
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1  # it moves
+
+
+def test_a_walk_from_a_photo_starts_as_the_photo(window, qtbot, tmp_path, monkeypatch):
+    """Keyframes carry a photo's detail: frame 0 of the exported walk is the photo as the canvas
+    draws it, the playback shows it, and a seed keyframe is reached without it (at ψ 1, as the
+    whole walk through a photo is drawn)."""
+    b, interp = window.bundle, window.interpolation
+    zp = seed_latent(8, b.nz)
+    detail = np.random.default_rng(1).normal(0, 0.5, b.detail_shape).astype(np.float32)
+    window.state.load_latent(zp, "me.jpg", detail=detail)
+    interp.add_current.click()
+    interp.add_keyframe(seed_latent(9, b.nz), "seed 9")
+    np.testing.assert_array_equal(interp.keys.detail(0), detail)
+    assert interp.keys.detail(1) is None
+    interp.frames.setValue(5)
+    details = interp.walk_details()
+    assert details is not None and not details[-1].any()
+    np.testing.assert_array_equal(details[0], detail)
+
+    interp.play.click()  # the canvas shows the walk's first frame with the photo's detail
+    qtbot.waitUntil(lambda: window.state.preview_z is not None, timeout=3000)
+    np.testing.assert_array_equal(window.state.render_detail(1)[0], detail)
+    interp.stop()
+    assert window.state.preview_z is None and window.state.preview_detail is None
+
+    import explorer.core.video as video
+
+    written = []
+
+    def capture(frames, path, **kw):  # the frames the panel hands to the video writer
+        written.extend(frames)
+        return Path(path)
+
+    monkeypatch.setattr(video, "export_video", capture)
+    done = []
+    interp.exported.connect(done.append)
+    interp.exportFailed.connect(lambda m: done.append("FAILED " + m))
+    interp.export(tmp_path / "walk.mp4", show_progress=False)
+    qtbot.waitUntil(lambda: bool(done), timeout=20000)
+    assert not done[0].startswith("FAILED") and len(written) == 5
+    np.testing.assert_array_equal(written[0], b.generate(zp[None], detail=detail)[0])
+    assert np.abs(written[0].astype(int)
+                  - b.generate(zp[None], psi=window.state.psi)[0].astype(int)).mean() > 1
+    np.testing.assert_array_equal(written[-1], b.generate(seed_latent(9, b.nz)[None])[0])
 
 
 def test_play_walk_in_canvas(window, qtbot):
