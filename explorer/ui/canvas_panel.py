@@ -134,7 +134,8 @@ class CanvasPanel(QWidget):
         self.psi.setKeyboardTracking(False)
         self.psi.setToolTip("Truncation ψ: 1 draws faces as trained; lower values pull the "
                             "generator's features toward the average face: cleaner faces, less "
-                            "variety. A photo drawn with its detail is always drawn at 1")
+                            "variety, and slider edits that act more weakly (they are pulled "
+                            "too). A photo drawn with its detail is always drawn at 1")
         self.grid = QComboBox()
         self.grid.addItems([f"{n}x{n}" for n in range(1, 7)])
         self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
