@@ -102,17 +102,18 @@ def _edit_table(rep: Report, title: str, edit: str, rows: list[list[str]]) -> No
 
 def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, alpha: float,
                  rep: Report, label: str, methods: int = 3,
-                 detail: np.ndarray | None = None,
-                 psi: float = 1.0) -> dict[str, tuple[float, float]]:
+                 detail: np.ndarray | None = None, psi: float = 1.0,
+                 before: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """Push each main attribute across its boundary; count target flips and collateral flips.
 
     Compares every direction method the model has, and the default one with locks (the first
-    `methods` of those)."""
+    `methods` of those). `before`: the judge's decisions on the unedited faces, if known."""
     from explorer.core.directions import available_methods, default_method, get_directions
     from explorer.core.edits import apply_edits
 
     names = judge.names
-    before = judge.probs(_generate(G, z, detail=detail, psi=psi)) > 0.5
+    if before is None:
+        before = judge.probs(_generate(G, z, detail=detail, psi=psi)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names]
     rows, summary = [], {}
     variants = [(m, False) for m in available_methods(bundle)] + [(default_method(bundle), True)]
@@ -372,10 +373,11 @@ def _edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, 
     return summaries
 
 
-def _random_flips(c: Context, z: np.ndarray, alpha: float, n_dirs: int = 3) -> float:
-    """Chance level of collateral: how often the judge changes its decision on an attribute when
-    the faces move `alpha` along a random unit direction (mean over `n_dirs` directions)."""
-    before = c.judge.probs(_generate(c.G, z)) > 0.5
+def _random_flips(c: Context, z: np.ndarray, before: np.ndarray, alpha: float,
+                  n_dirs: int = 3) -> float:
+    """Chance level of collateral: how often the judge changes its decision (`before`, on the
+    unmoved faces) on an attribute when the faces move `alpha` along a random unit direction
+    (mean over `n_dirs` directions)."""
     rng = np.random.default_rng(0)
     rates = []
     for _ in range(n_dirs):
@@ -391,13 +393,15 @@ def _step_sweep(c: Context, z: np.ndarray) -> None:
     method = default_method(c.bundle)
     attrs = [a for a in MAIN_ATTRIBUTES if a in c.names]
     rows, quiet = [], Report()
+    before = c.judge.probs(_generate(c.G, z)) > 0.5
     for a_ in (1.0, 2.0, 3.0, 4.0, 6.0):
-        res_ = edit_success(c.bundle, c.G, c.judge, z, a_, quiet, "sweep", methods=1)
+        res_ = edit_success(c.bundle, c.G, c.judge, z, a_, quiet, "sweep", methods=1,
+                            before=before)
         rows.append([f"{a_:.1f}"]
                     + [f"{100 * res_[f'{a}|{method}'][0]:.0f}%" for a in attrs]
                     + [f"{100 * np.mean([t for t, _ in res_.values()]):.1f}%",
                        f"{100 * np.mean([k for _, k in res_.values()]):.1f}%",
-                       f"{100 * _random_flips(c, z, a_):.1f}%"])
+                       f"{100 * _random_flips(c, z, before, a_):.1f}%"])
     c.rep.add(f"Step size against success ({method} directions, held-out faces encoded by E "
               "alone): how far each attribute must move before the judge sees it change. The "
               "last column is chance: the share of decisions that change when the faces move "

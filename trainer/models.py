@@ -169,7 +169,6 @@ class Generator(nn.Module):
         toward their mean over the prior, mean + psi (h - mean), as StyleGAN truncates in W.
         Scaling z instead only lowers contrast here: z goes through a linear layer and BatchNorm
         before anything nonlinear. 1 or None: no truncation."""
-        y_in = y
         if self.cfg.n_cond:
             if y is None:
                 raise ValueError("this conditional generator needs y")
@@ -177,7 +176,7 @@ class Generator(nn.Module):
         h = self.project(z[:, :, None, None])
         if psi is not None and not (isinstance(psi, (int, float)) and psi == 1):
             p = torch.as_tensor(psi, dtype=torch.float32, device=h.device).reshape(-1, 1, 1, 1)
-            mean = self.mean_features(y_in).to(h.dtype)
+            mean = self.mean_features(y).to(h.dtype)
             h = mean + p.to(h.dtype) * (h - mean)
         if detail is None:
             return self.to_rgb(self.blocks(h))

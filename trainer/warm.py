@@ -13,6 +13,7 @@ fresh.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,7 @@ def warm_start(nets: dict[str, nn.Module], parent: dict[str, Any]) -> dict[str, 
     for key, net in nets.items():
         if key not in NETWORKS or key not in parent:
             continue
-        report = copy_matching(net, parent[key])
-        tally: dict[str, int] = {}
-        for what in report.values():
-            tally[what] = tally.get(what, 0) + 1
-        counts[key] = tally
+        counts[key] = dict(Counter(copy_matching(net, parent[key]).values()))
     g = counts.get("G", {})
     if g.get("copied", 0) + g.get("widened", 0) < sum(g.values()) or not g:
         raise ModelFileError(

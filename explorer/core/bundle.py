@@ -148,21 +148,28 @@ class Bundle:
             out[np.abs(detail).reshape(n, -1).max(1) > 0] = 1.0
         return None if np.all(out == 1.0) else out
 
+    def generator_inputs(
+        self, z: np.ndarray, y: np.ndarray | None = None, detail: np.ndarray | None = None,
+        psi: float | np.ndarray = 1.0, device: torch.device | str = "cpu",
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Checked (z, y, detail, psi) tensors on `device`, as G's forward takes them."""
+        zz = self.check_z(z)
+        yy = self.check_y(y, len(zz))
+        dd = self.check_detail(detail, len(zz))
+        pp = self.face_psi(psi, dd, len(zz))
+
+        def opt(a: np.ndarray | None) -> torch.Tensor | None:
+            return None if a is None else torch.from_numpy(a).to(device)
+
+        return torch.from_numpy(zz).to(device), opt(yy), opt(dd), opt(pp)
+
     @torch.inference_mode()
     def generate(self, z: np.ndarray, y: np.ndarray | None = None,
                  detail: np.ndarray | None = None,
                  psi: float | np.ndarray = 1.0) -> np.ndarray:
         """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8;
         `detail` is a photo's detail (see `check_detail`), `psi` the truncation (`face_psi`)."""
-        z = self.check_z(z)
-        yy = self.check_y(y, len(z))
-        dd = self.check_detail(detail, len(z))
-        pp = self.face_psi(psi, dd, len(z))
-        G = self.network("G")
-        yt = torch.from_numpy(yy) if yy is not None else None
-        dt = torch.from_numpy(dd) if dd is not None else None
-        pt = torch.from_numpy(pp) if pp is not None else None
-        return tensor_to_images(G(torch.from_numpy(z), yt, dt, pt))
+        return tensor_to_images(self.network("G")(*self.generator_inputs(z, y, detail, psi)))
 
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:

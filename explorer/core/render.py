@@ -87,17 +87,10 @@ class RenderService:
         """Render now on the calling thread (tests, CLI); errors come back in `error`."""
         t0 = time.perf_counter()
         try:
-            z = self.bundle.check_z(req.z)
-            y = self.bundle.check_y(req.y, len(z))
-            d = self.bundle.check_detail(req.detail, len(z))
-            p = self.bundle.face_psi(req.psi, d, len(z))
+            inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, req.psi, self.device)
             with self._model_lock, torch.inference_mode():
-                zt = torch.from_numpy(z).to(self.device)
-                yt = torch.from_numpy(y).to(self.device) if y is not None else None
-                dt = torch.from_numpy(d).to(self.device) if d is not None else None
-                pt = torch.from_numpy(p).to(self.device) if p is not None else None
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                    out = self._G(zt, yt, dt, pt)
+                    out = self._G(*inputs)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it

@@ -178,10 +178,7 @@ class ExplorerState(QObject):
     def render_detail(self, n: int) -> np.ndarray | None:
         """(n, *detail_shape) detail for the canvas faces: the photo's on the first face (zeros
         elsewhere), or None when there is none to show."""
-        if self.preview_z is not None:
-            first = self.preview_detail
-        else:
-            first = self.custom_detail if self.keep_detail else None
+        first = self.preview_detail if self.preview_z is not None else self.current_detail()
         return self.bundle.stack_details([first] + [None] * (n - 1))
 
     def render_psi(self, n: int) -> np.ndarray:
