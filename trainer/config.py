@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from trainer.models import ModelConfig
+from facegan.models import ModelConfig
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.models import ModelConfig, bf16_is_fast, build, images_to_tensor, tensor_to_images
 from trainer.augment import diff_augment, parse_policy
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
-from trainer.models import ModelConfig, bf16_is_fast, build, images_to_tensor, tensor_to_images
 
 PHASES = ("gan", "encoder", "classifier", "done")
 # A phase whose inputs another phase changed must run again: the encoder inverts G.

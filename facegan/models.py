@@ -1,6 +1,6 @@
 """Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
 
-This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every
+Part of `facegan`, the bottom package the trainer, the explorer and the evaluation stand on. Every
 network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with
 their shape.
 """

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainer.checkpoint import (
+from facegan.checkpoint import (
     FORMAT_VERSION,
     META_KEY,
     ModelFileError,
@@ -22,7 +22,7 @@ from trainer.checkpoint import (
     save_model,
     save_state,
 )
-from trainer.models import ModelConfig, build
+from facegan.models import ModelConfig, build
 
 NAMES = ["Smiling", "Male", "Young"]
 
