@@ -1,7 +1,7 @@
 """A loaded model file as the explorer sees it: metadata, networks and numpy in, numpy out.
 
 `load_bundle` is the explorer's only way to open a model file. It goes through
-`trainer.checkpoint.load_model` (safetensors + JSON, never code) and turns its `ModelFileError`
+`facegan.checkpoint.load_model` (safetensors + JSON, never code) and turns its `ModelFileError`
 into a `BundleError` whose message can be shown to a user as is.
 """
 
@@ -17,8 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.checkpoint import ModelFileError, load_model
-from trainer.models import ModelConfig, images_to_tensor, tensor_to_images
+from facegan.checkpoint import (
+    ATLAS_LABELS,
+    ATLAS_Z,
+    ATTR_DIRECTIONS,
+    ATTR_DIRECTIONS_SAMPLED,
+    ModelFileError,
+    load_model,
+)
+from facegan.models import ModelConfig, images_to_tensor, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
@@ -248,16 +255,16 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         net.requires_grad_(False)
     cfg = mf.config
     names = mf.attribute_names
-    atlas_z = mf.array("atlas.z").astype(np.float32) if "atlas.z" in mf.tensors else None
+    atlas_z = mf.array(ATLAS_Z).astype(np.float32) if ATLAS_Z in mf.tensors else None
     atlas_labels = None
-    if "atlas.labels" in mf.tensors:
-        atlas_labels = np.where(mf.array("atlas.labels") > 0, 1, -1).astype(np.int8)
+    if ATLAS_LABELS in mf.tensors:
+        atlas_labels = np.where(mf.array(ATLAS_LABELS) > 0, 1, -1).astype(np.int8)
     raw = None
-    if "attr.directions" in mf.tensors:
-        raw = mf.array("attr.directions").astype(np.float32)
+    if ATTR_DIRECTIONS in mf.tensors:
+        raw = mf.array(ATTR_DIRECTIONS).astype(np.float32)
     sampled = None
-    if "attr.directions.sampled" in mf.tensors:
-        sampled = mf.array("attr.directions.sampled").astype(np.float32)
+    if ATTR_DIRECTIONS_SAMPLED in mf.tensors:
+        sampled = mf.array(ATTR_DIRECTIONS_SAMPLED).astype(np.float32)
     return Bundle(
         path=p,
         name=mf.name,

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer import metrics
-from trainer.checkpoint import ModelFileError, load_model
+from evaluation import metrics
+from facegan.checkpoint import ModelFileError, load_model
+from facegan.models import images_to_tensor, tensor_to_images
 from trainer.data import DataError, load_dataset
-from trainer.models import images_to_tensor, tensor_to_images
 from trainer.monitor import make_grid, save_png
 
 MAIN_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair"]

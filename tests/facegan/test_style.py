@@ -13,8 +13,8 @@ from explorer.core.bundle import load_bundle
 from explorer.core.directions import get_directions
 from explorer.core.edits import apply_edits
 from explorer.core.latents import seed_latents
-from trainer.checkpoint import load_model, save_model
-from trainer.models import ModelConfig, build, prior_latents
+from facegan.checkpoint import load_model, save_model
+from facegan.models import ModelConfig, build, prior_latents
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_an_edit_after_truncation_keeps_its_full_strength(style) -> None:
     G = style.network("G")
     with torch.no_grad():  # what a user sees is G at the truncated face plus the full edit
         want = G(torch.from_numpy(apply_edits(base, dirs, step)))
-    from trainer.models import tensor_to_images
+    from facegan.models import tensor_to_images
 
     np.testing.assert_array_equal(drawn, tensor_to_images(want))
 
