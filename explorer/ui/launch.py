@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+SESSION_SUFFIXES = (".json", ".fxs", ".session")  # explorer.ui.state.session_path_ok
+
 
 def parse(argv: list[str]) -> argparse.Namespace:
     from explorer.cli import SUBCOMMANDS
@@ -42,7 +44,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
             if args.model is not None:
                 p.error(f"one model at a time: {args.model} and {path}")
             args.model = path
-        elif suffix == ".json":
+        elif suffix in SESSION_SUFFIXES:
             if args.session is not None:
                 p.error(f"one session at a time: {args.session} and {path}")
             args.session = path

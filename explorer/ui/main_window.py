@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         self._action(f, "Export video…", self.interpolation.export_dialog, "Ctrl+Shift+E",
                      "Export the interpolation as MP4 / WebM / GIF")
         f.addSeparator()
-        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(f, "Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on some platforms
         e = mb.addMenu("&Edit")
         undo = self.state.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
