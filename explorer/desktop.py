@@ -96,22 +96,24 @@ def install(root: Path | None = None, refresh: bool = True) -> list[Path]:
 
 def uninstall(root: Path | None = None, refresh: bool = True) -> list[Path]:
     """Remove the files `install` writes (those present); prune folders left empty; return the
-    removed files."""
+    removed files. The caches are refreshed first, while mime/packages/ still exists: then
+    update-mime-database drops our types from its index instead of giving up."""
     root = root or data_home()
     removed = []
     for dest in planned_files(root):
         if dest.is_file() or dest.is_symlink():
             dest.unlink()
             removed.append(dest)
-            for d in dest.parents:
-                if d == root or root not in d.parents:
-                    break
-                try:
-                    d.rmdir()  # only succeeds when empty
-                except OSError:
-                    break
     if refresh:
         _refresh(root)
+    for dest in removed:
+        for d in dest.parents:
+            if d == root or root not in d.parents:
+                break
+            try:
+                d.rmdir()  # only succeeds when empty
+            except OSError:
+                break
     return removed
 
 

@@ -114,6 +114,8 @@ def test_the_command_line_install_stays_under_xdg_data_home(tmp_path, monkeypatc
     assert f"{len(planned)} files" in capsys.readouterr().out
     assert main(["--uninstall-desktop"]) == 0
     assert not (planned & files_under(data)) and not files_under(home)
+    # The indexes the desktop's tools rewrote (if any) no longer mention us.
+    assert not [p for p in files_under(data) if b"face-explorer" in p.read_bytes()]
 
 
 def test_relative_xdg_data_home_is_ignored_as_the_spec_says(monkeypatch, tmp_path):
