@@ -19,9 +19,11 @@ SESSION_SUFFIXES = (".json", ".fxs", ".session")  # explorer.ui.state.session_pa
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
+    from explorer import __version__
     from explorer.cli import SUBCOMMANDS
 
     p = argparse.ArgumentParser(prog="face-explorer", description="Explore a face GAN.")
+    p.add_argument("--version", action="version", version=f"face-explorer {__version__}")
     p.add_argument("--model", metavar="PATH", default=None,
                    help="model file (default: $FACE_EXPLORER_MODEL or the bundled "
                         "checkpoints/celeba64.safetensors)")

@@ -153,6 +153,13 @@ def test_a_word_that_is_neither_a_command_nor_a_file_is_an_error(qapp, capsys):
                 and type(w).__name__ == "MainWindow"]
 
 
+def test_version_flag_prints_the_version(capsys):
+    from explorer.app import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"face-explorer {__version__}"
+
+
 def test_two_models_at_once_are_refused(qapp, tiny_model, capsys):
     from explorer.ui.launch import launch
 
