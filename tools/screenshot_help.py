@@ -25,11 +25,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from explorer.ui.launch import open_window
+    from explorer.ui.launch import OPENED, launch
 
-    win = open_window(["--model", args.model] if args.model else [])
-    if isinstance(win, int):
-        return win
+    status = launch(["--model", args.model] if args.model else [], exec_loop=False)
+    if status:
+        return status
+    win = OPENED.pop()
     app = QApplication.instance()
 
     def wait(seconds: float) -> None:

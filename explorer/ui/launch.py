@@ -55,19 +55,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def launch(argv: list[str]) -> int:
-    """Run the window until it closes; return the exit status."""
-    win = open_window(argv)
-    if isinstance(win, int):
-        return win
-    from PySide6.QtWidgets import QApplication
-
-    return int(QApplication.instance().exec())
+# The windows `launch` opened: kept alive here, so `launch(..., exec_loop=False)` (tests) can
+# hand them over.
+OPENED: list = []
 
 
-def open_window(argv: list[str]):  # -> MainWindow | int (no Qt import at module level)
-    """Everything `launch` does short of running the event loop: the shown window, or the exit
-    status when there is none to show (a usage error, a bad model, the desktop install)."""
+def launch(argv: list[str], exec_loop: bool = True) -> int:
+    """Run the window until it closes; return the exit status. Without ``exec_loop`` the window
+    is left open (in OPENED) and 0 is returned at once."""
     try:
         args = parse(argv)
     except SystemExit as e:  # --help (0) or a usage error (2, already printed)
@@ -78,11 +73,11 @@ def open_window(argv: list[str]):  # -> MainWindow | int (no Qt import at module
         return desktop.main("install" if args.install_desktop else "uninstall")
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("face-explorer")
     from explorer import __version__
     from explorer.ui.help import app_icon
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("face-explorer")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
     app.setWindowIcon(app_icon())
@@ -108,4 +103,5 @@ def open_window(argv: list[str]):  # -> MainWindow | int (no Qt import at module
         win.open_session(args.session)
     if args.photos:
         win.photos.open_paths(args.photos)
-    return win
+    OPENED.append(win)
+    return int(app.exec()) if exec_loop else 0

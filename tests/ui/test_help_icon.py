@@ -132,10 +132,11 @@ def test_canvas_at_device_pixel_ratio_2_is_scaled_once_to_device_pixels(window):
 
 
 def test_face_explorer_model_file_opens_that_model(qapp, tiny_model, monkeypatch, tmp_path):
-    from explorer.ui.launch import open_window
+    from explorer.ui.launch import OPENED, launch
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    win = open_window([str(tiny_model)])
+    assert launch([str(tiny_model)], exec_loop=False) == 0
+    win = OPENED.pop()
     try:
         assert win.bundle.path == Path(tiny_model)
         assert win.windowTitle().endswith(win.bundle.name)
@@ -170,11 +171,12 @@ def test_two_models_at_once_are_refused(qapp, tiny_model, capsys):
 @needs(UTKFACE)
 def test_face_explorer_photo_opens_with_the_photo_on_the_canvas(qapp, qtbot, tiny_model,
                                                                 monkeypatch, tmp_path):
-    from explorer.ui.launch import open_window
+    from explorer.ui.launch import OPENED, launch
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     photo = sorted(UTKFACE.glob("*.jpg"))[0]
-    win = open_window(["--model", str(tiny_model), str(photo)])
+    assert launch(["--model", str(tiny_model), str(photo)], exec_loop=False) == 0
+    win = OPENED.pop()
     try:
         qtbot.waitUntil(lambda: not win.photos.busy(), timeout=30000)
         assert win.photos.error.isHidden(), win.photos.last_error
