@@ -38,7 +38,10 @@ def test_the_source_tree_provides_icon_help_pages_and_model():
 def test_launcher_entry_passes_desktop_file_validate(tmp_path):
     shipped = assets.resource_path("resources/face-explorer.desktop")
     installed = tmp_path / "face-explorer.desktop"
-    installed.write_text(desktop.desktop_entry_text('"/opt/my apps/bin/face-explorer"'))
+    exec_cmd = desktop._quote("/opt/my apps/100%/face-explorer")
+    assert exec_cmd == '"/opt/my apps/100%%/face-explorer"'
+    assert desktop._quote("/usr/bin/face-explorer") == "/usr/bin/face-explorer"
+    installed.write_text(desktop.desktop_entry_text(exec_cmd))
     for f in (shipped, installed):
         r = subprocess.run(["desktop-file-validate", str(f)], capture_output=True, text=True)
         assert r.returncode == 0 and "error" not in r.stdout, r.stdout + r.stderr
