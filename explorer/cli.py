@@ -40,11 +40,10 @@ DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in 
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from explorer.core.latents import seed_latents
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
     b = open_bundle(args)
-    z = seed_latents(seeds, b.nz)
+    z = b.seed_latents(seeds, args.psi)
     save_grid(b.generate(z, psi=args.psi), args.out, args.cols, args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
     return 0

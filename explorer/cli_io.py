@@ -74,10 +74,8 @@ def read_source(bundle: Bundle, source: str, args: argparse.Namespace,
     beside a .npy latent by `encode`); else None."""
     import numpy as np
 
-    from explorer.core.latents import seed_latent
-
     if source.isdigit():
-        return seed_latent(int(source), bundle.nz), None
+        return bundle.seed_latents([int(source)], getattr(args, "psi", 1.0))[0], None
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:

@@ -138,10 +138,11 @@ class ExplorerState(QObject):
 
     def base_latents(self) -> np.ndarray:
         """(grid², nz): consecutive seeds from ``seed``; the custom latent, if any, is the first."""
-        key = (self.seed, self.grid)
+        # A style G's seed latents come truncated (`Bundle.seed_latents`): ψ is part of them.
+        key = (self.seed, self.grid, self.psi if self.bundle.truncates_latents else None)
         if self._base_key != key:
             seeds = range(self.seed, self.seed + self.grid * self.grid)
-            self._base = seed_latents(list(seeds), self.bundle.nz)
+            self._base = self.bundle.seed_latents(list(seeds), self.psi)
             self._base_key = key
         assert self._base is not None
         base = self._base.copy()
