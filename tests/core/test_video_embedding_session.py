@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image, ImageSequence
 
 from explorer.core.embedding import embed
 from explorer.core.session import SessionError, load_session, save_session
@@ -109,3 +110,24 @@ def test_session_round_trip(tmp_path: Path) -> None:
         load_session(tmp_path / "bad.json")
     with pytest.raises(SessionError, match="no such session"):
         load_session(tmp_path / "missing.json")
+
+
+def test_gif_frames_decode_back_through_transparency_and_repeats(tmp_path: Path) -> None:
+    # A square moving over a fixed background: most pixels are unchanged from frame to frame, so
+    # they are written transparent; every decoded frame must still show its own picture. A frame
+    # repeated three times becomes one frame three times as long.
+    frames = []
+    for i in range(6):
+        f = np.full((16, 16, 3), (30, 90, 160), np.uint8)
+        f[4:8, 2 * i : 2 * i + 4] = (240, 200, 20)
+        frames.append(f)
+    frames[3:3] = [frames[2], frames[2]]
+    out = export_video(frames, tmp_path / "walk.gif", fps=10, size=64)
+    with Image.open(out) as im:
+        decoded = [np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(im)]
+        durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+    assert len(decoded) == 6
+    assert durations[2] == 300 and durations[0] == 100
+    for got, want in zip(decoded, frames[:3] + frames[5:], strict=True):
+        assert got.shape == (64, 64, 3)
+        assert np.abs(got[::4, ::4] - want).max() <= 8
