@@ -131,3 +131,16 @@ def test_gif_frames_decode_back_through_transparency_and_repeats(tmp_path: Path)
     for got, want in zip(decoded, frames[:3] + frames[5:], strict=True):
         assert got.shape == (64, 64, 3)
         assert np.abs(got[::4, ::4] - want).max() <= 8
+
+
+def test_pca_map_follows_the_widest_spread_with_a_fixed_sign() -> None:
+    from explorer.core.embedding import pca_2d
+
+    rng = np.random.default_rng(2)
+    pts = rng.normal(0, 0.01, (200, 6))
+    pts[:, 4] *= 50  # the widest spread: the map's x
+    pts[:, 1] *= 20  # the next: its y
+    xy = pca_2d(pts.astype(np.float32))
+    assert np.corrcoef(xy[:, 0], pts[:, 4])[0, 1] > 0.999  # same sign, whatever the solver
+    assert np.corrcoef(xy[:, 1], pts[:, 1])[0, 1] > 0.99
+    np.testing.assert_allclose(pca_2d(-pts.astype(np.float32)), -xy, atol=1e-3)
