@@ -55,6 +55,10 @@ class FaceCanvas(QWidget):
         self.frame_id = frame_id
         self.update()
 
+    def qimage(self) -> QImage | None:
+        """The frame on screen as a QImage (the start-up cache keeps it), or None."""
+        return self._qimage
+
     def target_rect(self) -> QRect:
         if self._qimage is None:
             return QRect()

@@ -26,9 +26,19 @@ def launch(argv: list[str]) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("face-explorer")
+    from explorer.ui.startup import StartupSplash, last_frame_path, probe, save_last_frame
+
+    # The last session's face, on screen before torch and the model load (~2 s).
+    frame_path = last_frame_path(args.model)
+    splash = StartupSplash.load(frame_path)
+    if splash is not None:
+        splash.show()
+        app.processEvents()
     from explorer.core.bundle import BundleError, load_bundle
 
     def fail(msg: str) -> int:
+        if splash is not None:
+            splash.close()
         print(f"face-explorer: {msg}", file=sys.stderr)
         if app.platformName() != "offscreen":  # a modal box would hang a headless run
             QMessageBox.critical(None, "Face explorer: cannot open the model", msg)
@@ -43,6 +53,18 @@ def launch(argv: list[str]) -> int:
     from explorer.ui.main_window import MainWindow
 
     win = MainWindow(bundle)
+    canvas = win.canvas.canvas
+
+    def live(_frame_id: int) -> None:
+        canvas.painted.disconnect(live)
+        if splash is not None:
+            splash.close()
+        elif not frame_path.exists():  # first start: keep a face for the next one
+            save_last_frame(frame_path, canvas.qimage())
+        probe("live-face")
+
+    canvas.painted.connect(live)
+    app.aboutToQuit.connect(lambda: save_last_frame(frame_path, canvas.qimage()))
     win.show()
     if args.session:
         win.open_session(args.session)

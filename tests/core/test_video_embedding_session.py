@@ -78,12 +78,18 @@ def test_failed_export_leaves_no_file_and_says_why(tmp_path: Path) -> None:
 def test_embeddings_are_cached_by_content(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     pts = np.concatenate([rng.normal(0, 1, (40, 8)), rng.normal(6, 1, (40, 8))]).astype(np.float32)
+    maps: list[np.ndarray] = []
     for method in ("pca", "tsne"):
-        y = embed(pts, method, cache_dir=tmp_path)
+        y = embed(pts, method, cache_dir=tmp_path, partial=maps.append)
         assert y.shape == (80, 2) and y.dtype == np.float32
         # the two clusters stay apart in the map
         gap = np.linalg.norm(y[:40].mean(0) - y[40:].mean(0))
         assert gap > 2 * y[:40].std(0).max()
+    # t-SNE handed out its map while refining it: it moved, and ended where the result is
+    assert len(maps) >= 10 and all(m.shape == (80, 2) for m in maps)
+    assert not np.allclose(maps[0], maps[-1])
+    drift = (maps[-1] - maps[-1].mean(0)) - (y - y.mean(0))
+    assert np.abs(drift).max() < 0.02 * np.ptp(y, axis=0).max()
     files = sorted(tmp_path.glob("*.npy"))
     assert len(files) == 2
     np.save(files[0], np.full((80, 2), 7.0, np.float32))  # a cache hit returns the stored map
