@@ -18,12 +18,12 @@ run: $(STAMP)
 	$(BIN)/face-explorer
 
 test: $(STAMP)
-	$(BIN)/ruff check explorer trainer tests benchmarks tools
+	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check explorer trainer tests benchmarks tools
+	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

@@ -188,9 +188,8 @@ class CanvasPanel(QWidget):
 
     def refresh(self) -> int:
         """Ask for the state's current faces; returns the request id."""
-        z, y = self.state.render_inputs()
-        return self.renderer.request(z, y, self.state.render_detail(len(z)),
-                                     self.state.render_psi(len(z)))
+        req = self.state.render_request()
+        return self.renderer.request(req.z, req.y, req.detail, req.psi)
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None
