@@ -283,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore a face GAN. Without a subcommand, face-explorer opens the window; "
         "with one, it runs headless.",
         epilog="A SOURCE is a seed (42), a photo (face.jpg) or a saved latent (z.npy). "
-        f"Run '{PROG} COMMAND --help' for each command's options.",
+        f"Run '{PROG} COMMAND --help' for each command's options. The window: "
+        f"'{PROG} [--model PATH] [PHOTO... | MODEL.safetensors | SESSION.json]'; "
+        f"'{PROG} --install-desktop' adds it to this user's application menu "
+        "(--uninstall-desktop removes it).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="subcommands")
     fmt = argparse.ArgumentDefaultsHelpFormatter

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.assets import default_model_file
 from facegan.checkpoint import (
     ATLAS_LABELS,
     ATLAS_Z,
@@ -28,7 +29,8 @@ from facegan.checkpoint import (
 from facegan.models import ModelConfig, images_to_tensor, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
+# <repo>/checkpoints/celeba64.safetensors, or the copy an installed wheel carries (explorer.assets).
+DEFAULT_MODEL = default_model_file()
 # Truncation the window opens at and the CLI's seeds use: G's first-layer features move toward
 # their mean over the prior (`Generator.forward`). Measured on the bundled model: see
 # docs/evaluation.md (FD and the sample grid at several psi).
@@ -40,7 +42,8 @@ class BundleError(Exception):
 
 
 def default_model_path() -> Path:
-    """The bundled model: env FACE_EXPLORER_MODEL, else <repo>/checkpoints/celeba64.safetensors."""
+    """The bundled model: env FACE_EXPLORER_MODEL, else checkpoints/celeba64.safetensors (in the
+    source tree, or inside the installed package)."""
     env = os.environ.get("FACE_EXPLORER_MODEL")
     return Path(env).expanduser() if env else DEFAULT_MODEL
 
