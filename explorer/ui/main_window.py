@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
+        self.sliders.dragging.connect(self.canvas.set_dragging)
         self.photos = PhotoPanel(self.state)
         self.interpolation = InterpolationPanel(self.state)
         self.analogy = AnalogyPanel(self.state)
