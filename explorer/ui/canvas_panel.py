@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +38,7 @@ class FaceCanvas(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(256, 256)
+        self.setMinimumSize(128, 128)  # shrinks on a laptop; the docks keep their room
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._qimage: QImage | None = None
         self.image: np.ndarray | None = None  # the frame as uint8 (h, w, 3)
@@ -125,7 +125,9 @@ class CanvasPanel(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed: names a face (the grid shows consecutive seeds)")
         self.seed.setKeyboardTracking(False)
-        self.random = QPushButton("Random")
+        self.seed.setMinimumWidth(84)  # its hint fits 10 digits; seeds are mostly 5
+        self.random = QToolButton()
+        self.random.setText("Random")
         self.random.setToolTip("A random seed (Ctrl+R)")
         self.random.setShortcut("Ctrl+R")
         self.psi = QDoubleSpinBox()
@@ -138,15 +140,14 @@ class CanvasPanel(QWidget):
                             "too). A photo drawn with its detail is always drawn at 1")
         self.grid = QComboBox()
         self.grid.addItems([f"{n}x{n}" for n in range(1, 7)])
-        self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
+        self.grid.setToolTip("Grid: show one face or a grid of faces that all get the same edit")
         self.label = QLabel("")
         self.label.setStyleSheet("color: gray;")
         # Long photo names must not widen the window past a 1366 px screen.
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         bar = QHBoxLayout()
-        for w in (QLabel("Seed"), self.seed, self.random, QLabel("ψ"), self.psi, QLabel("Grid"),
-                  self.grid):
+        for w in (QLabel("Seed"), self.seed, self.random, QLabel("ψ"), self.psi, self.grid):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.label)

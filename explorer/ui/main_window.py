@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QStyle,
     QTabWidget,
     QWidget,
 )
@@ -37,6 +40,46 @@ from explorer.ui.slider_panel import SliderPanel
 from explorer.ui.state import ExplorerState
 
 EXPORT_SIZES = ("native", "128", "256", "512", "1024")
+
+
+class ToolTabs(QTabWidget):
+    """Tabs whose pages sit in frameless scroll areas, so each tool stays whole in a short or
+    narrow dock (a 1024x640 laptop). ``currentWidget``/``setCurrentWidget`` speak of the panels."""
+
+    def add_tool(self, w: QWidget, name: str, tip: str) -> None:
+        area = QScrollArea()
+        area.setWidget(w)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        self.setTabToolTip(self.addTab(area, name), tip)
+
+    def fit_width(self) -> None:
+        """Wide enough for the widest tool and a vertical scroll bar: no sideways scrolling."""
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        widest = max(self.panel(i).minimumSizeHint().width() for i in range(self.count()))
+        self.setMinimumWidth(widest + bar + 6)
+
+    def panel(self, i: int) -> QWidget | None:
+        area = self.widget(i)
+        return area.widget() if isinstance(area, QScrollArea) else area
+
+    def currentWidget(self) -> QWidget | None:  # noqa: N802 (Qt API)
+        return self.panel(self.currentIndex())
+
+    def setCurrentWidget(self, w: QWidget) -> None:  # noqa: N802 (Qt API)
+        for i in range(self.count()):
+            if self.panel(i) is w or self.widget(i) is w:
+                self.setCurrentIndex(i)
+                return
+
+
+def fit_screen(win: QWidget, width: int, height: int) -> QSize:
+    """The window's first size: ``width`` x ``height``, or less on a smaller screen."""
+    screen = win.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return QSize(width, height)
+    avail = screen.availableGeometry()
+    return QSize(min(width, avail.width()), min(height, avail.height()))
 
 
 class MainWindow(QMainWindow):
@@ -77,8 +120,8 @@ class MainWindow(QMainWindow):
         self.central.addTab(self.monitor, "Training monitor")
         self.central.setTabToolTip(1, "Watch a training run's curves and samples")
         self.setCentralWidget(self.central)
-        self.tools = QTabWidget()
-        self.tools.setMinimumWidth(400)
+        self.tools = ToolTabs()
+        self.tools.setUsesScrollButtons(True)
         for w, name, tip in (
             (self.photos, "Photos", "Drop photos to encode and edit them"),
             (self.interpolation, "Interpolation", "Walk between faces; export a video"),
@@ -86,8 +129,8 @@ class MainWindow(QMainWindow):
             (self.scatter, "Scatter", "PCA / t-SNE map of the model's faces and your photos"),
             (self.favourites, "Favourites", "Starred faces"),
         ):
-            i = self.tools.addTab(w, name)
-            self.tools.setTabToolTip(i, tip)
+            self.tools.add_tool(w, name, tip)
+        self.tools.fit_width()
         self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 420)
         self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 370)
 
@@ -98,7 +141,7 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._menus()
-        self.resize(1366, 740)
+        self.resize(fit_screen(self, 1366, 740))
         self.canvas.refresh()
 
     def _dock(self, title: str, w: QWidget, area: Qt.DockWidgetArea, width: int) -> None:

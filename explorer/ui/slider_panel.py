@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,15 +37,15 @@ class SliderRow(QWidget):
         self.name = name
         self.state = panel.state
         self.label = QLabel(name.replace("_", " ") + (" (y)" if cond else ""))
-        self.label.setFixedWidth(128)
+        self.label.setFixedWidth(106)
         self.label.setToolTip(name)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(int(-RANGE * STEPS), int(RANGE * STEPS))
-        self.slider.setMinimumWidth(80)
+        self.slider.setMinimumWidth(48)
         what = "the condition y given to the generator" if cond else "along its latent direction"
         self.slider.setToolTip(f"Move every face {what}: more / less {name.replace('_', ' ')}")
         self.value = QLabel("0.00")
-        self.value.setFixedWidth(40)
+        self.value.setFixedWidth(36)
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.lock = QToolButton()
         self.lock.setText("lock")  # plain text: emoji fonts are often missing on Linux
@@ -110,7 +111,6 @@ class SliderPanel(QWidget):
         self.state = state
         self.interval_ms = interval_ms
         self.rows: dict[str, SliderRow] = {}
-        self.setMinimumWidth(350)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter attributes…  (Ctrl+F)")
         self.filter.setToolTip("Show only the attributes whose name contains this text")
@@ -164,6 +164,8 @@ class SliderPanel(QWidget):
                 self.rows[n] = row
                 self.body_layout.addWidget(row)
             self.body_layout.addStretch(1)
+            bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+            self.setMinimumWidth(self.body.minimumSizeHint().width() + bar + 12)
         self.method.blockSignals(True)
         self.method.setCurrentText(self.state.method)
         self.method.blockSignals(False)
