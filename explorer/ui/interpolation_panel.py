@@ -24,13 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.interpolation import interpolate, interpolate_details
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import detail_from_mime, latent_from_mime
 from explorer.ui.state import ExplorerState
 
 VIDEO_FILTER = "MP4 video (*.mp4);;WebM video (*.webm);;Animated GIF (*.gif)"
-SIZES = ("native", "128", "256", "512")
 
 
 class KeyframeList(FaceList):
@@ -113,8 +112,10 @@ class InterpolationPanel(QWidget):
         self.fps.setValue(24)
         self.fps.setToolTip("Frames per second when playing and exporting")
         self.size = QComboBox()
-        self.size.addItems(list(SIZES))
-        self.size.setToolTip("Video size in pixels (larger than the model is upscaled)")
+        self.size.addItems(list(prefs.OUTPUT_SIZES))
+        self.size.setCurrentText(prefs.output_size("video"))
+        self.size.setToolTip("Video size in pixels (larger than the model is upscaled smoothly); "
+                             "remembered for next time")
         self.play = QPushButton("▶ Play")
         self.play.setCheckable(True)
         self.play.setToolTip("Play the walk in the canvas (Ctrl+P)")
@@ -169,6 +170,7 @@ class InterpolationPanel(QWidget):
         self.clear.clicked.connect(self.keys.clear)
         self.play.toggled.connect(self._play)
         self.export_btn.clicked.connect(self.export_dialog)
+        self.size.currentTextChanged.connect(lambda t: prefs.set_output_size("video", t))
         self.keys.itemDoubleClicked.connect(
             lambda it: state.load_latent(self.keys.latent(self.keys.row(it)), it.text(),
                                          detail=self.keys.detail(self.keys.row(it))))
@@ -235,8 +237,10 @@ class InterpolationPanel(QWidget):
         if self.keys.count() < 2:
             QMessageBox.information(self, "Export video", "Add at least two keyframes first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export video", "walk.mp4", VIDEO_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Export video", prefs.start_path("walk.mp4"),
+                                              VIDEO_FILTER)
         if path:
+            prefs.remember(path)
             self.export(path)
 
     def export(self, path: str | Path, show_progress: bool = True) -> workers.Job | None:
@@ -251,7 +255,7 @@ class InterpolationPanel(QWidget):
             return None
         y = self.state.cond_vector(len(z))
         bundle = self.state.bundle
-        size = None if self.size.currentText() == "native" else int(self.size.currentText())
+        size = prefs.size_px(self.size.currentText())
         fps = self.fps.value()
         psi = 1.0 if details is not None else self.state.psi  # through a photo: as it is drawn
 

@@ -8,8 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -26,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.render import RenderService
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
 from explorer.ui.favourites_panel import FavouritesPanel
@@ -38,8 +45,6 @@ from explorer.ui.scatter_panel import ScatterPanel
 from explorer.ui.session_io import open_session, save_session_file
 from explorer.ui.slider_panel import SliderPanel
 from explorer.ui.state import ExplorerState
-
-EXPORT_SIZES = ("native", "128", "256", "512", "1024")
 
 
 class ToolTabs(QTabWidget):
@@ -104,7 +109,7 @@ class MainWindow(QMainWindow):
         self.service = service or RenderService(bundle, threads=2)
         self._own_service = service is None
         self.state = ExplorerState(bundle, self)
-        self.settings = QSettings("face-explorer", "face-explorer")
+        self.settings = prefs.settings()
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
@@ -200,41 +205,56 @@ class MainWindow(QMainWindow):
         self.sliders.filter.setFocus()
         self.sliders.filter.selectAll()
 
-    def copy_image(self) -> None:
-        img = self.canvas.current_image()
-        if img is not None:
-            QApplication.clipboard().setImage(to_qimage(img))
-            self.statusBar().showMessage("Image copied", 3000)
-
-    def export_png(self, path: str | Path, size: int | None = None) -> Path:
+    def output_image(self, size: int | None = None) -> QImage | None:
+        """The canvas faces as an image ``size`` px wide (smoothly scaled), or as drawn."""
         img = self.canvas.current_image()
         if img is None:
-            raise RuntimeError("nothing rendered yet")
+            return None
         q = to_qimage(img)
         if size and size != q.width():
             q = q.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                          Qt.TransformationMode.SmoothTransformation)
+        return q
+
+    def copy_image(self) -> None:
+        """Copy the faces at the last image size chosen (512 px until one is chosen)."""
+        q = self.output_image(prefs.size_px(prefs.output_size("image")))
+        if q is not None:
+            QApplication.clipboard().setImage(q)
+            self.statusBar().showMessage(f"Image copied ({q.width()} px)", 3000)
+
+    def export_png(self, path: str | Path, size: int | None = None) -> Path:
+        q = self.output_image(size)
+        if q is None:
+            raise RuntimeError("nothing rendered yet")
         if not q.save(str(path)):
             raise OSError(f"could not write {path}")
         return Path(path)
 
     def export_png_dialog(self) -> None:
-        size, ok = QInputDialog.getItem(self, "Export PNG", "Size (px; larger is upscaled)",
-                                        EXPORT_SIZES, 0, False)
+        sizes = list(prefs.OUTPUT_SIZES)
+        size, ok = QInputDialog.getItem(
+            self, "Export PNG", "Size (px; larger than the model is upscaled smoothly)", sizes,
+            sizes.index(prefs.output_size("image")), False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "faces.png", "PNG (*.png)")
+        prefs.set_output_size("image", size)
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", prefs.start_path("faces.png"),
+                                              "PNG (*.png)")
         if path:
+            prefs.remember(path)
             try:
-                self.export_png(path, None if size == "native" else int(size))
+                self.export_png(path, prefs.size_px(size))
                 self.statusBar().showMessage(f"Saved {path}", 5000)
             except Exception as e:
                 QMessageBox.warning(self, "Export PNG", str(e))
 
     def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "session.json",
+        path, _ = QFileDialog.getSaveFileName(self, "Save session",
+                                              prefs.start_path("session.json"),
                                               "Session (*.json)")
         if path:
+            prefs.remember(path)
             self.save_session(path)
 
     def save_session(self, path: str | Path) -> None:
@@ -247,8 +267,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Session saved to {path}", 5000)
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Session (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", prefs.start_path(),
+                                              "Session (*.json)")
         if path:
+            prefs.remember(path)
             self.open_session(path)
 
     def open_session(self, path: str | Path) -> bool:

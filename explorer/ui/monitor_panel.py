@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from explorer.ui import prefs
+
 CURVES = (("d_real", "D(real)", "#4fc3f7"), ("d_fake", "D(fake)", "#ef5350"),
           ("g_fool", "D(G(z))", "#ffd54f"))
 
@@ -76,8 +78,10 @@ class MonitorPanel(QWidget):
         self.choose.clicked.connect(self._dialog)
 
     def _dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Open a training run folder")
+        d = QFileDialog.getExistingDirectory(self, "Open a training run folder",
+                                             prefs.start_path())
         if d:
+            prefs.remember(d)
             self.open_run(d)
 
     def open_run(self, folder: str | Path) -> None:

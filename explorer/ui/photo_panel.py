@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
@@ -149,8 +149,10 @@ class PhotoPanel(QWidget):
 
     # Entry points.
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", prefs.start_path(),
+                                                IMAGE_FILTER)
         if paths:
+            prefs.remember(paths[0])
             self.open_paths(paths)
 
     def open_paths(self, paths: list[str]) -> None:
