@@ -27,6 +27,8 @@ from explorer.ui.images import latent_mime, tile, to_qimage
 from explorer.ui.render_bridge import LiveRenderer
 from explorer.ui.state import ExplorerState
 
+SEED_TIP = "Seed: names a face (the grid shows consecutive seeds)"
+
 
 class FaceCanvas(QWidget):
     """Paints the newest frame scaled to fit; emits ``painted(frame_id)`` after each paint.
@@ -123,7 +125,7 @@ class CanvasPanel(QWidget):
 
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Seed: names a face (the grid shows consecutive seeds)")
+        self.seed.setToolTip(SEED_TIP)
         self.seed.setKeyboardTracking(False)
         self.seed.setMinimumWidth(84)  # its hint fits 10 digits; seeds are mostly 5
         self.random = QToolButton()
@@ -157,7 +159,7 @@ class CanvasPanel(QWidget):
         lay.addWidget(self.error)
         lay.addWidget(self.canvas, 1)
 
-        self.seed.valueChanged.connect(state.set_seed)
+        self.seed.valueChanged.connect(lambda v: v >= 0 and state.set_seed(v))
         self.random.clicked.connect(self.random_seed)
         self.psi.valueChanged.connect(state.set_psi)
         self.grid.currentIndexChanged.connect(lambda i: state.set_grid(i + 1))
@@ -173,15 +175,33 @@ class CanvasPanel(QWidget):
 
     def sync_controls(self) -> None:
         s = self.state
-        for w, v in ((self.seed, s.seed), (self.psi, s.psi)):
-            w.blockSignals(True)
-            w.setValue(v)
-            w.blockSignals(False)
+        self.psi.blockSignals(True)
+        self.psi.setValue(s.psi)
+        self.psi.blockSignals(False)
+        self._sync_seed()
         self.grid.blockSignals(True)
         self.grid.setCurrentIndex(s.grid - 1)
         self.grid.blockSignals(False)
         self.label.setText(f"editing {s.custom_label}" if s.custom_label else "")
         self.label.setToolTip(self.label.text())
+
+    def _sync_seed(self) -> None:
+        """The seed box shows what is on the canvas: its seed, or the photo, favourite or atlas
+        face in its place (as the box's special text; typing a seed goes back to seeds)."""
+        s, box = self.state, self.seed
+        box.blockSignals(True)
+        if s.custom_z is not None:
+            label = s.custom_label or "custom face"
+            box.setSpecialValueText(label if len(label) <= 12 else label[:11] + "…")
+            box.setMinimum(-1)
+            box.setValue(-1)
+            box.setToolTip(f"Showing {label}, not a seed. Type or step to a seed to go back.")
+        else:
+            box.setMinimum(0)
+            box.setSpecialValueText("")
+            box.setValue(s.seed)
+            box.setToolTip(SEED_TIP)
+        box.blockSignals(False)
 
     def refresh(self) -> int:
         """Ask for the state's current faces; returns the request id."""

@@ -45,6 +45,7 @@ from explorer.ui.scatter_panel import ScatterPanel
 from explorer.ui.session_io import open_session, save_session_file
 from explorer.ui.slider_panel import SliderPanel
 from explorer.ui.state import ExplorerState
+from explorer.ui.tooltips import TooltipWrapper
 
 
 class ToolTabs(QTabWidget):
@@ -146,6 +147,8 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._menus()
+        self._tips = TooltipWrapper(self)
+        QApplication.instance().installEventFilter(self._tips)
         self.resize(fit_screen(self, 1366, 740))
         self.canvas.refresh()
 
@@ -329,6 +332,7 @@ class MainWindow(QMainWindow):
             e.acceptProposedAction()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
+        QApplication.instance().removeEventFilter(self._tips)
         self.monitor.stop()
         self.interpolation.stop()
         workers.cancel_all()

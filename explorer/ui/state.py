@@ -20,6 +20,7 @@ from explorer.core.bundle import DEFAULT_PSI
 from explorer.core.directions import Directions, available_methods, default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
 from explorer.core.latents import seed_latents
+from explorer.core.naming import face_name, favourite_name
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
@@ -199,6 +200,10 @@ class ExplorerState(QObject):
         """The (edited) first face on the canvas, (nz,)."""
         return self.edited_latents()[0].copy()
 
+    def current_name(self) -> str:
+        """What the first canvas face is: "seed 7", "me.jpg", "★2 seed 3", plus its edits."""
+        return face_name(self.seed, self.custom_label, self.edit_alphas())
+
     def current_detail(self) -> np.ndarray | None:
         """The detail the edited first face is drawn with (a photo's), or None."""
         if self.custom_detail is None or not self.keep_detail:
@@ -300,7 +305,9 @@ class ExplorerState(QObject):
         """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
         if z is None:
             z, detail = self.current_latent(), self.current_detail()
-        fav = Favourite(name or f"★ {len(self.favourites) + 1}",
+            name = name or favourite_name(len(self.favourites) + 1, self.seed, self.custom_label,
+                                          self.edit_alphas())
+        fav = Favourite(name or f"★{len(self.favourites) + 1}",
                         np.asarray(z, np.float32).reshape(-1), self._detail(detail))
         self.favourites.append(fav)
         self.favouritesChanged.emit()
