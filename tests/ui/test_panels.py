@@ -260,7 +260,7 @@ def test_monitor_polls_a_run_folder(qtbot, tmp_path):
     q.save(str(run / "samples" / "grid_000030.png"))
     qtbot.waitUntil(lambda: len(mon.curves["g_fool"].getData()[0]) == 3, timeout=3000)
     qtbot.waitUntil(lambda: mon.grid_path.name == "grid_000030.png", timeout=3000)
-    assert "step 30" in mon.stats.text()
+    assert "step 30" in mon.phase.text()
     mon.stop()
 
 
