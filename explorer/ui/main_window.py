@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         ):
             self.tools.add_tool(w, name, tip)
         self.tools.fit_width()
+        self.scatter.bigToggled.connect(self.show_scatter_big)
         self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 420)
         self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 370)
 
@@ -202,6 +203,33 @@ class MainWindow(QMainWindow):
         self._action(e, "Find attribute", self._focus_filter, QKeySequence.StandardKey.Find)
         h = mb.addMenu("&Help")
         self._action(h, "About this model", self.about_model, tip="Name and provenance")
+
+    def show_scatter_big(self, on: bool) -> None:
+        """Move the scatter map into the central area (a tab beside the faces), or back."""
+        area = next(self.tools.widget(i) for i in range(self.tools.count())
+                    if self.tools.panel(i) is self.scatter
+                    or getattr(self.tools.panel(i), "stands_for", None) is self.scatter)
+        in_central = self.central.indexOf(self.scatter) >= 0
+        if on and not in_central:
+            area.takeWidget()
+            note = QLabel("The scatter map is in the big area (its tab beside Faces); "
+                          "press Big there to bring it back.")
+            note.setWordWrap(True)
+            note.stands_for = self.scatter
+            area.setWidget(note)
+            i = self.central.addTab(self.scatter, "Scatter")
+            self.central.setCurrentIndex(i)
+        elif not on and in_central:
+            self.central.removeTab(self.central.indexOf(self.scatter))
+            note = area.takeWidget()
+            if note is not None:
+                note.deleteLater()
+            area.setWidget(self.scatter)
+            self.scatter.show()
+            self.tools.setCurrentWidget(self.scatter)
+        self.scatter.big.blockSignals(True)
+        self.scatter.big.setChecked(on)
+        self.scatter.big.blockSignals(False)
 
     # Actions.
     def _focus_filter(self) -> None:
