@@ -105,6 +105,9 @@ class ExplorerState(QObject):
         self.keep_detail = True  # render a photo with its detail (closer likeness, milder edits)
         self.custom_label = ""
         self.custom_dirs: list[tuple[str, np.ndarray]] = []
+        # SeFa / GANSpace sliders: (name, unit vector, scale); not saved, not undoable until
+        # promoted to a custom direction.
+        self.discovered: list[tuple[str, np.ndarray, float]] = []
         self.preview_z: np.ndarray | None = None  # interpolation playback (not undoable)
         self.preview_detail: np.ndarray | None = None  # its frame's photo detail, if any
         self.favourites: list[Favourite] = []
@@ -123,11 +126,14 @@ class ExplorerState(QObject):
 
     @property
     def directions(self) -> Directions:
-        key = (self.method, tuple(n for n, _ in self.custom_dirs))
+        key = (self.method, tuple(n for n, _ in self.custom_dirs),
+               tuple(n for n, _, _ in self.discovered))
         if self._dirs_key != key:
             d = get_directions(self.bundle, self.method)
             for name, vec in self.custom_dirs:
                 d = d.with_custom(name, vec)
+            for name, vec, scale in self.discovered:
+                d = d.with_custom(name, vec, scale)
             self._dirs, self._dirs_key = d, key
         assert self._dirs is not None
         return self._dirs
@@ -293,6 +299,26 @@ class ExplorerState(QObject):
         self._push(f"New slider {name}", custom_dirs=dirs)
 
     # Not undoable.
+    def set_discovered(self, items: list[tuple[str, np.ndarray, float]]) -> None:
+        """Show these discovered directions as sliders (replacing the previous ones)."""
+        self.discovered = [(n, np.asarray(v, np.float32).reshape(-1), float(s))
+                           for n, v, s in items]
+        self.directionsChanged.emit()
+        self.renderChanged.emit()
+
+    def promote_discovered(self, name: str, new_name: str) -> None:
+        """Keep a discovered direction as a custom slider named ``new_name`` (saved, undoable);
+        its current slider value comes along."""
+        found = [(n, v) for n, v, _ in self.discovered if n == name]
+        if not found:
+            return
+        alpha = self.alphas.get(name, 0.0)
+        self.discovered = [t for t in self.discovered if t[0] != name]
+        self.add_custom_direction(new_name, found[0][1])
+        if alpha:
+            self.set_alpha(new_name, alpha)
+            self.end_drag()
+
     def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None) -> None:
         """Show z (and a walk's detail for this frame) in place of the first face; None ends it."""
         self.preview_z = None if z is None else np.asarray(z, np.float32).reshape(-1)
