@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.directions import available_methods
 from explorer.ui import workers
+from explorer.ui.readout_panel import ReadoutPanel
 from explorer.ui.state import ExplorerState
 from explorer.ui.throttle import Throttle
 
@@ -175,6 +176,8 @@ class SliderPanel(QWidget):
         lay.addWidget(scroll, 1)
         lay.addLayout(found)
         lay.addWidget(self.discover_info)
+        self.readout = ReadoutPanel(state)
+        lay.addWidget(self.readout)
         self.discover_btn.clicked.connect(lambda: self.discover())
 
         self.filter.textChanged.connect(self.apply_filter)
