@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from explorer.core.bundle import Bundle, BundleError
-from explorer.core.latents import seed_latents
 
 # Generator kind -> how to read it. A kind is recognised by a predicate on the module.
 _FIRST_LAYER: list[tuple[Callable[[nn.Module], bool], Callable[[nn.Module], np.ndarray]]] = []
@@ -142,14 +141,10 @@ class Discovered:
     effects: list[list[tuple[str, float]]]  # per direction: (attribute, probability change)
 
 
-def latent_std(bundle: Bundle, vectors: np.ndarray, n: int = 2000) -> np.ndarray:
-    """(k,) the prior's spread along each direction in G's latent space (1 for z)."""
-    G = bundle.network("G")
-    if not hasattr(G, "map"):
-        return np.ones(len(vectors), np.float32)
-    with torch.inference_mode():
-        w = G.map(torch.from_numpy(seed_latents(list(range(n)), bundle.nz))).float().numpy()
-    return np.maximum((w @ vectors.T).std(0), 1e-6).astype(np.float32)
+def latent_std(bundle: Bundle, vectors: np.ndarray) -> np.ndarray:
+    """(k,) the prior's spread along each direction in G's latent space (1 for z; measured on
+    mapped samples for a style G: `Bundle.latent_spread`)."""
+    return np.asarray(bundle.latent_spread(np.asarray(vectors, np.float32)), np.float32)
 
 
 def describe(bundle: Bundle, vectors: np.ndarray, scale: np.ndarray | None = None,
@@ -162,11 +157,7 @@ def describe(bundle: Bundle, vectors: np.ndarray, scale: np.ndarray | None = Non
     from explorer.core.classify import attribute_probabilities
 
     scale = np.ones(len(vectors), np.float32) if scale is None else scale
-    base = seed_latents(list(range(10_000, 10_000 + n_faces)), bundle.nz)
-    G = bundle.network("G")
-    if hasattr(G, "map"):
-        with torch.inference_mode():
-            base = G.map(torch.from_numpy(base)).float().numpy()
+    base = bundle.seed_latents(list(range(10_000, 10_000 + n_faces)))  # z, or a style G's w
     p0 = attribute_probabilities(bundle, bundle.generate(base))
     names = list(bundle.attribute_names)
     signed, effects = [], []

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explorer.core.bundle import Bundle
+from explorer.core.render import RenderRequest
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,23 @@ class Readout:
         return self.after[name] - self.before[name]
 
 
-def readout(bundle: Bundle, edited: np.ndarray, base: np.ndarray, y: np.ndarray | None = None,
-            detail: np.ndarray | None = None, psi: float = 1.0, target: str | None = None,
-            top: int = 3) -> Readout:
-    """Classify the edited latent (nz,) and the unedited one (nz,) in one batch; ``detail`` is the
-    face's photo detail (the same for both), ``y`` its condition (1, n_cond) for a cGAN."""
+def first_face(req: RenderRequest) -> RenderRequest:
+    """The request's first face alone."""
+    psi = np.asarray(req.psi, np.float32)
+    return RenderRequest(req.id, req.z[:1], None if req.y is None else req.y[:1],
+                         None if req.detail is None else req.detail[:1],
+                         psi[:1] if psi.ndim else float(psi))
+
+
+def readout(bundle: Bundle, edited: RenderRequest, unedited: RenderRequest,
+            target: str | None = None, top: int = 3) -> Readout:
+    """Classify the first face of ``edited`` against the first of ``unedited`` (the same face
+    without the slider edits); ``target`` is the attribute of the slider last moved."""
     from explorer.core.classify import attribute_probabilities
 
-    z = np.stack([np.asarray(edited, np.float32).reshape(-1),
-                  np.asarray(base, np.float32).reshape(-1)])
-    yy = None if y is None else np.repeat(np.asarray(y, np.float32).reshape(1, -1), 2, 0)
-    dd = None if detail is None else bundle.stack_details([detail, detail])
-    p = attribute_probabilities(bundle, bundle.generate(z, yy, dd, psi))
+    faces = [bundle.generate(r.z, r.y, r.detail, r.psi)
+             for r in (first_face(edited), first_face(unedited))]
+    p = attribute_probabilities(bundle, np.concatenate(faces))
     names = list(bundle.attribute_names)
     after = {n: float(v) for n, v in zip(names, p[0], strict=True)}
     before = {n: float(v) for n, v in zip(names, p[1], strict=True)}

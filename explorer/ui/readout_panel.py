@@ -63,16 +63,17 @@ class ReadoutPanel(QWidget):
         self._start()
 
     def _start(self) -> None:
-        s = self.state
-        edited, base = s.current_latent(), s.base_latents()[0]
-        y = s.cond_vector(1)
-        detail = s.current_detail()
-        psi = float(s.render_psi(1)[0])
-        target, bundle = self.target, s.bundle
+        scene = self.state.scene
+        # Immutable requests built here; only drawing and classifying run on the pool.
+        edited = scene.canvas_request()
+        face = scene.face
+        unedited = scene.request(scene.base_latents()[:1], [scene.drawn_detail(face)],
+                                 face is not None and face.photo, edit=False)
+        target, bundle = self.target, scene.bundle
 
         def run(progress, cancelled):
             self.worker_threads.add(threading.get_ident())
-            return readout(bundle, edited, base, y, detail, psi, target)
+            return readout(bundle, edited, unedited, target)
 
         self._pending = False
         self.job = workers.start(run, on_done=self._done, on_error=self._failed)

@@ -257,8 +257,8 @@ class ScatterPanel(QWidget):
 
     # Interaction.
     def face(self, i: int) -> np.ndarray:
-        z = self.latents[i][None]
-        return self.state.bundle.generate(z, self.state.cond_vector(1), psi=self.state.psi)[0]
+        scene = self.state.scene
+        return scene.draw(scene.request(self.latents[i], edit=False))[0]
 
     def _label(self, i: int) -> str:
         return f"atlas face {i}" if i < self.n_atlas else \
@@ -274,12 +274,11 @@ class ScatterPanel(QWidget):
     def face_images(self, idx: np.ndarray) -> np.ndarray:
         """Faces of points ``idx`` (k, res, res, 3) uint8, in batches, at the window's ψ."""
         assert self.latents is not None
-        b, out = self.state.bundle, []
+        scene, out = self.state.scene, []
         for i in range(0, len(idx), 64):
-            z = self.latents[idx[i : i + 64]]
-            out.append(b.generate(z, self.state.cond_vector(len(z)), psi=self.state.psi))
-        return np.concatenate(out) if out else np.zeros((0, b.resolution, b.resolution, 3),
-                                                         np.uint8)
+            out.append(scene.draw(scene.request(self.latents[idx[i : i + 64]], edit=False)))
+        res = self.state.bundle.resolution
+        return np.concatenate(out) if out else np.zeros((0, res, res, 3), np.uint8)
 
     def _hovered(self, item, points, ev) -> None:
         if not len(points):
