@@ -33,7 +33,7 @@ def test_a_sefa_direction_is_an_eigenvector_of_the_first_layer_gram_matrix(bundl
 
 
 def test_sefa_and_ganspace_on_the_style_kind():
-    from trainer.models import ModelConfig, build
+    from facegan.models import ModelConfig, build
 
     torch.manual_seed(0)
     G = build(ModelConfig(kind="style", resolution=16, nz=8, ngf=8, ndf=8, nef=8), "G").eval()
