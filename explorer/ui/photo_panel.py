@@ -22,14 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
 from explorer.ui.state import ExplorerState, Photo
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
-THUMB = 150
+THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
 WARM_UP_MS = 1500  # after the window opens: load what the first photo needs while it is idle
 
 
@@ -136,8 +136,9 @@ class PhotoPanel(QWidget):
             "likeness; edits act a little more gently). Off: the latent alone.")
         self.bars = AttributeBars()
         self.list = FaceList(48, self)
+        self.list.open_hint = "click"
         self.list.setMaximumHeight(90)
-        self.list.setToolTip("Encoded photos: double-click one to edit it")
+        self.list.setToolTip("Encoded photos: click one to edit it")
 
         row = QHBoxLayout()
         row.addWidget(self.open_btn)
@@ -169,14 +170,17 @@ class PhotoPanel(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.largest_btn.clicked.connect(lambda: self._retry(choose=0))
         self.whole_btn.clicked.connect(lambda: self._retry(whole=True))
-        self.list.itemDoubleClicked.connect(lambda it: self.select(self.list.row(it)))
+        self.list.itemClicked.connect(lambda it: self.select(self.list.row(it)))
+        state.viewChanged.connect(self._canvas_changed)
         self.keep_detail.toggled.connect(state.set_keep_detail)
         state.photosChanged.connect(self.rebuild_list)
 
     # Entry points.
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", prefs.start_path(),
+                                                IMAGE_FILTER)
         if paths:
+            prefs.remember(paths[0])
             self.open_paths(paths)
 
     def open_paths(self, paths: list[str]) -> None:
@@ -281,7 +285,17 @@ class PhotoPanel(QWidget):
     def select(self, row: int) -> None:
         photo = self.state.photos[row]
         self.show_photo(photo)
+        self.error.hide()
+        self.largest_btn.hide()
+        self.whole_btn.hide()
         self.state.load_latent(photo.z, photo.name, detail=photo.detail)
+        self.status.setText(f"{photo.name}: the sliders now edit this photo.")
+
+    def _canvas_changed(self) -> None:
+        """Another face replaced the photo on the canvas: its status line no longer holds."""
+        name = self.state.custom_label if self.state.custom_z is not None else None
+        if self.job is None and not any(name == p.name for p in self.state.photos):
+            self.status.setText("")
 
     def rebuild_list(self) -> None:
         self.list.clear()
