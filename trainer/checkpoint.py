@@ -37,7 +37,7 @@ from trainer.models import ModelConfig, build
 FORMAT = "face-explorer-model"
 FORMAT_VERSION = 1
 META_KEY = "face_explorer"
-PARTS = ("G", "D", "E", "C")
+PARTS = ("G", "D", "E", "C", "J")  # J: the independent judge, read by evaluation alone
 _MAX_HEADER = 100 * 1024 * 1024
 
 

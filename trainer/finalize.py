@@ -17,19 +17,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer.data import FaceDataset
-from trainer.models import images_to_tensor
+from trainer.models import images_to_tensor, prior_latents
 
 
-def _batches(images: np.ndarray, batch: int = 256) -> Iterator[torch.Tensor]:
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+def _batches(images: np.ndarray, batch: int = 256,
+             device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     for i in range(0, len(images), batch):
-        yield images_to_tensor(images[i : i + batch])
+        yield images_to_tensor(images[i : i + batch]).to(device)
 
 
 @torch.no_grad()
 def encode_images(E: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, res, res, 3) uint8 -> (n, nz) float32 latents."""
     E.eval()
-    out = [E(x).float() for x in _batches(images, batch)]
+    out = [E(x).float().cpu() for x in _batches(images, batch, _device(E))]
     return torch.cat(out).numpy().astype(np.float32)
 
 
@@ -54,16 +59,18 @@ def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
 
     G.eval()
     C.eval()
-    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
-    logits = torch.cat([C(G(z[i : i + 256])).float() for i in range(0, n, 256)]).numpy()
-    return fit_normals(z.numpy(), logits > 0, np.zeros((logits.shape[1], nz), np.float32),
-                       min_per_class=10)
+    dev = _device(G)
+    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lat = prior_latents(G, z)  # w for a style G: the boundaries live where the edits act
+    logits = torch.cat([C(G(lat[i : i + 256])).float().cpu() for i in range(0, n, 256)]).numpy()
+    return fit_normals(lat.cpu().numpy(), logits > 0,
+                       np.zeros((logits.shape[1], nz), np.float32), min_per_class=10)
 
 
 @torch.no_grad()
 def classifier_logits(C: nn.Module, images: np.ndarray) -> np.ndarray:
     C.eval()
-    return torch.cat([C(x).float() for x in _batches(images)]).numpy()
+    return torch.cat([C(x).float().cpu() for x in _batches(images, device=_device(C))]).numpy()
 
 
 def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.ndarray:
@@ -83,7 +90,7 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
 
     opt.step(closure)
     temp = log_temp.detach().exp().clamp(0.05, 20.0)
-    C.temperature.copy_(temp)
+    C.temperature.copy_(temp.to(C.temperature.device))
     return temp.numpy()
 
 
