@@ -76,7 +76,9 @@ class TunedWeights:
         for name, p in params.items():
             if name not in base or base[name].shape != p.shape:
                 raise TunedWeightsError(f"tuned weight {name} does not fit this generator")
-            delta[name] = (p.detach().float().cpu() - base[name].detach().float().cpu()).half()
+            d = (p.detach().float().cpu() - base[name].detach().float().cpu()).half()
+            if bool(d.any()):  # untouched parameters (a style G's mapping) are not stored
+                delta[name] = d
         meta = {"format": FORMAT, "version": str(FORMAT_VERSION),
                 **{k: f"{v}" for k, v in info.items()}}
         data = save(delta, metadata=meta)
@@ -207,8 +209,14 @@ def tune_generator(
         if features is not None and feat_t is not None:
             loss = loss + FEATURE_WEIGHT * F.mse_loss(features(x), feat_t)
         if locality > 0 and step % LOCALITY_EVERY == 0:
-            r = (random_latents(1, gen) if random_latents is not None
-                 else torch.randn(pivot.shape, generator=gen))
+            if random_latents is not None:
+                r = random_latents(1, gen)
+            else:  # the prior: N(0, I), through G's mapping when it has one (w for a style G)
+                r = torch.randn(pivot.shape, generator=gen)
+                mapping = getattr(G, "map", None)
+                if callable(mapping):
+                    with torch.no_grad():
+                        r = mapping(r, y)
             d = r - pivot
             dist = torch.rand((), generator=gen) * radius
             near = pivot + dist * d / d.norm().clamp_min(1e-8)

@@ -156,27 +156,28 @@ def test_pivotal_tuning_fits_the_photo_and_travels_as_safetensors(bundle: Bundle
     assert psnr(res.images[1], bundle.generate(r.z)[0]) > 40
 
 
-def test_tuned_forward_works_for_any_generator_module() -> None:
-    """PTI only needs G(latent, y, detail, psi): a stand-in style-like G with a mapping works."""
+@pytest.mark.parametrize("kind", ["dcgan", "style"])
+def test_pivotal_tuning_works_for_either_generator_kind(kind: str) -> None:
+    """PTI only needs G(latent, y, detail, psi): the DCGAN (latent z) and the style G (latent w,
+    locality latents drawn through its mapping) are tuned by the same code, G left untouched."""
     from explorer.core.pivotal import tune_generator
-
-    class StyleLike(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.affine = torch.nn.Linear(6, 3 * 8 * 8)
-
-        def forward(self, w, y=None, detail=None, psi=None):  # noqa: ANN001
-            x = self.affine(w).view(-1, 3, 8, 8)
-            return torch.tanh(x if detail is None else x + detail)
+    from trainer.models import ModelConfig, build
 
     torch.manual_seed(0)
-    G = StyleLike().eval()
-    target = torch.rand(1, 3, 8, 8) * 2 - 1
-    w = torch.randn(1, 6)
-    tw = tune_generator(G, w, target, steps=60, lr=1e-2)
-    assert tw.psnr_after > tw.psnr_before + 3
+    G = build(ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8), "G").eval()
+    G.requires_grad_(False)
+    target = torch.rand(1, 3, 16, 16) * 2 - 1
+    latent = torch.randn(1, 8)
+    if kind == "style":
+        latent = G.map(latent)
+    before = {n: p.clone() for n, p in G.named_parameters()}
+    tw = tune_generator(G, latent, target, steps=40, lr=1e-2)
+    assert tw.psnr_after > tw.psnr_before + 2
+    assert all(torch.equal(p, before[n]) for n, p in G.named_parameters())
     with torch.no_grad():
-        assert not torch.equal(tuned_forward(G, tw, w), G(w))
+        assert not torch.equal(tuned_forward(G, tw, latent), G(latent))
+    if kind == "style":  # the mapping takes no part in drawing from w: it is not stored
+        assert not any(n.startswith("mapping") for n in tw.params)
 
 
 @pytest.mark.slow
