@@ -108,7 +108,8 @@ def _edit_one(b: Bundle, source: str, out: Path, args: argparse.Namespace) -> No
         from explorer.core.photo_edit import paste_edit
 
         check_out(out)
-        save_like(paste_edit(b, img, r, z2, y, detail, tuned), out, original=source)
+        save_like(paste_edit(b, img, r.alignment, r.z, z2, y, detail, tuned), out,
+                  original=source)
         print(f"edited {source} ({', '.join(args.set) or 'no change'}) pasted back into the "
               f"photo -> {out}")
     else:

@@ -25,7 +25,12 @@ from explorer.core.photos import PhotoError, find_face, load_photo
 DATA = Path("/work/shared/data")
 
 
-def crops(files: list[Path], res: int, framing: str) -> tuple[np.ndarray, list[int]]:
+def crops(files: list[Path], res: int, framing: str,
+          cache: Path | None = None) -> tuple[np.ndarray, list[int]]:
+    """The photo path's crops of `files` (and which were found), kept in `cache` (.npz)."""
+    if cache is not None and cache.exists():
+        d = np.load(cache)
+        return d["faces"], list(d["kept"])
     out, kept = [], []
     for i, f in enumerate(files):
         try:
@@ -36,6 +41,8 @@ def crops(files: list[Path], res: int, framing: str) -> tuple[np.ndarray, list[i
             continue
         out.append(face)
         kept.append(i)
+    if cache is not None:
+        np.savez(cache, faces=np.stack(out), kept=np.array(kept))
     return np.stack(out), kept
 
 
@@ -53,6 +60,9 @@ def main() -> None:
     ap.add_argument("--framing", choices=("eyes", "box"), default="eyes")
     ap.add_argument("--n", type=int, default=499)
     ap.add_argument("--celeba-tail", type=int, default=500)
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder to keep the crops in between runs (they depend only on the "
+                         "photo path, not on the classifier)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     b = load_bundle(a.model)
@@ -63,7 +73,13 @@ def main() -> None:
         C.load_state_dict(load_file(a.classifier))
     names = b.attribute_names
     files = sorted((DATA / "utkface-500").glob("*.jpg"))[: a.n]
-    faces, kept = crops(files, b.resolution, a.framing)
+    def cache(name: str) -> Path | None:
+        if a.cache is None:
+            return None
+        a.cache.mkdir(parents=True, exist_ok=True)
+        return a.cache / f"{name}-{a.framing}-{a.n if name == 'utk' else a.celeba_tail}.npz"
+
+    faces, kept = crops(files, b.resolution, a.framing, cache("utk"))
     p = probs(C, faces)
     meta = [files[i].name.split("_") for i in kept]
     age = np.array([int(m[0]) for m in meta])
@@ -80,7 +96,7 @@ def main() -> None:
 
         cfiles, labels, cnames = _read_celeba(DATA / "celeba-9k")
         tail = cfiles[-a.celeba_tail:]
-        cf, ck = crops(tail, b.resolution, a.framing)
+        cf, ck = crops(tail, b.resolution, a.framing, cache("celeba"))
         cp = probs(C, cf) > 0.5
         lab = labels[-a.celeba_tail:][ck] > 0
         acc = (cp == lab).mean(0)

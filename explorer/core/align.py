@@ -31,6 +31,7 @@ are what the other fills gave.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,15 @@ class Alignment:
         m *= res / self.side
         return m
 
+    def scaled(self, k: float) -> Alignment:
+        """The same cut from a copy of the photo resized by k (a preview of a large photo)."""
+        h, w = self.photo_shape
+        m = self.matrix.copy()
+        m[:, :2] /= k
+        eyes = None if self.eyes is None else tuple((x * k, y * k) for x, y in self.eyes)
+        return Alignment(m, self.side, (round(h * k), round(w * k)), self.method,
+                         eyes, self.finder)  # type: ignore[arg-type]
+
     def face_quad(self, res: int, margin: float = 0.0) -> np.ndarray:
         """(4, 2) photo-pixel corners of the crop square (shrunk by `margin` of its side)."""
         inv = _invert(self.at(res))
@@ -88,10 +98,22 @@ def _invert(m: np.ndarray) -> np.ndarray:
 
 Eyes = tuple[tuple[float, float], tuple[float, float]]
 _DLIB: list[object] = []
+_DLIB_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
+    """Load dlib's detector and predictor in a background thread (its detector takes ~1 s to
+    build, 20 s on a machine under heavy load), so the first photo does not wait for it."""
+    threading.Thread(target=_dlib, name="landmarks-warm-up", daemon=True).start()
 
 
 def _dlib() -> tuple[object, object] | None:
     """(detector, 5-point predictor), or None when dlib or its model files are not installed."""
+    with _DLIB_LOCK:
+        return _load_dlib()
+
+
+def _load_dlib() -> tuple[object, object] | None:
     if not _DLIB:
         try:
             import importlib.util

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from explorer.core.align import Alignment
 from explorer.core.bundle import Bundle, images_to_tensor
 from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
@@ -35,20 +36,22 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             features=None if C is None else C.features, progress=progress, cancel=cancel)
 
 
-def paste_edit(bundle: Bundle, photo: np.ndarray, result: EncodeResult, z_edit: np.ndarray,
-               y: np.ndarray | None = None, detail: np.ndarray | None = None,
+def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,
+               z_edit: np.ndarray, y: np.ndarray | None = None,
+               detail: np.ndarray | None = None,
                tuned: TunedWeights | None = None) -> np.ndarray:
-    """The full photo with the edit (z_edit, y) carried onto it: reconstruction and edit are
-    drawn alike (same detail, same tuned weights, psi 1) and only their difference is pasted."""
-    if result.alignment is None:
+    """The full photo with the edit (z -> z_edit, neutral y -> y) carried onto it: the
+    reconstruction and the edit are drawn alike (same detail, same tuned weights, psi 1) and
+    only their difference is pasted (`alignment`: how the photo's face was cut)."""
+    if alignment is None:
         raise ValueError("this encoding does not say where the face came from in the photo")
-    z = np.asarray(result.z, np.float32).reshape(1, -1)
+    z = np.asarray(z, np.float32).reshape(1, -1)
     z2 = np.asarray(z_edit, np.float32).reshape(1, -1)
     y0 = bundle.default_y(1)  # the photo was encoded with the neutral condition
     y1 = y0 if y is None else np.asarray(y, np.float32).reshape(1, -1)
     recon = bundle.generate(z, y0, detail, 1.0, tuned=tuned)[0]
     edited = bundle.generate(z2, y1, detail, 1.0, tuned=tuned)[0]
-    return paste_back(photo, result.alignment, recon, edited)
+    return paste_back(photo, alignment, recon, edited)
 
 
 __all__ = ["paste_edit", "tune_photo"]

@@ -61,6 +61,9 @@ class TunedWeights:
     seconds: float = 0.0
     data: bytes = field(default=b"", repr=False)
 
+    def __deepcopy__(self, memo: dict) -> TunedWeights:
+        return self  # immutable: undo snapshots share it instead of copying megabytes
+
     def to_bytes(self) -> bytes:
         """The safetensors serialisation (the difference from the model's weights, float16)."""
         return self.data

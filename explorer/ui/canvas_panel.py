@@ -105,6 +105,7 @@ class CanvasPanel(QWidget):
     """
 
     stats = Signal(float, float)  # render ms, painted frames per second
+    firstFace = Signal(object)  # (res, res, 3) uint8: the first face as just drawn
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -186,7 +187,7 @@ class CanvasPanel(QWidget):
         """Ask for the state's current faces; returns the request id."""
         z, y = self.state.render_inputs()
         return self.renderer.request(z, y, self.state.render_detail(len(z)),
-                                     self.state.render_psi(len(z)))
+                                     self.state.render_psi(len(z)), self.state.render_tuned(len(z)))
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None
@@ -195,6 +196,7 @@ class CanvasPanel(QWidget):
         self.error.hide()
         cols = int(math.ceil(math.sqrt(len(res.images))))
         self.canvas.set_frame(tile(res.images, cols), res.id)
+        self.firstFace.emit(res.images[0])
 
     def _failed(self, msg: str) -> None:
         self.error.setText(f"Render failed: {msg}")

@@ -46,7 +46,7 @@ class FavouritesPanel(QWidget):
 
     def load(self, row: int) -> None:
         fav = self.state.favourites[row]
-        self.state.load_latent(fav.z, fav.name, detail=fav.detail)
+        self.state.load_latent(fav.z, fav.name, detail=fav.detail, tuned=fav.tuned)
 
     def _psi_changed(self) -> None:
         if self.state.psi != self._psi:  # thumbnails are drawn at the window's ψ
@@ -61,5 +61,9 @@ class FavouritesPanel(QWidget):
         b = self.state.bundle
         imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
                           b.stack_details([f.detail for f in favs]), self.state.psi)
+        for i, f in enumerate(favs):  # a starred photo with tuned weights: drawn with them
+            if f.tuned is not None:
+                imgs[i] = b.generate(f.z, self.state.cond_vector(1), f.detail, 1.0,
+                                     tuned=f.tuned)[0]
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im, f.detail)

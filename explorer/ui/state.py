@@ -23,7 +23,7 @@ from explorer.core.latents import seed_latents
 
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
-             "custom_label", "custom_dirs")
+             "custom_tuned", "custom_label", "custom_dirs")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Favourite:
     name: str
     z: np.ndarray  # (nz,) float32
     detail: np.ndarray | None = None  # a starred photo's detail, as it was drawn
+    tuned: Any = None  # a starred photo's pivotal-tuned weights (explorer.core.pivotal)
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Photo:
     psnr: float = float("nan")
     top: list[tuple[str, float]] = field(default_factory=list)  # [(attribute, probability)]
     detail: np.ndarray | None = None  # (*Bundle.detail_shape) what z alone cannot draw
+    tuned: Any = None  # pivotal-tuned weights (explorer.core.pivotal.TunedWeights), if tuned
+    alignment: Any = None  # how the face was cut from the photo (explorer.core.align)
+    edit_top: list[tuple[str, float]] = field(default_factory=list)  # the current edit's
 
 
 class StateCommand(QUndoCommand):
@@ -101,6 +105,7 @@ class ExplorerState(QObject):
         self.method = default_method(bundle)
         self.custom_z: np.ndarray | None = None  # a photo / favourite / scatter point being edited
         self.custom_detail: np.ndarray | None = None  # the edited photo's detail, if any
+        self.custom_tuned: Any = None  # the edited photo's pivotal-tuned weights, if any
         self.keep_detail = True  # render a photo with its detail (closer likeness, milder edits)
         self.custom_label = ""
         self.custom_dirs: list[tuple[str, np.ndarray]] = []
@@ -181,11 +186,23 @@ class ExplorerState(QObject):
         first = self.preview_detail if self.preview_z is not None else self.current_detail()
         return self.bundle.stack_details([first] + [None] * (n - 1))
 
+    def render_tuned(self, n: int) -> tuple[Any, ...] | None:
+        """Per canvas face, the tuned weights to draw it with (the edited photo's on the first
+        face), or None when no face has any."""
+        if self.preview_z is not None or self.custom_tuned is None:
+            return None
+        return (self.custom_tuned,) + (None,) * (n - 1)
+
+    def current_tuned(self) -> Any:
+        """The pivotal-tuned weights the first face is drawn with, or None."""
+        return self.custom_tuned
+
     def render_psi(self, n: int) -> np.ndarray:
         """(n,) truncation of the canvas faces: the window's ψ, but 1 for a photo being edited,
         with or without its detail (a photo is drawn as encoded, never pulled to the average)."""
         psi = np.full(n, self.psi, np.float32)
-        if self.preview_z is None and self.custom_detail is not None:
+        if self.preview_z is None and (self.custom_detail is not None
+                                       or self.custom_tuned is not None):
             psi[0] = 1.0
         if self.preview_z is not None and self.preview_detail is not None:
             psi[0] = 1.0  # a walk through a photo is drawn at 1 all along, as the photo is
@@ -262,7 +279,7 @@ class ExplorerState(QObject):
 
     def set_seed(self, seed: int) -> None:
         self._push(f"Seed {seed}", seed=int(seed), custom_z=None, custom_detail=None,
-                   custom_label="")
+                   custom_tuned=None, custom_label="")
 
     def set_psi(self, psi: float) -> None:
         self._push(f"ψ {psi:.2f}", merge_key="psi", psi=float(psi))
@@ -271,12 +288,13 @@ class ExplorerState(QObject):
         self._push(f"Grid {n}x{n}", grid=int(max(1, min(6, n))))
 
     def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
-                    detail: np.ndarray | None = None) -> None:
+                    detail: np.ndarray | None = None, tuned: Any = None) -> None:
         """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face.
-        A photo brings its detail along."""
+        A photo brings its detail, or its pivotal-tuned weights, along."""
         changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1).copy(),
                                    "custom_detail": None if detail is None else
                                    np.asarray(detail, np.float32).copy(),
+                                   "custom_tuned": tuned,
                                    "custom_label": label}
         if reset_sliders:
             changes["alphas"] = {k: v for k, v in self.alphas.items() if k in self.locks}
@@ -296,12 +314,13 @@ class ExplorerState(QObject):
         self.renderChanged.emit()
 
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
-                      detail: np.ndarray | None = None) -> Favourite:
-        """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
+                      detail: np.ndarray | None = None, tuned: Any = None) -> Favourite:
+        """Star a face; with no z, the current first face as drawn (a photo keeps its detail
+        and its tuned weights)."""
         if z is None:
-            z, detail = self.current_latent(), self.current_detail()
+            z, detail, tuned = self.current_latent(), self.current_detail(), self.current_tuned()
         fav = Favourite(name or f"★ {len(self.favourites) + 1}",
-                        np.asarray(z, np.float32).reshape(-1), self._detail(detail))
+                        np.asarray(z, np.float32).reshape(-1), self._detail(detail), tuned)
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.message.emit(f"Starred {fav.name}")
@@ -324,14 +343,18 @@ class ExplorerState(QObject):
             "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
             "custom_z": None if self.custom_z is None else self.custom_z.tolist(),
             "custom_detail": None if self.custom_detail is None else self.custom_detail.tolist(),
+            "custom_tuned": _tuned_bytes(self.custom_tuned),
             "custom_label": self.custom_label,
             "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
             "favourites": [{"name": f.name, "z": f.z.tolist(),
-                            "detail": None if f.detail is None else f.detail.tolist()}
+                            "detail": None if f.detail is None else f.detail.tolist(),
+                            "tuned": _tuned_bytes(f.tuned)}
                            for f in self.favourites],
             "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
                         "top": [list(t) for t in p.top],
-                        "detail": None if p.detail is None else p.detail.tolist()}
+                        "detail": None if p.detail is None else p.detail.tolist(),
+                        "tuned": _tuned_bytes(p.tuned),
+                        "alignment": _alignment_dict(p.alignment)}
                        for p in self.photos],
         }
 
@@ -342,15 +365,32 @@ class ExplorerState(QObject):
         a = np.asarray(v, np.float32)
         return a if a.shape == tuple(self.bundle.detail_shape) else None
 
+    def _tuned(self, v: Any) -> Any:
+        """Saved tuned weights (safetensors bytes as uint8), or None where absent or made for
+        another model (said on the status bar)."""
+        if v is None:
+            return None
+        from explorer.core.pivotal import TunedWeights, TunedWeightsError
+
+        try:
+            return TunedWeights.from_bytes(self.bundle.network("G"),
+                                           np.asarray(v, np.uint8).tobytes())
+        except TunedWeightsError as e:
+            self.message.emit(str(e))
+            return None
+
     def from_session(self, d: dict[str, Any]) -> None:
         """Restore a session: one undo step for the edits, collections replaced."""
         arr = lambda v: None if v is None else np.asarray(v, np.float32).reshape(-1)  # noqa: E731
-        self.favourites = [Favourite(f["name"], arr(f["z"]), self._detail(f.get("detail")))
+        self.favourites = [Favourite(f["name"], arr(f["z"]), self._detail(f.get("detail")),
+                                     self._tuned(f.get("tuned")))
                            for f in d.get("favourites", [])]
         self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
                              psnr=float(p.get("psnr", float("nan"))),
                              top=[(str(a), float(b)) for a, b in p.get("top", [])],
-                             detail=self._detail(p.get("detail")))
+                             detail=self._detail(p.get("detail")),
+                             tuned=self._tuned(p.get("tuned")),
+                             alignment=_alignment_of(p.get("alignment")))
                        for p in d.get("photos", [])]
         method = d.get("method", default_method(self.bundle))
         self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", DEFAULT_PSI)),
@@ -361,10 +401,39 @@ class ExplorerState(QObject):
                    else default_method(self.bundle),
                    custom_z=arr(d.get("custom_z")),
                    custom_detail=self._detail(d.get("custom_detail")),
+                   custom_tuned=self._tuned(d.get("custom_tuned")),
                    custom_label=str(d.get("custom_label", "")),
                    custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
         self.favouritesChanged.emit()
         self.photosChanged.emit()
+
+
+def _tuned_bytes(tuned: Any) -> np.ndarray | None:
+    """Tuned weights as a session stores them: their safetensors bytes, as uint8."""
+    return None if tuned is None else np.frombuffer(tuned.to_bytes(), np.uint8).copy()
+
+
+def _alignment_dict(al: Any) -> dict[str, Any] | None:
+    """How a photo's face was cut (explorer.core.align.Alignment) as plain session data."""
+    if al is None:
+        return None
+    return {"matrix": np.asarray(al.matrix, np.float64), "side": int(al.side),
+            "photo_shape": list(al.photo_shape), "method": al.method, "finder": al.finder}
+
+
+def _alignment_of(d: Any) -> Any:
+    """The Alignment a session saved, or None where absent or malformed."""
+    if not isinstance(d, dict):
+        return None
+    from explorer.core.align import Alignment
+
+    try:
+        m = np.asarray(d["matrix"], np.float64).reshape(2, 3)
+        h, w = (int(v) for v in d["photo_shape"])
+        return Alignment(m, int(d["side"]), (h, w), str(d.get("method", "eyes")),
+                         None, str(d.get("finder", "")))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -70,7 +70,7 @@ def test_tight_photo_is_filled_without_stripes() -> None:
 def test_paste_back_at_zero_edit_and_an_edit_stays_in_the_face(bundle: Bundle) -> None:
     photo = _on_canvas(_utk(7), 0.0, 520)
     r = encode_photo(bundle, photo, budget_s=60, max_steps=5)
-    same = paste_edit(bundle, photo, r, r.z)
+    same = paste_edit(bundle, photo, r.alignment, r.z, r.z)
     b = r.box
     outside = np.ones(photo.shape[:2], bool)
     outside[b.y : b.y + b.h, b.x : b.x + b.w] = False
