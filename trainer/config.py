@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from trainer.models import ModelConfig
+from facegan.models import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache",
         ),
     ),
-    # The style-based G (trainer.style): W space for editing, DiffAugment with cutout, the
+    # The style-based G (facegan.style): W space for editing, DiffAugment with cutout, the
     # equalised learning rate (hence lr_g 10x the DCGAN's), TTUR for the spectral-norm D, and the
     # independent judge. Calibrated against celeba64 in docs/training/README.md.
     "style64": dict(

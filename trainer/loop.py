@@ -19,10 +19,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.augment import diff_augment, parse_policy
-from trainer.config import TrainConfig
-from trainer.data import FaceDataset
-from trainer.models import (
+from facegan.models import (
     ModelConfig,
     bf16_is_fast,
     build,
@@ -30,6 +27,9 @@ from trainer.models import (
     prior_latents,
     tensor_to_images,
 )
+from trainer.augment import diff_augment, parse_policy
+from trainer.config import TrainConfig
+from trainer.data import FaceDataset
 
 PHASES = ("gan", "encoder", "classifier", "done")
 # A phase whose inputs another phase changed must run again: the encoder inverts G.

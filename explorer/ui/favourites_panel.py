@@ -58,12 +58,9 @@ class FavouritesPanel(QWidget):
         favs = self.state.favourites
         if not favs:
             return
-        b = self.state.bundle
-        imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
-                          b.stack_details([f.detail for f in favs]), self.state.psi)
-        for i, f in enumerate(favs):  # a starred photo with tuned weights: drawn with them
-            if f.tuned is not None:
-                imgs[i] = b.generate(f.z, self.state.cond_vector(1), f.detail, 1.0,
-                                     tuned=f.tuned)[0]
+        scene = self.state.scene
+        imgs = scene.draw(scene.request(np.stack([f.z for f in favs]),
+                                        [f.detail for f in favs], edit=False,
+                                        tuned=[f.tuned for f in favs]))
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im, f.detail)

@@ -161,7 +161,7 @@ def test_pivotal_tuning_works_for_either_generator_kind(kind: str) -> None:
     """PTI only needs G(latent, y, detail, psi): the DCGAN (latent z) and the style G (latent w,
     locality latents drawn through its mapping) are tuned by the same code, G left untouched."""
     from explorer.core.pivotal import tune_generator
-    from trainer.models import ModelConfig, build
+    from facegan.models import ModelConfig, build
 
     torch.manual_seed(0)
     G = build(ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8), "G").eval()

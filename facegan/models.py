@@ -1,6 +1,6 @@
 """Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
 
-This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every
+Part of `facegan`, the bottom package the trainer, the explorer and the evaluation stand on. Every
 network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with
 their shape.
 """
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from trainer.style import StyleGenerator
+from facegan.style import StyleGenerator
 
 KINDS = ("dcgan", "cgan", "vaegan", "style")
 RESOLUTIONS = (16, 32, 64, 128)
@@ -29,7 +29,7 @@ class ModelConfig:
     Attributes
     ----------
     kind : 'dcgan', 'cgan' (G and D conditioned on `cond_attributes`), 'vaegan' or 'style'
-        (a mapping network z -> w and a w-modulated synthesis: `trainer.style`).
+        (a mapping network z -> w and a w-modulated synthesis: `facegan.style`).
     resolution : image side in pixels (16 is for tests).
     nz : latent size.
     ngf, ndf, nef : base widths of generator, discriminator and encoder.

@@ -7,7 +7,7 @@ stylegan README). The synthesis follows the DCGAN's transposed-conv path so one 
 what today's G costs (`../shared/research/levers.md`: a style G on the DCGAN's path trained at
 48-49 img/s against 45-49 and rendered a 4x4 grid in the same 28-30 ms):
 
-    const (w0, 4, 4) -> up-conv w0->w1 (8x8) -> 3x3 conv w1->w1 (8x8) -> up-conv ... -> up-conv to RGB
+    const (w0, 4, 4) -> up-conv w0->w1 (8x8) -> 3x3 conv (8x8) -> up-conv ... -> up-conv to RGB
 
 Every layer is modulated in the "non-fused" form StyleGAN2 describes: scale the input channels by
 an affine map of w, one shared convolution, demodulate the output channels analytically (no
