@@ -91,7 +91,9 @@ def main() -> None:
                 others = np.ones(len(names), bool)
                 others[i] = False
                 coll[m].append(float((p1[others] != p0[others]).mean()))
-        print(f"{f.name[:14]}: " + ", ".join(f"{m} {rec[m][-1]:.1f} dB" for m in modes)
+        print(f"{f.name[:14]}: " + "; ".join(
+            f"{m} {rec[m][-1]:.1f} dB, flips " + "".join(
+                "1" if flips[m][t][-1] else "0" for t in TARGETS) for m in modes)
               + f"; tuning {secs[-1]:.1f} s", flush=True)
     print(f"\n{len(files)} UTKFace photos, edits at alpha {a.alpha}, PTI {a.steps} steps "
           f"(median {np.median(secs):.1f} s, 1 thread, shared machine)")
