@@ -133,6 +133,7 @@ class CanvasPanel(QWidget):
     """
 
     stats = Signal(float, float)  # render ms, painted frames per second
+    firstFace = Signal(object)  # (res, res, 3) uint8: the first face as just drawn
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -241,9 +242,11 @@ class CanvasPanel(QWidget):
         `set_dragging`); returns the request id."""
         req = self.state.render_request()
         n = len(req.z)
-        if not self.dragging or n < 4 or self.images is None or len(self.images) != n:
+        tuned = req.tuned if req.tuned and any(t is not None for t in req.tuned) else None
+        if (not self.dragging or n < 4 or self.images is None or len(self.images) != n
+                or tuned is not None):  # a tuned photo's grid is drawn whole
             self._partial = False
-            return self.renderer.request(req.z, req.y, req.detail, req.psi)
+            return self.renderer.request(req.z, req.y, req.detail, req.psi, req.tuned)
         k = max(1, round(PREVIEW_SHARE * n))
         others = np.arange(1, n)
         idx = np.concatenate([[0], np.roll(others, -self._turn)[: k - 1]])
@@ -276,6 +279,7 @@ class CanvasPanel(QWidget):
         self.error.hide()
         cols = int(math.ceil(math.sqrt(len(self.images))))
         self.canvas.set_frame(tile(self.images, cols), res.id)
+        self.firstFace.emit(self.images[0])
 
     def _failed(self, msg: str) -> None:
         self.error.setText(f"Render failed: {msg}")
