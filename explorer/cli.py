@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-15", help="seed list, e.g. 1,4,10-13")
     p.add_argument("--cols", type=int, default=4, help="grid columns")
     p.add_argument("--size", type=int, default=128, help="pixels per face in the grid")
-    p.add_argument("--out", type=Path, default=Path("samples.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("samples.png"), help="output PNG")
     p.set_defaults(run=cmd_sample)
 
     p = sub.add_parser("edit", help="photo, folder or seed + --set Smiling=+1.5 --lock Male -> "
@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(only what the edit changed; the rest keeps the photo's pixels)")
     _tune_args(p)
     p.add_argument("--size", type=int, default=256, help="output pixels per face")
-    p.add_argument("--out", type=Path, default=Path("edited.png"),
+    p.add_argument("-o", "--out", type=Path, default=Path("edited.png"),
                    help="output image; a folder when SOURCE is a folder of photos")
     p.set_defaults(run=cmd_edit)
 
@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "found (with it, a walk through a photo is drawn at psi 1)")
     p.add_argument("--size", type=int, default=256, help="video side in pixels")
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--out", type=Path, default=Path("interpolation.mp4"),
+    p.add_argument("-o", "--out", type=Path, default=Path("interpolation.mp4"),
                    help="output file; .mp4 (H.264), .webm (VP9) or .gif")
     p.set_defaults(run=cmd_interpolate)
 
@@ -440,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use photos' latents alone, without the detail their encoding found "
                         "(with it, a photo C keeps its likeness in the result)")
     p.add_argument("--size", type=int, default=192, help="output pixels per face")
-    p.add_argument("--out", type=Path, default=Path("analogy.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("analogy.png"), help="output PNG")
     p.set_defaults(run=cmd_analogy)
 
     p = sub.add_parser("encode", help="photos -> latents (.npy), photo detail (_detail.npy) "
@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     _tune_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--out", type=Path, default=Path("encoded"), help="output folder")
+    p.add_argument("-o", "--out", type=Path, default=Path("encoded"), help="output folder")
     p.set_defaults(run=cmd_encode)
 
     p = sub.add_parser("embed", help="atlas (+ photos) -> PNG scatter and CSV",
@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color-by", metavar="ATTRIBUTE", help="colour atlas faces by this label")
     p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
     p.add_argument("--whole-image", action="store_true", help="use whole photos, no detection")
-    p.add_argument("--out", type=Path, default=Path("embedding.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("embedding.png"), help="output PNG")
     p.add_argument("--csv", type=Path, default=None, help="also write the points as CSV")
     p.set_defaults(run=cmd_embed)
 

@@ -118,6 +118,8 @@ class Scene:
     method : direction method (`explorer.core.directions.METHODS`).
     face : the face being edited in place of the first seed, or None.
     custom_dirs : user-made directions, [(name, (nz,) vector)].
+    discovered : directions the model found (SeFa, GANSpace), [(name, (nz,) unit vector,
+        scale)]; sliders like the others, but neither undoable nor saved until made custom.
     keep_detail : draw a photo with its detail (closer likeness, milder edits).
     """
 
@@ -130,6 +132,7 @@ class Scene:
     method: str = ""
     face: EditedFace | None = None
     custom_dirs: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    discovered: list[tuple[str, np.ndarray, float]] = field(default_factory=list)
     keep_detail: bool = True
     _dirs: tuple[Any, Directions] | None = field(default=None, repr=False, compare=False)
     _base: tuple[Any, np.ndarray] | None = field(default=None, repr=False, compare=False)
@@ -146,11 +149,14 @@ class Scene:
     @property
     def directions(self) -> Directions:
         """The method's directions plus the custom ones (cached until either changes)."""
-        key = (self.method, tuple((n, v.tobytes()) for n, v in self.custom_dirs))
+        key = (self.method, tuple((n, v.tobytes()) for n, v in self.custom_dirs),
+               tuple(n for n, _, _ in self.discovered))
         if self._dirs is None or self._dirs[0] != key:
             d = get_directions(self.bundle, self.method)
             for name, vec in self.custom_dirs:
                 d = d.with_custom(name, vec)
+            for name, vec, scale in self.discovered:
+                d = d.with_custom(name, vec, scale)
             self._dirs = (key, d)
         return self._dirs[1]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -28,14 +28,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
 from explorer.ui.state import ExplorerState, Photo
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
-THUMB = 150
+THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
+WARM_UP_MS = 1500  # after the window opens: load what the first photo needs while it is idle
+
+
+def warm_up_job(bundle):
+    """Load OpenCV and its cascades and run E and C once, so the first photo dropped does not
+    pay for them (cold: ~150 ms of CPU for detection alone here, warm ~30 ms)."""
+
+    def run(progress, cancelled) -> None:
+        import numpy as np
+
+        from explorer.core.photos import FaceBox, detect_faces, eye_angle
+
+        grey = np.full((96, 96, 3), 128, np.uint8)
+        detect_faces(grey)
+        eye_angle(grey, FaceBox(0, 0, 96, 96))
+        face = np.full((1, bundle.resolution, bundle.resolution, 3), 128, np.uint8)
+        if bundle.has_encoder and not cancelled():
+            bundle.encode(face)
+        if bundle.has_classifier and not cancelled():
+            from explorer.core.classify import attribute_probabilities
+
+            attribute_probabilities(bundle, face)
+
+    return run
 
 
 TOP_K = 6
@@ -105,6 +129,8 @@ class PhotoPanel(QWidget):
         self.job: workers.Job | None = None
         self.current: tuple[str, int | None, bool] | None = None
         self.last_error = ""
+        self.warmed = False  # the warm-up below has run (benchmarks/photo_drop.py waits on it)
+        QTimer.singleShot(WARM_UP_MS, self._warm_up)
 
         self.open_btn = QPushButton("Open photos…")
         self.open_btn.setToolTip("Encode photos (or drop them on the window) (Ctrl+O)")
@@ -135,7 +161,7 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
-        self.tune = QCheckBox("Pivotal tuning (keeps the likeness under edits, ~15 s)")
+        self.tune = QCheckBox("Pivotal tuning (~15 s)")  # the tooltip says what it does
         self.tune.setToolTip(
             "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
             "person survives edits; it takes about 15 s and can be cancelled. Off: the fast "
@@ -166,8 +192,9 @@ class PhotoPanel(QWidget):
         self.editing: Photo | None = None
         self._photo_cache: tuple[str, object] | None = None  # (path, photo pixels)
         self.list = FaceList(48, self)
+        self.list.open_hint = "click"
         self.list.setMaximumHeight(90)
-        self.list.setToolTip("Encoded photos: double-click one to edit it")
+        self.list.setToolTip("Encoded photos: click one to edit it")
 
         row = QHBoxLayout()
         row.addWidget(self.open_btn)
@@ -209,7 +236,8 @@ class PhotoPanel(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.largest_btn.clicked.connect(lambda: self._retry(choose=0))
         self.whole_btn.clicked.connect(lambda: self._retry(whole=True))
-        self.list.itemDoubleClicked.connect(lambda it: self.select(self.list.row(it)))
+        self.list.itemClicked.connect(lambda it: self.select(self.list.row(it)))
+        state.viewChanged.connect(self._canvas_changed)
         self.keep_detail.toggled.connect(state.set_keep_detail)
         self.after_btn.toggled.connect(self._toggle_after)
         self.save_btn.clicked.connect(self.save_dialog)
@@ -222,8 +250,10 @@ class PhotoPanel(QWidget):
 
     # Entry points.
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", prefs.start_path(),
+                                                IMAGE_FILTER)
         if paths:
+            prefs.remember(paths[0])
             self.open_paths(paths)
 
     def open_paths(self, paths: list[str]) -> None:
@@ -240,6 +270,16 @@ class PhotoPanel(QWidget):
             self.job.cancel()
 
     # Work.
+    def _warm_up(self) -> None:
+        if self.warmed or not self.state.bundle.has_encoder:
+            self.warmed = True
+            return
+
+        def done(*_: object) -> None:  # a failed warm-up only means a slower first photo
+            self.warmed = True
+
+        self.warm_job = workers.start(warm_up_job(self.state.bundle), on_done=done, on_error=done)
+
     def _next(self) -> None:
         if self.job is not None or not self.queue:
             return
@@ -322,7 +362,17 @@ class PhotoPanel(QWidget):
     def select(self, row: int) -> None:
         photo = self.state.photos[row]
         self.show_photo(photo)
+        self.error.hide()
+        self.largest_btn.hide()
+        self.whole_btn.hide()
         self._edit(photo)
+        self.status.setText(f"{photo.name}: the sliders now edit this photo.")
+
+    def _canvas_changed(self) -> None:
+        """Another face replaced the photo on the canvas: its status line no longer holds."""
+        name = self.state.custom_label if self.state.custom_z is not None else None
+        if self.job is None and not any(name == p.name for p in self.state.photos):
+            self.status.setText("")
 
     def _edit(self, photo: Photo) -> None:
         """Make `photo` the face being edited (with its tuned weights or its detail)."""
