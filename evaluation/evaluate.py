@@ -262,8 +262,8 @@ def _header(c: Context) -> None:
               + f" · commit {prov.get('commit')}", "",
               f"All figures are measured on the **{len(c.held)} held-out faces** (the last "
               f"{len(c.held)} of `{c.data_dir.name}`), which no network was trained on.", "",
-              f"Reproduce: `face-train evaluate {c.model} --data {c.data_dir}{report}"
-              f"{c.extra_args}`", "")
+              f"Reproduce: `face-train evaluate {c.model} --data {c.data_dir}{c.extra_args}"
+              f"{report}`", "")
 
 
 def _classifier_section(c: Context) -> None:
