@@ -44,13 +44,19 @@ class ModelConfig:
     n_classes: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        for f in ("resolution", "nz", "ngf", "ndf", "nef", "n_classes"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{f} must be a whole number, got {v!r}")
+        if not all(isinstance(a, str) for a in self.cond_attributes):
+            raise ValueError(f"cond_attributes must be names, got {list(self.cond_attributes)}")
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise ValueError(f"unknown model kind {self.kind!r}; expected one of {KINDS}")
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
         if self.kind == "cgan" and not self.cond_attributes:
             raise ValueError("a conditional GAN needs at least one attribute in cond_attributes")
-        if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1:
+        if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1 or self.n_classes < 0:
             raise ValueError("latent size and widths must be positive")
 
     @property
@@ -74,7 +80,10 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model_config fields: {sorted(unknown)}")
         d = dict(d)
-        d["cond_attributes"] = tuple(d.get("cond_attributes", ()))
+        cond = d.get("cond_attributes", ())
+        if not isinstance(cond, (list, tuple)):
+            raise ValueError(f"cond_attributes must be a list of names, got {cond!r}")
+        d["cond_attributes"] = tuple(cond)
         return cls(**d)
 
 
