@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from trainer.models import ModelConfig, build
@@ -114,7 +114,10 @@ def save_model(
         parts=sorted(networks),
     )
     header = {META_KEY: json.dumps(doc)}
-    atomic_write(path, lambda tmp: save_file(out, tmp, metadata=header))
+    # Serialised here and written by Python, so a full disk is an OSError (ENOSPC), not a
+    # library's own error type.
+    blob = safetensors_bytes(out, metadata=header)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob))
 
 
 @dataclass
@@ -376,7 +379,11 @@ def state_path(model_path: str | os.PathLike[str]) -> Path:
 
 
 def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a Python file: a full disk raises OSError, not a C++ error
+            torch.save(state, f)
+
+    atomic_write(path, write)
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
