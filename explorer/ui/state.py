@@ -1,50 +1,34 @@
-"""The explorer's state: one QObject with signals, edited through an undo stack.
+"""The explorer's state: a thin QObject adapter over the Qt-free `Scene`, with signals and undo.
 
-Panels read the state and call its setters; they never reach into each other. Every edit that
-changes the faces goes through :class:`StateCommand` on ``undo_stack`` so Edit → Undo restores
-it; a drag of one slider merges into a single undo step (``end_drag`` closes it).
+What is drawn, and how (which sliders drive y or z, which faces are drawn at ψ 1, the session
+schema), lives in `explorer.core.scene`. This adapter adds what a window needs: signals the panels
+subscribe to, and an undo stack. Panels read the state and call its setters; they never reach
+into each other. Every edit that changes the faces goes through :class:`StateCommand` on
+``undo_stack`` so Edit → Undo restores it; a drag of one slider merges into a single undo step
+(``end_drag`` closes it).
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from explorer.core.bundle import DEFAULT_PSI
-from explorer.core.directions import Directions, available_methods, default_method, get_directions
-from explorer.core.edits import apply_edits, condition_vector
-from explorer.core.latents import seed_latents
+from explorer.core.directions import Directions
+from explorer.core.render import RenderRequest
+from explorer.core.scene import (
+    EditedFace,
+    Favourite,
+    Photo,
+    Scene,
+    read_session,
+    same_value,
+    session_dict,
+)
 
-# Fields captured by undo snapshots (favourites and photos are collections, not edits).
-_UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
-             "custom_label", "custom_dirs")
-
-
-@dataclass
-class Favourite:
-    name: str
-    z: np.ndarray  # (nz,) float32
-    detail: np.ndarray | None = None  # a starred photo's detail, as it was drawn
-
-
-@dataclass
-class Photo:
-    """A photo encoded into the model's latent space."""
-
-    name: str
-    path: str
-    z: np.ndarray  # (nz,)
-    face: np.ndarray | None = None  # (res, res, 3) uint8 crop that was encoded
-    recon: np.ndarray | None = None  # (res, res, 3) uint8
-    psnr: float = float("nan")
-    top: list[tuple[str, float]] = field(default_factory=list)  # [(attribute, probability)]
-    detail: np.ndarray | None = None  # (*Bundle.detail_shape) what z alone cannot draw
+__all__ = ["EditedFace", "ExplorerState", "Favourite", "Photo", "StateCommand"]
 
 
 class StateCommand(QUndoCommand):
@@ -72,7 +56,8 @@ class StateCommand(QUndoCommand):
 
 
 class ExplorerState(QObject):
-    """Everything the panels show: base faces, slider values, locks, method, favourites, photos.
+    """Everything the panels show: the scene (faces, sliders, locks, method), the walk preview,
+    favourites and photos.
 
     Parameters
     ----------
@@ -83,7 +68,7 @@ class ExplorerState(QObject):
     renderChanged = Signal()  # the faces on the canvas need re-rendering
     alphasChanged = Signal()  # slider values (undo, reset, session, photo load)
     locksChanged = Signal()
-    viewChanged = Signal()  # seed / psi / grid / custom latent
+    viewChanged = Signal()  # seed / psi / grid / the edited face
     directionsChanged = Signal()  # method or a new custom slider
     favouritesChanged = Signal()
     photosChanged = Signal()
@@ -92,128 +77,116 @@ class ExplorerState(QObject):
     def __init__(self, bundle: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bundle = bundle
+        self.scene = Scene(bundle)
         self.undo_stack = QUndoStack(self)
-        self.seed = 0
-        self.psi = DEFAULT_PSI
-        self.grid = 1
-        self.alphas: dict[str, float] = {}
-        self.locks: set[str] = set()
-        self.method = default_method(bundle)
-        self.custom_z: np.ndarray | None = None  # a photo / favourite / scatter point being edited
-        self.custom_detail: np.ndarray | None = None  # the edited photo's detail, if any
-        self.keep_detail = True  # render a photo with its detail (closer likeness, milder edits)
-        self.custom_label = ""
-        self.custom_dirs: list[tuple[str, np.ndarray]] = []
-        self.preview_z: np.ndarray | None = None  # interpolation playback (not undoable)
-        self.preview_detail: np.ndarray | None = None  # its frame's photo detail, if any
+        self.preview: EditedFace | None = None  # interpolation playback (not undoable)
         self.favourites: list[Favourite] = []
         self.photos: list[Photo] = []
-        self._base_key: tuple[Any, ...] | None = None
-        self._base: np.ndarray | None = None
-        self._dirs_key: tuple[Any, ...] | None = None
-        self._dirs: Directions | None = None
         self._merge_ids: dict[tuple[str, int], int] = {}
         self._epoch = 0
 
-    # Derived values.
+    # The scene's fields, read-only here (edits go through the undoable setters below).
+    seed = property(lambda self: self.scene.seed)
+    psi = property(lambda self: self.scene.psi)
+    grid = property(lambda self: self.scene.grid)
+    alphas = property(lambda self: self.scene.alphas)
+    locks = property(lambda self: self.scene.locks)
+    method = property(lambda self: self.scene.method)
+    face = property(lambda self: self.scene.face)
+    custom_dirs = property(lambda self: self.scene.custom_dirs)
+    keep_detail = property(lambda self: self.scene.keep_detail)
+
+    @property
+    def custom_z(self) -> np.ndarray | None:
+        """The latent of the face being edited (photo, favourite, scatter point), or None."""
+        return None if self.scene.face is None else self.scene.face.z
+
+    @property
+    def custom_detail(self) -> np.ndarray | None:
+        """The edited photo's detail, or None."""
+        return None if self.scene.face is None else self.scene.face.detail
+
+    @property
+    def custom_label(self) -> str:
+        return "" if self.scene.face is None else self.scene.face.label
+
+    @property
+    def preview_z(self) -> np.ndarray | None:
+        return None if self.preview is None else self.preview.z
+
+    @property
+    def preview_detail(self) -> np.ndarray | None:
+        return None if self.preview is None else self.preview.detail
+
+    # Derived values (the scene's rules).
     @property
     def cond_names(self) -> list[str]:
-        return list(getattr(self.bundle, "cond_attributes", []) or [])
+        return self.scene.cond_names
 
     @property
     def directions(self) -> Directions:
-        key = (self.method, tuple(n for n, _ in self.custom_dirs))
-        if self._dirs_key != key:
-            d = get_directions(self.bundle, self.method)
-            for name, vec in self.custom_dirs:
-                d = d.with_custom(name, vec)
-            self._dirs, self._dirs_key = d, key
-        assert self._dirs is not None
-        return self._dirs
+        return self.scene.directions
 
     @property
     def slider_names(self) -> list[str]:
-        names = list(self.directions.names)
-        return names + [c for c in self.cond_names if c not in names]
+        return self.scene.slider_names
 
     def base_latents(self) -> np.ndarray:
-        """(grid², nz): consecutive seeds from ``seed``; the custom latent, if any, is the first."""
-        key = (self.seed, self.grid)
-        if self._base_key != key:
-            seeds = range(self.seed, self.seed + self.grid * self.grid)
-            self._base = seed_latents(list(seeds), self.bundle.nz)
-            self._base_key = key
-        assert self._base is not None
-        base = self._base.copy()
-        if self.custom_z is not None:
-            base[0] = self.custom_z
-        return base
+        """(grid², nz): consecutive seeds from ``seed``; the edited face, if any, is the first."""
+        return self.scene.base_latents()
 
     def edit_alphas(self) -> dict[str, float]:
-        cond = set(self.cond_names)
-        names = set(self.directions.names)
-        return {k: v for k, v in self.alphas.items() if v != 0 and k not in cond and k in names}
+        return self.scene.edit_alphas()
 
     def edited_latents(self, base: np.ndarray | None = None) -> np.ndarray:
         """Apply the slider edits (with locks) to ``base`` (default: the canvas faces), (n, nz)."""
-        base = self.base_latents() if base is None else np.atleast_2d(base).astype(np.float32)
-        alphas = self.edit_alphas()
-        if not alphas:
-            return base
-        locks = [n for n in self.locks if n in self.directions.names and n not in self.cond_names]
-        return np.asarray(apply_edits(base, self.directions, alphas, locks), np.float32)
+        return self.scene.edited_latents(base)
 
     def cond_vector(self, n: int) -> np.ndarray | None:
         """(n, n_cond) y for a conditional model: the cond sliders drive y; else None."""
-        if not self.cond_names:
-            return None
-        y = condition_vector(self.cond_names, self.alphas)
-        return np.tile(np.asarray(y, np.float32), (n, 1))
+        return self.scene.cond_vector(n)
+
+    def render_request(self, id: int = 0) -> RenderRequest:
+        """What the canvas should show now (the walk's frame while one plays)."""
+        return self.scene.canvas_request(id, self.preview)
 
     def render_inputs(self) -> tuple[np.ndarray, np.ndarray | None]:
         """What the canvas should show now: (z (n, nz), y or None)."""
-        z = self.preview_z[None] if self.preview_z is not None else self.edited_latents()
-        return z, self.cond_vector(len(z))
+        req = self.render_request()
+        return req.z, req.y
 
     def render_detail(self, n: int) -> np.ndarray | None:
-        """(n, *detail_shape) detail for the canvas faces: the photo's on the first face (zeros
-        elsewhere), or None when there is none to show."""
-        first = self.preview_detail if self.preview_z is not None else self.current_detail()
-        return self.bundle.stack_details([first] + [None] * (n - 1))
+        """(n, *detail_shape) detail for the canvas faces, or None when there is none to show."""
+        return self.render_request().detail
 
     def render_psi(self, n: int) -> np.ndarray:
-        """(n,) truncation of the canvas faces: the window's ψ, but 1 for a photo being edited,
-        with or without its detail (a photo is drawn as encoded, never pulled to the average)."""
-        psi = np.full(n, self.psi, np.float32)
-        if self.preview_z is None and self.custom_detail is not None:
-            psi[0] = 1.0
-        if self.preview_z is not None and self.preview_detail is not None:
-            psi[0] = 1.0  # a walk through a photo is drawn at 1 all along, as the photo is
-        return psi
+        """(n,) truncation of the canvas faces (`Scene.face_psi`: 1 for a photo)."""
+        return np.asarray(self.render_request().psi, np.float32)
 
     def set_keep_detail(self, keep: bool) -> None:
-        self.keep_detail = bool(keep)
+        self.scene.keep_detail = bool(keep)
         self.renderChanged.emit()
+
+    def current_face(self) -> EditedFace:
+        """The first canvas face as drawn now (edits applied, the detail it is drawn with)."""
+        return self.scene.current_face()
 
     def current_latent(self) -> np.ndarray:
         """The (edited) first face on the canvas, (nz,)."""
-        return self.edited_latents()[0].copy()
+        return self.scene.current_face().z.copy()
 
     def current_detail(self) -> np.ndarray | None:
         """The detail the edited first face is drawn with (a photo's), or None."""
-        if self.custom_detail is None or not self.keep_detail:
-            return None
-        return self.custom_detail.copy()
+        return self.scene.drawn_detail(self.scene.face)
 
     # Undoable edits.
     def snapshot(self) -> dict[str, Any]:
-        s = {k: copy.deepcopy(getattr(self, k)) for k in _UNDOABLE}
-        return s
+        return self.scene.snapshot()
 
     def _push(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
         before = self.snapshot()
         after = {**before, **changes}
-        if all(_same(before[k], after[k]) for k in changes):
+        if all(same_value(before[k], after[k]) for k in changes):
             return
         mid = -1
         if merge_key is not None:
@@ -221,9 +194,7 @@ class ExplorerState(QObject):
         self.undo_stack.push(StateCommand(self, before, after, text, mid))
 
     def _apply(self, snap: dict[str, Any]) -> None:
-        changed = {k for k in _UNDOABLE if not _same(getattr(self, k), snap[k])}
-        for k in changed:
-            setattr(self, k, copy.deepcopy(snap[k]))
+        changed = self.scene.restore(snap)
         if not changed:
             return
         if changed & {"method", "custom_dirs"}:
@@ -232,7 +203,7 @@ class ExplorerState(QObject):
             self.alphasChanged.emit()
         if changed & {"locks"}:
             self.locksChanged.emit()
-        if changed & {"seed", "psi", "grid", "custom_z", "custom_detail", "custom_label"}:
+        if changed & {"seed", "psi", "grid", "face"}:
             self.viewChanged.emit()
         self.renderChanged.emit()
 
@@ -261,8 +232,7 @@ class ExplorerState(QObject):
         self._push(f"Direction method {method}", method=method)
 
     def set_seed(self, seed: int) -> None:
-        self._push(f"Seed {seed}", seed=int(seed), custom_z=None, custom_detail=None,
-                   custom_label="")
+        self._push(f"Seed {seed}", seed=int(seed), face=None)
 
     def set_psi(self, psi: float) -> None:
         self._push(f"ψ {psi:.2f}", merge_key="psi", psi=float(psi))
@@ -270,17 +240,17 @@ class ExplorerState(QObject):
     def set_grid(self, n: int) -> None:
         self._push(f"Grid {n}x{n}", grid=int(max(1, min(6, n))))
 
-    def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
-                    detail: np.ndarray | None = None) -> None:
-        """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face.
-        A photo brings its detail along."""
-        changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1).copy(),
-                                   "custom_detail": None if detail is None else
-                                   np.asarray(detail, np.float32).copy(),
-                                   "custom_label": label}
+    def load_face(self, face: EditedFace, reset_sliders: bool = True) -> None:
+        """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face."""
+        changes: dict[str, Any] = {"face": face}
         if reset_sliders:
             changes["alphas"] = {k: v for k, v in self.alphas.items() if k in self.locks}
-        self._push(f"Load {label}", **changes)
+        self._push(f"Load {face.label}", **changes)
+
+    def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
+                    detail: np.ndarray | None = None) -> None:
+        """`load_face` of a latent; a photo brings its detail along."""
+        self.load_face(EditedFace(z, detail, label), reset_sliders)
 
     def add_custom_direction(self, name: str, vector: np.ndarray) -> None:
         dirs = [(n, v) for n, v in self.custom_dirs if n != name]
@@ -290,9 +260,7 @@ class ExplorerState(QObject):
     # Not undoable.
     def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None) -> None:
         """Show z (and a walk's detail for this frame) in place of the first face; None ends it."""
-        self.preview_z = None if z is None else np.asarray(z, np.float32).reshape(-1)
-        self.preview_detail = None if z is None or detail is None else np.asarray(detail,
-                                                                                  np.float32)
+        self.preview = None if z is None else EditedFace(z, detail, "preview")
         self.renderChanged.emit()
 
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
@@ -301,7 +269,8 @@ class ExplorerState(QObject):
         if z is None:
             z, detail = self.current_latent(), self.current_detail()
         fav = Favourite(name or f"★ {len(self.favourites) + 1}",
-                        np.asarray(z, np.float32).reshape(-1), self._detail(detail))
+                        np.asarray(z, np.float32).reshape(-1),
+                        self.scene.fitting_detail(detail))
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.message.emit(f"Starred {fav.name}")
@@ -316,67 +285,13 @@ class ExplorerState(QObject):
         self.photos.append(photo)
         self.photosChanged.emit()
 
-    # Sessions (plain data; explorer.core.session writes the file).
+    # Sessions (the schema is the scene's; explorer.core.session writes the file).
     def to_session(self) -> dict[str, Any]:
-        return {
-            "model_path": str(getattr(self.bundle, "path", "")),
-            "seed": self.seed, "psi": self.psi, "grid": self.grid,
-            "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
-            "custom_z": None if self.custom_z is None else self.custom_z.tolist(),
-            "custom_detail": None if self.custom_detail is None else self.custom_detail.tolist(),
-            "custom_label": self.custom_label,
-            "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
-            "favourites": [{"name": f.name, "z": f.z.tolist(),
-                            "detail": None if f.detail is None else f.detail.tolist()}
-                           for f in self.favourites],
-            "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
-                        "top": [list(t) for t in p.top],
-                        "detail": None if p.detail is None else p.detail.tolist()}
-                       for p in self.photos],
-        }
-
-    def _detail(self, v: Any) -> np.ndarray | None:
-        """A saved photo detail, or None where it is absent or does not fit this model."""
-        if v is None:
-            return None
-        a = np.asarray(v, np.float32)
-        return a if a.shape == tuple(self.bundle.detail_shape) else None
+        return session_dict(self.scene, self.favourites, self.photos)
 
     def from_session(self, d: dict[str, Any]) -> None:
         """Restore a session: one undo step for the edits, collections replaced."""
-        arr = lambda v: None if v is None else np.asarray(v, np.float32).reshape(-1)  # noqa: E731
-        self.favourites = [Favourite(f["name"], arr(f["z"]), self._detail(f.get("detail")))
-                           for f in d.get("favourites", [])]
-        self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
-                             psnr=float(p.get("psnr", float("nan"))),
-                             top=[(str(a), float(b)) for a, b in p.get("top", [])],
-                             detail=self._detail(p.get("detail")))
-                       for p in d.get("photos", [])]
-        method = d.get("method", default_method(self.bundle))
-        self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", DEFAULT_PSI)),
-                   grid=int(d.get("grid", 1)),
-                   alphas={str(k): float(v) for k, v in d.get("alphas", {}).items()},
-                   locks=set(d.get("locks", [])),
-                   method=method if method in available_methods(self.bundle)
-                   else default_method(self.bundle),
-                   custom_z=arr(d.get("custom_z")),
-                   custom_detail=self._detail(d.get("custom_detail")),
-                   custom_label=str(d.get("custom_label", "")),
-                   custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
+        fields, self.favourites, self.photos = read_session(self.scene, d)
+        self._push("Open session", **fields)
         self.favouritesChanged.emit()
         self.photosChanged.emit()
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-                and a.shape == b.shape and bool(np.array_equal(a, b)))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def session_path_ok(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in (".json", ".fxs", ".session")

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainer.checkpoint import (
+from facegan.checkpoint import (
+    ATTR_DIRECTIONS_SAMPLED,
     FORMAT_VERSION,
     META_KEY,
     ModelFileError,
@@ -22,7 +23,7 @@ from trainer.checkpoint import (
     save_model,
     save_state,
 )
-from trainer.models import ModelConfig, build
+from facegan.models import ModelConfig, build
 
 NAMES = ["Smiling", "Male", "Young"]
 
@@ -254,7 +255,7 @@ def test_metadata_promising_huge_networks_is_refused_before_any_tensor_is_read(
     _write(small)
     huge = tmp_path / "huge.safetensors"
     _rewrite_meta(small, huge, model_config=_cfg(ngf=1024, nef=1024, resolution=16).to_dict())
-    import trainer.checkpoint as ck
+    import facegan.checkpoint as ck
 
     def no_read(*a: object, **kw: object) -> None:
         raise AssertionError("tensor data read before the shapes were checked")
@@ -315,3 +316,18 @@ def test_wrong_sampled_directions_and_non_finite_weights_are_refused(tmp_path: P
         _rewrite_tensor(good, p, "G.project.0.weight", w)
         with pytest.raises(ModelFileError, match="G.project.0.weight holds 1 NaN or infinite"):
             load_model(p)
+
+
+def test_sampled_directions_are_shape_checked(tmp_path: Path) -> None:
+    """attr.directions.sampled must be one row per attribute name, nz wide; else a clear error."""
+    cfg = _cfg()
+    nets = {"G": build(cfg, "G")}
+    good = tmp_path / "good.safetensors"
+    save_model(good, cfg, nets, {"attribute_names": NAMES},
+               {ATTR_DIRECTIONS_SAMPLED: np.ones((len(NAMES), cfg.nz), np.float32)})
+    assert load_model(good).array(ATTR_DIRECTIONS_SAMPLED).shape == (len(NAMES), cfg.nz)
+    bad = tmp_path / "bad.safetensors"
+    save_model(bad, cfg, nets, {"attribute_names": NAMES},
+               {ATTR_DIRECTIONS_SAMPLED: np.ones((len(NAMES), cfg.nz + 1), np.float32)})
+    with pytest.raises(ModelFileError, match=r"attr.directions.sampled has shape \(3, 9\)"):
+        load_model(bad)
