@@ -91,12 +91,12 @@ def data_fingerprint(data: FaceDataset) -> dict[str, Any]:
     names = hashlib.blake2b(digest_size=12)
     for i in data.ids:
         names.update(i.encode() + b"\n")
-    pixels = hashlib.blake2b(digest_size=12)
+    pixels = hashlib.sha1()  # about 0.3 s for celeba-9k at 64 px (110 MB)
     images = data.images
     for i in range(0, len(images), 1024):
-        pixels.update(np.ascontiguousarray(images[i : i + 1024]).tobytes())
+        pixels.update(memoryview(np.ascontiguousarray(images[i : i + 1024])).cast("B"))
     return {"source": data.source, "layout": data.layout, "images": len(data),
-            "names": names.hexdigest(), "pixels": pixels.hexdigest(),
+            "names": names.hexdigest(), "pixels": pixels.hexdigest()[:24],
             "attribute_names": list(data.attribute_names), "labelled": data.labels is not None}
 
 
