@@ -7,7 +7,7 @@ Run folder layout::
       .face-train.lock        held by the trainer working here (one at a time)
       model.safetensors       the explorer's model file (updated at every snapshot)
       model.state.pt          everything needed to resume (D, optimisers, RNG, step)
-      metrics.jsonl           one JSON record per logged step
+      metrics.jsonl           one JSON record per logged step; {"phase": "done"} when finished
       curves.png              D(real), D(fake), G fooling D, and the losses
       samples/grid_NNNNNN.png fixed latents every N steps; timelapse.gif at the end
 """
@@ -288,6 +288,9 @@ class Run:
         monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
         # Last: a final model file at the run's last step is what marks the run finished.
         self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
+        # The monitor's "finished" (the last record names no step of any phase).
+        monitor.append_jsonl(self.out / "metrics.jsonl", {
+            "phase": "done", "total_steps": t.total_steps, "time": round(t.wall_time, 2)})
         if not self.quiet:
             print(f"wrote {self.model_path}", file=sys.stderr)
 

@@ -202,7 +202,8 @@ def test_a_resume_drops_the_metrics_of_steps_lost_since_the_snapshot(tmp_path: P
     assert main([*FAST, "--steps", "8", "--out", str(out), "--resume"]) == 0
     recs = read_jsonl(out / "metrics.jsonl")
     assert [r["step"] for r in recs if r["phase"] == "gan"] == list(range(1, 9))
-    assert [r["total_steps"] for r in recs] == list(range(1, 8 + 2 + 1))
+    assert [r["total_steps"] for r in recs] == [*range(1, 8 + 2 + 1), 8 + 2]  # and "done"
+    assert recs[-1]["phase"] == "done"
 
 
 # Item 10: one line instead of a traceback.
