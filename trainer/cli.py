@@ -180,7 +180,11 @@ def train_main(argv: list[str]) -> int:
     try:
         cfg, explicit = config_from_args(args)
     except (ValueError, TypeError) as e:
-        print(f"face-train: {e}", file=sys.stderr)
+        msg = str(e)
+        field = msg.split(" ", 1)[0]
+        if getattr(args, field, None) is not None:  # the flag typed: "--steps must be ..."
+            msg = flag_of(field) + msg[len(field):]
+        print(f"face-train: {msg}", file=sys.stderr)
         return 2
     device = pick_device(args.device)
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1

@@ -67,6 +67,7 @@ def image_folder(root: Path, n: int, attributes: list[str] | None = None, seed: 
 
 # Item 7: finishing is a phase like the others.
 
+@pytest.mark.slow
 @needs_dev_full
 def test_a_full_disk_at_the_final_write_leaves_a_run_that_resume_finishes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -99,6 +100,7 @@ def test_a_full_disk_at_the_final_write_leaves_a_run_that_resume_finishes(
 
 # Item 8: a resume rebuilds from the run's own config and notices other data.
 
+@pytest.mark.slow
 def test_resume_uses_the_stored_config_and_refuses_conflicting_flags(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = str(tmp_path / "run32")
@@ -209,10 +211,10 @@ def test_a_resume_drops_the_metrics_of_steps_lost_since_the_snapshot(tmp_path: P
 # Item 10: one line instead of a traceback.
 
 @pytest.mark.parametrize("argv, message", [
-    (["--snapshot-every", "0"], "snapshot_every must be 1 or more"),
-    (["--steps", "-5"], "steps must be 0 or more"),
-    (["--log-every", "0"], "log_every must be 1 or more"),
-    (["--holdout", "-1"], "holdout must be 0 or more"),
+    (["--snapshot-every", "0"], "--snapshot-every must be 1 or more, got 0"),
+    (["--steps", "-5"], "--steps must be 0 or more, got -5"),
+    (["--log-every", "0"], "--log-every must be 1 or more"),
+    (["--holdout", "-1"], "--holdout must be 0 or more"),
 ])
 def test_bad_step_counts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      argv: list[str], message: str) -> None:
