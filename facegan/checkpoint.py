@@ -307,7 +307,7 @@ def _check_meta(meta: dict[str, Any], name: str) -> None:
 def _expected_shapes(cfg: ModelConfig, part: str) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes of one network of `cfg`, built on the meta device (no memory)."""
     with torch.device("meta"):
-        net = build(cfg, part)
+        net = build(cfg, part, init=False)
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 

@@ -358,8 +358,10 @@ def _style_generator(cfg: ModelConfig) -> nn.Module:
     return StyleGenerator(cfg.nz, _widths(cfg.ngf, cfg.n_stages), cfg.mapping_layers)
 
 
-def build(cfg: ModelConfig, part: str) -> nn.Module:
-    """Build one network by its short name: 'G', 'D', 'E', 'C' or 'J' (the judge)."""
+def build(cfg: ModelConfig, part: str, *, init: bool = True) -> nn.Module:
+    """Build one network by its short name: 'G', 'D', 'E', 'C' or 'J' (the judge).
+
+    `init=False` skips the DCGAN initialisation (for shapes only, or weights loaded next)."""
     factories = {"G": Generator, "D": Discriminator, "E": Encoder, "C": AttributeClassifier,
                  "J": JudgeClassifier}
     if cfg.kind == "style":
@@ -369,7 +371,7 @@ def build(cfg: ModelConfig, part: str) -> nn.Module:
     if part in ("C", "J") and cfg.n_classes < 1:
         raise ValueError("this config has no classifier (n_classes = 0)")
     net = factories[part](cfg)
-    if part == "J":  # another initialisation than C's: PyTorch's default (Kaiming uniform)
+    if part == "J" or not init:  # J: PyTorch's default initialisation (Kaiming uniform)
         return net
     init_weights(net)
     return net
