@@ -27,6 +27,7 @@ from explorer.ui.images import latent_mime, tile, to_qimage
 from explorer.ui.render_bridge import LiveRenderer
 from explorer.ui.state import ExplorerState
 
+PREVIEW_SHARE = 0.25  # of a grid's faces redrawn per frame while a slider is dragged
 SEED_TIP = "Seed: names a face (the grid shows consecutive seeds)"
 
 
@@ -61,6 +62,10 @@ class FaceCanvas(QWidget):
         self._scaled = None
         self.frame_id = frame_id
         self.update()
+
+    def qimage(self) -> QImage | None:
+        """The frame on screen as a QImage (the start-up cache keeps it), or None."""
+        return self._qimage
 
     def target_rect(self) -> QRect:
         if self._qimage is None:
@@ -128,6 +133,7 @@ class CanvasPanel(QWidget):
     """
 
     stats = Signal(float, float)  # render ms, painted frames per second
+    firstFace = Signal(object)  # (res, res, 3) uint8: the first face as just drawn
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -137,6 +143,13 @@ class CanvasPanel(QWidget):
         self.canvas = FaceCanvas(self)
         self.canvas.drag_face = lambda: (state.current_latent(), state.current_detail())
         self.images: np.ndarray | None = None  # (n, res, res, 3) newest shown faces
+        # While a slider is dragged over a grid, each frame redraws the first face and a rotating
+        # share of the others (PREVIEW_SHARE of the grid), so a frame costs a fraction of the
+        # grid and every face shown is exactly drawn; the whole grid follows on release.
+        self.dragging = False
+        self._turn = 0
+        self._subset: dict[int, np.ndarray] = {}  # request id -> face indices it draws
+        self._partial = False  # the faces shown are not all of the newest edit
         self._paints: deque[float] = deque(maxlen=120)
         self.last_ms = float("nan")
         self.error = QLabel("")
@@ -225,17 +238,48 @@ class CanvasPanel(QWidget):
         box.blockSignals(False)
 
     def refresh(self) -> int:
-        """Ask for the state's current faces; returns the request id."""
+        """Ask for the state's current faces (part of a grid while a slider is dragged: see
+        `set_dragging`); returns the request id."""
         req = self.state.render_request()
-        return self.renderer.request(req.z, req.y, req.detail, req.psi)
+        n = len(req.z)
+        tuned = req.tuned if req.tuned and any(t is not None for t in req.tuned) else None
+        if (not self.dragging or n < 4 or self.images is None or len(self.images) != n
+                or tuned is not None):  # a tuned photo's grid is drawn whole
+            self._partial = False
+            return self.renderer.request(req.z, req.y, req.detail, req.psi, req.tuned)
+        k = max(1, round(PREVIEW_SHARE * n))
+        others = np.arange(1, n)
+        idx = np.concatenate([[0], np.roll(others, -self._turn)[: k - 1]])
+        self._turn = (self._turn + k - 1) % (n - 1)
+        psi = np.broadcast_to(np.asarray(req.psi, np.float32), (n,))
+        rid = self.renderer.last_id + 1  # known before a synchronous render delivers it
+        self._subset[rid] = idx
+        for old in [i for i in self._subset if i < rid - 64]:
+            del self._subset[old]
+        self._partial = True
+        return self.renderer.request(req.z[idx], None if req.y is None else req.y[idx],
+                                     None if req.detail is None else req.detail[idx], psi[idx])
+
+    def set_dragging(self, on: bool) -> None:
+        """A slider drag starts or ends; at its end the whole grid is drawn again."""
+        self.dragging = bool(on)
+        if not on and self._partial:
+            self.refresh()
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None
-        self.images = res.images
+        idx = self._subset.pop(res.id, None)
+        if idx is not None and self.images is not None and len(self.images) > idx.max():
+            images = self.images.copy()
+            images[idx] = res.images
+            self.images = images
+        else:
+            self.images = res.images
         self.last_ms = res.ms
         self.error.hide()
-        cols = int(math.ceil(math.sqrt(len(res.images))))
-        self.canvas.set_frame(tile(res.images, cols), res.id)
+        cols = int(math.ceil(math.sqrt(len(self.images))))
+        self.canvas.set_frame(tile(self.images, cols), res.id)
+        self.firstFace.emit(self.images[0])
 
     def _failed(self, msg: str) -> None:
         self.error.setText(f"Render failed: {msg}")

@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
+        self.sliders.dragging.connect(self.canvas.set_dragging)
         self.photos = PhotoPanel(self.state)
         self.interpolation = InterpolationPanel(self.state)
         self.analogy = AnalogyPanel(self.state)
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
             lambda ms, fps: self.stats.setText(f"render {ms:.1f} ms · {fps:.0f} fps"))
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.canvas.firstFace.connect(self.photos.show_edit_scores)
         self._menus()
         self._tips = TooltipWrapper(self)
         QApplication.instance().installEventFilter(self._tips)
@@ -189,6 +191,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self._action(f, "Export PNG…", self.export_png_dialog, "Ctrl+E",
                      "Save the faces on the canvas as a PNG (upscaled if you like)")
+        self._action(f, "Save edited photo…", self.photos.save_dialog, "Ctrl+Shift+S",
+                     "Save the photo being edited at its own size, the edit pasted back in")
         self._action(f, "Export video…", self.interpolation.export_dialog, "Ctrl+Shift+E",
                      "Export the interpolation as MP4 / WebM / GIF")
         f.addSeparator()

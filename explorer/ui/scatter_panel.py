@@ -7,6 +7,8 @@ a new named slider (core ``custom_direction``). The map can move to the window's
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt, QTimer, Signal
@@ -55,6 +57,7 @@ class ScatterPanel(QWidget):
     """
 
     computed = Signal()
+    partialMap = Signal(object, object)  # t-SNE's points while refined (worker thread -> GUI)
     bigToggled = Signal(bool)  # the map asks for the window's big area (or back to its tab)
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
@@ -164,6 +167,7 @@ class ScatterPanel(QWidget):
         self._tips: dict[int, str] = {}
         self.job: workers.Job | None = None
         self.compute_btn.clicked.connect(self.compute)
+        self.partialMap.connect(self._partial)
         self.colour.currentIndexChanged.connect(self.recolour)
         self.scatter.sigClicked.connect(self._clicked)
         self.scatter.sigHovered.connect(self._hovered)
@@ -197,10 +201,27 @@ class ScatterPanel(QWidget):
         method = self.method.currentText()
         self.info.setText(f"Computing {method.upper()} of {len(z)} faces…")
         self.compute_btn.setEnabled(False)
-        self.job = workers.start(lambda progress, cancelled: embed(z, method, progress=progress),
-                                 on_done=lambda pts: self._done(z, pts),
+        self._partial_at = 0.0
+
+        def run(progress, cancelled):
+            def partial(pts: np.ndarray) -> None:
+                if time.perf_counter() - self._partial_at > 0.5:  # at most two redraws a second
+                    self._partial_at = time.perf_counter()
+                    self.partialMap.emit(z, pts)
+
+            return embed(z, method, progress=progress, partial=partial)
+
+        self.job = workers.start(run, on_done=lambda pts: self._done(z, pts),
                                  on_error=self._failed)
         return self.job
+
+    def _partial(self, z: np.ndarray, pts: np.ndarray) -> None:
+        """Show t-SNE's map while it is being refined: the faces are already the right ones."""
+        if self.job is None:
+            return  # the final map is already shown
+        self.latents, self.points = z, np.asarray(pts, np.float32)
+        self.recolour()
+        self.plot.autoRange()
 
     def _done(self, z: np.ndarray, pts: np.ndarray) -> None:
         self.job = None

@@ -8,7 +8,7 @@ found off the UI thread, each with a "keep" button that promotes it to a named c
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -84,7 +84,9 @@ class SliderRow(QWidget):
             self.setToolTip(name)
         self.throttle = Throttle(self._commit, interval_ms, self)
         self.slider.valueChanged.connect(self._moved)
+        self.slider.sliderPressed.connect(lambda: panel.dragging.emit(True))
         self.slider.sliderReleased.connect(self._released)
+        self.panel = panel
         self.lock.toggled.connect(lambda on: self.state.set_locked(self.name, on))
         self.reset.clicked.connect(lambda: self.state.reset_alphas([self.name]))
 
@@ -98,6 +100,7 @@ class SliderRow(QWidget):
     def _released(self) -> None:
         self.throttle.flush()
         self.state.end_drag()
+        self.panel.dragging.emit(False)
 
     def sync(self) -> None:
         a = self.state.alphas.get(self.name, 0.0)
@@ -114,7 +117,8 @@ class SliderRow(QWidget):
 
 
 class SliderPanel(QWidget):
-    """All attribute sliders for the state's model.
+    """All attribute sliders for the state's model; ``dragging(bool)`` says when a drag starts
+    and ends (the canvas refreshes part of a grid while it lasts).
 
     Parameters
     ----------
@@ -123,6 +127,8 @@ class SliderPanel(QWidget):
     interval_ms
         Throttle interval of each slider (0 = no throttling).
     """
+
+    dragging = Signal(bool)
 
     def __init__(self, state: ExplorerState, interval_ms: int = 16,
                  parent: QWidget | None = None) -> None:

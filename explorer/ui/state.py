@@ -181,6 +181,10 @@ class ExplorerState(QObject):
         """What the first canvas face is: "seed 7", "me.jpg", "★2 seed 3", plus its edits."""
         return face_name(self.seed, self.custom_label, self.edit_alphas())
 
+    def current_tuned(self) -> Any:
+        """The pivotal-tuned weights the first face is drawn with (a tuned photo's), or None."""
+        return None if self.scene.face is None else self.scene.face.tuned
+
     def current_detail(self) -> np.ndarray | None:
         """The detail the edited first face is drawn with (a photo's), or None."""
         return self.scene.drawn_detail(self.scene.face)
@@ -254,9 +258,9 @@ class ExplorerState(QObject):
         self._push(f"Load {face.label}", **changes)
 
     def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
-                    detail: np.ndarray | None = None) -> None:
-        """`load_face` of a latent; a photo brings its detail along."""
-        self.load_face(EditedFace(z, detail, label), reset_sliders)
+                    detail: np.ndarray | None = None, tuned: Any = None) -> None:
+        """`load_face` of a latent; a photo brings its detail, or its tuned weights, along."""
+        self.load_face(EditedFace(z, detail, label, tuned=tuned), reset_sliders)
 
     def add_custom_direction(self, name: str, vector: np.ndarray) -> None:
         dirs = [(n, v) for n, v in self.custom_dirs if n != name]
@@ -292,13 +296,15 @@ class ExplorerState(QObject):
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
                       detail: np.ndarray | None = None) -> Favourite:
         """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
+        tuned = None
         if z is None:
-            z, detail = self.current_latent(), self.current_detail()
+            face = self.current_face()
+            z, detail, tuned = face.z, face.detail, face.tuned
             name = name or favourite_name(len(self.favourites) + 1, self.seed, self.custom_label,
                                           self.edit_alphas())
         fav = Favourite(name or f"★{len(self.favourites) + 1}",
                         np.asarray(z, np.float32).reshape(-1),
-                        self.scene.fitting_detail(detail))
+                        self.scene.fitting_detail(detail), tuned)
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.message.emit(f"Starred {fav.name}")

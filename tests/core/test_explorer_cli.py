@@ -106,9 +106,11 @@ def test_encode_score_interpolate_embed_with_a_photo(
         with av.open(str(tmp_path / "p.gif")) as f:
             mid = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)][4]
         mids[bool(extra)] = mid.astype(int)
-    assert np.abs(mids[False] - recon.astype(int)).mean() < 1
-    assert np.abs(mids[True] - recon.astype(int)).max() > 1
-    assert np.abs(mids[True] - latent_alone).mean() < 1
+    # A GIF shares one 255-colour palette over the walk (explorer.core.video): ~2-4 levels.
+    assert np.abs(mids[False] - recon.astype(int)).mean() < 4
+    assert np.abs(mids[True] - latent_alone).mean() < 4
+    assert np.abs(mids[False] - recon.astype(int)).mean() < np.abs(
+        mids[True] - recon.astype(int)).mean()
     code, out, err = run(capsys, "embed", photo, "--model", m, "--method", "pca", "--budget", "0.1",
                          "--color-by", "Male", "--cache-dir", str(tmp_path / "cache"),
                          "--out", str(tmp_path / "m.png"), "--csv", str(tmp_path / "m.csv"))
