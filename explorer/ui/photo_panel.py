@@ -161,7 +161,7 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
-        self.tune = QCheckBox("Pivotal tuning (keeps the likeness under edits, ~15 s)")
+        self.tune = QCheckBox("Pivotal tuning (~15 s)")  # short: a 300 px dock (1024 px laptop)
         self.tune.setToolTip(
             "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
             "person survives edits; it takes about 15 s and can be cancelled. Off: the fast "
@@ -180,11 +180,11 @@ class PhotoPanel(QWidget):
         self.full.setMinimumHeight(120)
         self.full.setToolTip("The whole photo, with the edit pasted back into it")
         self.full.hide()
-        self.after_btn = QPushButton("Show the edit in the photo")
+        self.after_btn = QPushButton("Edit in the photo")
         self.after_btn.setCheckable(True)
         self.after_btn.setToolTip("Toggle between the photo as it is (before) and with the "
                                   "current edit pasted back into it (after)")
-        self.save_btn = QPushButton("Save edited photo…")
+        self.save_btn = QPushButton("Save photo…")
         self.save_btn.setToolTip("Save the whole photo at its own size with the edit pasted "
                                  "back into the face (Ctrl+Shift+S)")
         for b in (self.after_btn, self.save_btn):
@@ -426,7 +426,7 @@ class PhotoPanel(QWidget):
                           s.current_detail(), s.current_tuned())
 
     def _toggle_after(self, on: bool) -> None:
-        self.after_btn.setText("Show the photo as it was" if on else "Show the edit in the photo")
+        self.after_btn.setText("The photo as it was" if on else "Edit in the photo")
         self._refresh_after()
 
     def _refresh_after(self) -> None:
