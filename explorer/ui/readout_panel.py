@@ -60,6 +60,8 @@ class ReadoutPanel(QWidget):
 
     def request(self) -> None:
         """Ask for a readout of the faces as they are now (coalesced while one runs)."""
+        if self.state.preview is not None:
+            return  # a walk playing in the canvas: the edited face itself has not changed
         changed = [k for k, v in self.state.alphas.items() if self._alphas.get(k, 0.0) != v]
         if changed:
             self.target = changed[-1]
