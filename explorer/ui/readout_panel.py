@@ -65,6 +65,8 @@ class ReadoutPanel(QWidget):
         changed = [k for k, v in self.state.alphas.items() if self._alphas.get(k, 0.0) != v]
         if changed:
             self.target = changed[-1]
+        if self.target is not None and not self.state.alphas.get(self.target):
+            self.target = None  # its slider is back at 0: nothing to follow
         self._alphas = dict(self.state.alphas)
         if self.job is not None or self._gap.isActive():
             self._pending = True
