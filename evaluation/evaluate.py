@@ -20,9 +20,10 @@ import torch
 
 from evaluation import metrics
 from facegan.checkpoint import ModelFileError, load_model
-from facegan.models import images_to_tensor, tensor_to_images
+from facegan.images import image_grid
+from facegan.models import map_batches, map_images, tensor_to_images
 from trainer.data import DataError, load_dataset
-from trainer.monitor import make_grid, save_png
+from trainer.monitor import save_png
 
 MAIN_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair"]
 
@@ -54,31 +55,19 @@ class Judge:
 
     @torch.no_grad()
     def probs(self, images: np.ndarray) -> np.ndarray:
-        out = [torch.sigmoid(self.C(images_to_tensor(images[i : i + 256])))
-               for i in range(0, len(images), 256)]
-        return torch.cat(out).numpy()
+        return torch.sigmoid(map_images(self.C, images)).numpy()
 
 
 def _generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
               detail: np.ndarray | None = None, y: np.ndarray | None = None,
               psi: float = 1.0) -> np.ndarray:
     """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches."""
-    out = []
-
-    def part(a: np.ndarray | None, i: int) -> torch.Tensor | None:
-        return None if a is None else torch.from_numpy(np.asarray(a[i : i + batch])).float()
-
-    with torch.no_grad():
-        for i in range(0, len(z), batch):
-            x = G(part(z, i), part(y, i), part(detail, i), None if psi == 1 else psi)
-            out.append(tensor_to_images(x))
-    return np.concatenate(out)
+    return tensor_to_images(map_batches(lambda zz, yy, dd: G(zz, yy, dd, None if psi == 1 else psi),
+                                        z, y, detail, batch=batch))
 
 
 def _encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([E(images_to_tensor(images[i : i + 256]))
-                          for i in range(0, len(images), 256)]).numpy()
+    return map_images(E, images).numpy()
 
 
 def _flip_row(flipped: np.ndarray, names: list[str], a: str, attrs: list[str],
@@ -270,7 +259,7 @@ def _reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
         rep.add("Each face is drawn with the y the judge sees in it. Refinement and the photo "
                 "path are measured on the unconditional model.", "")
         save_png(c.figs / "reconstructions.png",
-                 make_grid(np.concatenate([held_img[:8], rec_e[:8]]), nrow=8))
+                 image_grid(np.concatenate([held_img[:8], rec_e[:8]]), cols=8))
         rep.add(f"![reconstructions]({c.figs.name}/reconstructions.png)", "",
                 "Rows: held-out originals · E alone", "")
         return enc
@@ -318,7 +307,7 @@ def _reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
     recon_rows = [held_img[:n_show], rec_e[:n_show], refined_a[:n_show], refined_d[:n_show]]
     if len(utk_faces) >= n_show:
         recon_rows += [np.stack(utk_faces[:n_show]), np.stack(utk_recon[:n_show])]
-    save_png(c.figs / "reconstructions.png", make_grid(np.concatenate(recon_rows), nrow=n_show))
+    save_png(c.figs / "reconstructions.png", image_grid(np.concatenate(recon_rows), cols=n_show))
     rep.add(f"![reconstructions]({c.figs.name}/reconstructions.png)", "",
             "Rows: held-out originals · E alone · E + refinement · E + refinement + photo detail"
             + (" · UTKFace crops · their reconstructions" if len(utk_faces) >= n_show else ""), "")
@@ -422,7 +411,7 @@ def _edit_strips(c: Context, enc: Encoded) -> None:
     for a in attrs:
         strip = [apply_edits(enc.z[:6], dirs, {a: s}) for s in steps]
         imgs = _generate(c.G, np.stack(strip, 1).reshape(-1, c.nz).astype(np.float32))
-        save_png(c.figs / f"edit_{a}.png", make_grid(imgs, nrow=len(steps)))
+        save_png(c.figs / f"edit_{a}.png", image_grid(imgs, cols=len(steps)))
     c.rep.add(f"Edit strips ({method} directions; columns: α = "
               + ", ".join(f"{s:+.1f}" for s in steps) + "):", "")
     for a in attrs:
@@ -442,7 +431,7 @@ def _edit_strips_y(c: Context, enc: Encoded) -> None:
             ys.append(y)
         z = np.repeat(enc.z[:6], len(values), 0)
         y = np.stack(ys, 1).reshape(-1, len(c.cond))
-        save_png(c.figs / f"edit_{a}.png", make_grid(_generate(c.G, z, y=y), nrow=len(values)))
+        save_png(c.figs / f"edit_{a}.png", image_grid(_generate(c.G, z, y=y), cols=len(values)))
     c.rep.add("Edit strips (the attribute's y; columns: y = "
               + ", ".join(f"{v:+.0f}" for v in values) + "; the training labels are ±1):", "")
     for a in attrs:
@@ -477,9 +466,9 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
     rep.table(["sets", "classifier-feature FD"], rows)
     z64, y64 = seed_latents(list(range(64)), c.nz), c.prior_y(64, 3)
     samples = _generate(G, z64, y=y64, psi=c.psi)
-    save_png(c.figs / "samples.png", make_grid(samples, nrow=8))
+    save_png(c.figs / "samples.png", image_grid(samples, cols=8))
     if c.psi != 1:
-        save_png(c.figs / "samples_psi1.png", make_grid(_generate(G, z64, y=y64), nrow=8))
+        save_png(c.figs / "samples_psi1.png", image_grid(_generate(G, z64, y=y64), cols=8))
     nn_idx, nn_d = metrics.nearest_neighbours(samples, train_img)
     _, held_d = metrics.nearest_neighbours(held_img[:64], train_img)
     near = int((nn_d < held_d.min()).sum())
@@ -494,7 +483,7 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
             f"**{nn_d.mean():.1f}** (min {nn_d.min():.1f}); held-out real faces "
             f"{held_d.mean():.1f} (min {held_d.min():.1f}). {verdict}", "")
     pairs = np.concatenate([samples[:8], train_img[nn_idx[:8]]])
-    save_png(c.figs / "nearest.png", make_grid(pairs, nrow=8))
+    save_png(c.figs / "nearest.png", image_grid(pairs, cols=8))
     f = c.figs.name
     rep.add(f"![samples]({f}/samples.png)", "", f"64 samples (seeds 0–63), ψ = {c.psi}"
             + (" (the app's default)." if c.psi != 1 else "."), "")
@@ -505,7 +494,7 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
             "Top: samples; bottom: their nearest training image.", "")
     path = interpolate(enc.z[:4], 16, mode="slerp").astype(np.float32)
     y_path = None if enc.y is None else np.repeat(enc.y[:1], len(path), 0)
-    save_png(c.figs / "interpolation.png", make_grid(_generate(G, path, y=y_path), nrow=16))
+    save_png(c.figs / "interpolation.png", image_grid(_generate(G, path, y=y_path), cols=16))
     rep.add(f"![interpolation]({f}/interpolation.png)", "",
             "Slerp through four encoded held-out faces"
             + (" (y of the first)." if enc.y is not None else "."), "")

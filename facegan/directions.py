@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from facegan.models import map_batches
+
 METHODS = ("sampled", "mean-diff", "linear")
 EPS = 1e-8
 
@@ -81,7 +83,7 @@ def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
     G.eval()
     C.eval()
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
-    logits = torch.cat([C(G(z[i : i + 256])).float() for i in range(0, n, 256)]).numpy()
+    logits = map_batches(lambda zz: C(G(zz)).float(), z).numpy()
     return fit_normals(z.numpy(), logits > 0, np.zeros((logits.shape[1], nz), np.float32),
                        min_per_class=10)
 

@@ -8,6 +8,7 @@ their shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -322,3 +323,28 @@ def build(cfg: ModelConfig, part: str) -> nn.Module:
     net = factories[part](cfg)
     init_weights(net)
     return net
+
+
+@torch.no_grad()
+def map_images(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray,
+               batch: int = 256) -> torch.Tensor:
+    """`fn` (E, C, C's trunk, ...) over uint8 faces (n, h, w, 3) in batches, each converted by
+    `images_to_tensor` only when its turn comes; the outputs concatenated, as float32."""
+    return torch.cat([fn(images_to_tensor(images[i : i + batch])).float()
+                      for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def map_batches(fn: Callable[..., torch.Tensor], *arrays: np.ndarray | torch.Tensor | None,
+                batch: int = 256) -> torch.Tensor:
+    """`fn(*parts)` (G, C(G(.)), ...) over arrays cut into batches along their first axis (None
+    passes through as None; numpy becomes float32 tensors); the outputs concatenated."""
+    n = next(len(a) for a in arrays if a is not None)
+
+    def part(a: np.ndarray | torch.Tensor | None, i: int) -> torch.Tensor | None:
+        if a is None:
+            return None
+        t = a[i : i + batch]
+        return t if isinstance(t, torch.Tensor) else torch.from_numpy(np.asarray(t)).float()
+
+    return torch.cat([fn(*(part(a, i) for a in arrays)) for i in range(0, n, batch)])

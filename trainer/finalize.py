@@ -7,34 +7,26 @@ faces feed the mean-difference directions and the atlas (the direction fits them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.models import images_to_tensor
+from facegan.models import map_images
 from trainer.data import FaceDataset
-
-
-def _batches(images: np.ndarray, batch: int = 256) -> Iterator[torch.Tensor]:
-    for i in range(0, len(images), batch):
-        yield images_to_tensor(images[i : i + batch])
 
 
 @torch.no_grad()
 def encode_images(E: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, res, res, 3) uint8 -> (n, nz) float32 latents."""
     E.eval()
-    out = [E(x).float() for x in _batches(images, batch)]
-    return torch.cat(out).numpy().astype(np.float32)
+    return map_images(E, images, batch).numpy()
 
 
 @torch.no_grad()
 def classifier_logits(C: nn.Module, images: np.ndarray) -> np.ndarray:
     C.eval()
-    return torch.cat([C(x).float() for x in _batches(images)]).numpy()
+    return map_images(C, images).numpy()
 
 
 def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.ndarray:
@@ -56,10 +48,3 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
     temp = log_temp.detach().exp().clamp(0.05, 20.0)
     C.temperature.copy_(temp)
     return temp.numpy()
-
-
-def classifier_accuracy(C: nn.Module, data: FaceDataset) -> np.ndarray:
-    """Per-attribute accuracy (n_attr,) on a labelled set."""
-    assert data.labels is not None
-    pred = classifier_logits(C, data.images) > 0
-    return (pred == (data.labels > 0)).mean(0)

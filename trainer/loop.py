@@ -245,7 +245,7 @@ class Trainer:
         margin = cfg.balance_margin
         skip_d = margin > 0 and (err_f < margin or err_r < margin)
         skip_g = margin > 0 and (err_f > 1 - margin or err_r > 1 - margin)
-        if margin > 0 and cfg.d_l2 > 0:  # seed 002: adaptive L2 on D
+        if margin > 0 and cfg.d_l2 > 0:  # adaptive L2 on D (Larsen & Sønderby 2015)
             self.d_l2 = float(np.clip(self.d_l2 * (1.5 if skip_d else 1 / 1.5), 1e-6, 1e-2))
             for g in self.opt_d.param_groups:
                 g["weight_decay"] = self.d_l2

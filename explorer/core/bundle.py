@@ -25,7 +25,7 @@ from facegan.checkpoint import (
     ModelFileError,
     load_model,
 )
-from facegan.models import ModelConfig, images_to_tensor, tensor_to_images
+from facegan.models import ModelConfig, map_images, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
@@ -181,8 +181,7 @@ class Bundle:
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:
         """(n, res, res, 3) uint8 faces -> (n, nz) float32 latents from the encoder E."""
-        E = self.network("E")
-        return E(images_to_tensor(self.check_faces(faces))).float().numpy()
+        return map_images(self.network("E"), self.check_faces(faces)).numpy()
 
     def check_faces(self, faces: np.ndarray) -> np.ndarray:
         faces = np.asarray(faces)

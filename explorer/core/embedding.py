@@ -11,12 +11,12 @@ points, their shape and the method, so reopening the same atlas is instant.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from facegan.files import atomic_write, cache_dir
 
 EMBED_METHODS = ("pca", "tsne")
 _VERSION = "1"  # bump when the parameters below change, so old cache entries are not reused
@@ -25,9 +25,7 @@ TSNE_PARAMS = {"perplexity": 30.0, "n_iter_early": 250, "n_iter": 500, "random_s
 
 def default_cache_dir() -> Path:
     """$FACE_EXPLORER_CACHE/embeddings, else ~/.cache/face-explorer/embeddings."""
-    env = os.environ.get("FACE_EXPLORER_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "face-explorer"
-    return base / "embeddings"
+    return cache_dir("embeddings")
 
 
 def cache_key(points: np.ndarray, method: str) -> str:
@@ -126,11 +124,8 @@ def embed(
     if progress is not None:
         progress(1.0)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".embed.", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, out, allow_pickle=False)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.save(tmp, out, allow_pickle=False), suffix=".npy",
+                     durable=False)
     except OSError:
         pass
     return out

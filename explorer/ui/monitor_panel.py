@@ -1,12 +1,11 @@
 """Training monitor: poll a trainer run folder (metrics.jsonl, samples/grid_*.png) every 2 s.
 
-The trainer writes these files atomically (see trainer/monitor.py); we only read them and never
-import the training loop.
+The trainer appends the metrics log (`facegan.runlog`, whose reader this uses) and writes the
+grids atomically; this panel only reads them and never imports the trainer.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -14,25 +13,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-CURVES = (("d_real", "D(real)", "#4fc3f7"), ("d_fake", "D(fake)", "#ef5350"),
-          ("g_fool", "D(G(z))", "#ffd54f"))
+from facegan.runlog import CURVES, METRICS_FILE, read_records
 
-
-def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict], int]:
-    """New complete JSONL records from byte ``offset``; returns (records, new offset)."""
-    if not path.exists():
-        return [], 0
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read()
-    end = data.rfind(b"\n") + 1  # a line being written is read next time
-    out = []
-    for line in data[:end].splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out, offset + end
+COLOURS = {"d_real": "#4fc3f7", "d_fake": "#ef5350", "g_fool": "#ffd54f"}
 
 
 class MonitorPanel(QWidget):
@@ -54,8 +37,8 @@ class MonitorPanel(QWidget):
         self.plot.setYRange(0, 1)
         self.plot.setLabel("bottom", "step")
         self.plot.setMinimumHeight(200)
-        self.curves = {k: self.plot.plot([], [], name=label, pen=pg.mkPen(c, width=2))
-                       for k, label, c in CURVES}
+        self.curves = {k: self.plot.plot([], [], name=label, pen=pg.mkPen(COLOURS[k], width=2))
+                       for k, label in CURVES}
         self.grid = QLabel()
         self.grid.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid.setMinimumHeight(160)
@@ -93,7 +76,7 @@ class MonitorPanel(QWidget):
     def poll(self) -> None:
         if self.run is None:
             return
-        new, self._offset = read_metrics(self.run / "metrics.jsonl", self._offset)
+        new, self._offset = read_records(self.run / METRICS_FILE, self._offset)
         gan = [r for r in new if r.get("phase", "gan") == "gan" and "step" in r]
         if gan:
             self.records += gan
@@ -104,7 +87,7 @@ class MonitorPanel(QWidget):
             last = self.records[-1]
             self.stats.setText(
                 f"step {last['step']}/{last.get('total_steps', '?')} · "
-                + " · ".join(f"{lab} {last[k]:.2f}" for k, lab, _ in CURVES if k in last))
+                + " · ".join(f"{lab} {last[k]:.2f}" for k, lab in CURVES if k in last))
         elif not self.records:
             self.stats.setText("Waiting for metrics.jsonl…")
         grids = sorted((self.run / "samples").glob("grid_*.png"))

@@ -63,8 +63,6 @@ class PhotoPanel(QWidget):
     """
 
     message = Signal(str)
-    photoReady = Signal(object)  # Photo
-    photoFailed = Signal(str)
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,12 +190,16 @@ class PhotoPanel(QWidget):
         self._next()
 
     def _done(self, photo: Photo) -> None:
+        if self.job is not None and self.job.cancelled():  # stopped early: not the photo asked for
+            name = Path(self.current[0]).name if self.current else "photo"
+            self.status.setText(f"{name}: encoding cancelled")
+            self._finish_job()
+            return
         self.progress.setValue(100)
         self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
         self.show_photo(photo)
         self.state.add_photo(photo)
         self.state.load_latent(photo.z, photo.name, detail=photo.detail)
-        self.photoReady.emit(photo)
         self.message.emit(f"Encoded {photo.name} (PSNR {photo.psnr:.1f} dB)")
         self._finish_job()
 
@@ -206,8 +208,6 @@ class PhotoPanel(QWidget):
         name = Path(self.current[0]).name if self.current else "photo"
         if type(e).__name__ in ("PhotoError", "BundleError", "ExportCancelled"):
             msg = f"{name}: {e}"
-        elif type(e).__name__ == "Cancelled" or "cancel" in str(e).lower():
-            msg = f"{name}: encoding cancelled"
         else:
             msg = f"{name}: could not encode ({type(e).__name__}: {e})"
         self.status.setText("")
@@ -221,7 +221,6 @@ class PhotoPanel(QWidget):
         self.error.setText(msg)
         self.error.show()
         self.progress.setValue(0)
-        self.photoFailed.emit(msg)
         self.message.emit(msg)
 
     def _retry(self, choose: int | None = None, whole: bool = False) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -44,7 +44,6 @@ class ScatterPanel(QWidget):
         The shared state (atlas from its bundle, photos from ``state.photos``).
     """
 
-    computed = Signal()
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -176,7 +175,6 @@ class ScatterPanel(QWidget):
         self.info.setText(f"{self.n_atlas} atlas faces, {len(z) - self.n_atlas} photos"
                           + (f" ({outside} outside this view: scroll to zoom out)" if outside
                              else "") + ". Hover to see a face, click to edit it.")
-        self.computed.emit()
 
     def _failed(self, e: Exception) -> None:
         self.job = None
