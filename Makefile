@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/face-explorer
+
+# The launcher entry, icon and model-file type for this user (under $XDG_DATA_HOME or ~/.local/share).
+install-desktop: $(STAMP)
+	$(BIN)/face-explorer --install-desktop
+
+uninstall-desktop: $(STAMP)
+	$(BIN)/face-explorer --uninstall-desktop
 
 test: $(STAMP)
 	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools

@@ -41,12 +41,11 @@ DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in 
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from explorer.core.latents import seed_latents
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
     b = open_bundle(args)
     scene = _scene(b, args)
-    save_grid(scene.draw(scene.request(seed_latents(seeds, b.nz))), args.out, args.cols,
+    save_grid(scene.draw(scene.request(b.seed_latents(seeds, args.psi))), args.out, args.cols,
               args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
     return 0
@@ -284,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore a face GAN. Without a subcommand, face-explorer opens the window; "
         "with one, it runs headless.",
         epilog="A SOURCE is a seed (42), a photo (face.jpg) or a saved latent (z.npy). "
-        f"Run '{PROG} COMMAND --help' for each command's options.",
+        f"Run '{PROG} COMMAND --help' for each command's options. The window: "
+        f"'{PROG} [--model PATH] [PHOTO... | MODEL.safetensors | SESSION.json]'; "
+        f"'{PROG} --install-desktop' adds it to this user's application menu "
+        "(--uninstall-desktop removes it).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="subcommands")
     fmt = argparse.ArgumentDefaultsHelpFormatter

@@ -76,11 +76,11 @@ def read_face(bundle: Bundle, source: str, args: argparse.Namespace,
     encoding, or saved beside the .npy); without, it is still a photo (drawn at psi 1)."""
     import numpy as np
 
-    from explorer.core.latents import seed_latent
     from explorer.core.scene import EditedFace
 
     if source.isdigit():
-        return EditedFace(seed_latent(int(source), bundle.nz), label=f"seed {source}")
+        z = bundle.seed_latents([int(source)], getattr(args, "psi", 1.0))[0]
+        return EditedFace(z, label=f"seed {source}")
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:

@@ -48,7 +48,7 @@ from facegan.models import ModelConfig, build
 FORMAT = "face-explorer-model"
 FORMAT_VERSION = 1
 META_KEY = "face_explorer"
-PARTS = ("G", "D", "E", "C")
+PARTS = ("G", "D", "E", "C", "J")  # J: the independent judge, read by evaluation alone
 # Tensor keys of the extras (see the module docstring for what each holds).
 ATTR_DIRECTIONS = "attr.directions"
 ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from facegan.models import map_batches
+from facegan.models import map_batches, prior_latents
 
 METHODS = ("sampled", "mean-diff", "linear")
 EPS = 1e-8
@@ -82,10 +82,12 @@ def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
     (or always draws) gets a zero row (the explorer then falls back to the mean difference)."""
     G.eval()
     C.eval()
-    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
-    logits = map_batches(lambda zz: C(G(zz)).float(), z).numpy()
-    return fit_normals(z.numpy(), logits > 0, np.zeros((logits.shape[1], nz), np.float32),
-                       min_per_class=10)
+    dev = next(G.parameters()).device
+    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lat = prior_latents(G, z)  # w for a style G: the boundaries live where the edits act
+    logits = map_batches(lambda w: C(G(w)).float(), lat).numpy()
+    return fit_normals(lat.cpu().numpy(), logits > 0,
+                       np.zeros((logits.shape[1], nz), np.float32), min_per_class=10)
 
 
 def custom_direction(z_has: np.ndarray, z_hasnot: np.ndarray) -> np.ndarray:

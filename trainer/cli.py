@@ -34,7 +34,9 @@ a timelapse.
 
 # (flag, TrainConfig field, type, help)
 FLAGS: list[tuple[str, str, Any, str]] = [
-    ("--kind", "kind", str, "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016)"),
+    ("--kind", "kind", str,
+     "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016) | style (mapping "
+     "network + w-modulated synthesis, edited in W)"),
     ("--res", "res", int, "image size: 32, 64 or 128 (16 for tests)"),
     ("--nz", "nz", int, "latent size"),
     ("--ngf", "ngf", int, "generator base width"),
@@ -66,6 +68,10 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--snapshot-every", "snapshot_every", int, "write a resumable snapshot every N steps"),
     ("--log-every", "log_every", int, "log metrics every N steps"),
     ("--threads", "threads", int, "CPU threads for torch (0 = default)"),
+    ("--mapping-layers", "mapping_layers", int, "style: depth of the mapping network"),
+    ("--style-mix", "style_mix", float, "style: share of faces drawn with mixed styles"),
+    ("--gan-minutes", "gan_minutes", float,
+     "end the GAN phase after this many minutes of training (0 = run --steps)"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]
@@ -80,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data folder, or 'fake' for synthetic smoke-test data")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting recipe: celeba64, celeba64-cgan or tiny (flags override it)")
+                   help="starting recipe: celeba64, celeba64-cgan, style64 or tiny "
+                   "(flags override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--cond", metavar="A,B,...", help="attributes for a conditional GAN")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")

@@ -16,17 +16,21 @@ from facegan.models import map_images
 from trainer.data import FaceDataset
 
 
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
 @torch.no_grad()
 def encode_images(E: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, res, res, 3) uint8 -> (n, nz) float32 latents."""
     E.eval()
-    return map_images(E, images, batch).numpy()
+    return map_images(E, images, batch, _device(E)).numpy()
 
 
 @torch.no_grad()
 def classifier_logits(C: nn.Module, images: np.ndarray) -> np.ndarray:
     C.eval()
-    return map_images(C, images).numpy()
+    return map_images(C, images, device=_device(C)).numpy()
 
 
 def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.ndarray:
@@ -46,5 +50,5 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
 
     opt.step(closure)
     temp = log_temp.detach().exp().clamp(0.05, 20.0)
-    C.temperature.copy_(temp)
+    C.temperature.copy_(temp.to(C.temperature.device))
     return temp.numpy()

@@ -202,6 +202,8 @@ class Run:
             networks["E"] = t.E
         if t.C is not None and phase_i > PHASES.index("classifier"):
             networks["C"] = t.C
+            if t.J is not None:
+                networks["J"] = t.J
         meta = {"name": self.out.name, "attribute_names": self.data.attribute_names,
                 "step": t.total_steps, "phase": t.phase, "final": final,
                 "train_config": t.cfg.to_dict(), "provenance": self.provenance()}

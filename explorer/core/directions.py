@@ -149,6 +149,7 @@ def get_directions(bundle: Bundle, method: str = "mean-diff") -> Directions:
             (len(bundle.attribute_names), bundle.nz), np.float32)
         vectors = _cached_linear(bundle.atlas_z, bundle.atlas_labels, fallback)
     unit = normalise(np.asarray(vectors, np.float32))
-    d = Directions(method, list(bundle.attribute_names), unit, _scales(unit))
+    scales = bundle.latent_spread(unit) if bundle.truncates_latents else _scales(unit)
+    d = Directions(method, list(bundle.attribute_names), unit, scales)
     bundle.cache[key] = d
     return d

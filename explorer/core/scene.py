@@ -29,7 +29,6 @@ import numpy as np
 from explorer.core.bundle import DEFAULT_PSI, Bundle
 from explorer.core.directions import Directions, available_methods, default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
-from explorer.core.latents import seed_latents
 from explorer.core.render import RenderRequest
 
 MAX_GRID = 6
@@ -153,10 +152,12 @@ class Scene:
 
     def seed_latents(self) -> np.ndarray:
         """(grid², nz): consecutive seeds from `seed`, without the edited face."""
-        key = (self.seed, self.grid)
+        # A style G's seed latents come truncated toward w_avg (`Bundle.seed_latents`), before
+        # any edit: psi is part of them, and its sliders keep their full strength.
+        key = (self.seed, self.grid, self.psi if self.bundle.truncates_latents else None)
         if self._base is None or self._base[0] != key:
             seeds = range(self.seed, self.seed + self.grid * self.grid)
-            self._base = (key, seed_latents(list(seeds), self.bundle.nz))
+            self._base = (key, self.bundle.seed_latents(list(seeds), self.psi))
         return self._base[1].copy()
 
     def base_latents(self) -> np.ndarray:
