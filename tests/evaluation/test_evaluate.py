@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from testdata import TINY_ATTRIBUTES
 
@@ -14,6 +15,8 @@ from evaluation.face_train import main as train_cli
 from trainer.config import TrainConfig, preset
 from trainer.data import fake_dataset, load_dataset
 from trainer.run import Run
+
+pytestmark = pytest.mark.slow  # trains two tiny models and writes whole reports
 
 
 def _labelled_folder(root: Path, n: int = 96) -> Path:

@@ -17,6 +17,8 @@ from facegan.checkpoint import load_model, load_state
 from facegan.runlog import read_records
 from trainer.cli import main
 
+pytestmark = pytest.mark.slow  # subprocess training runs, killed and resumed
+
 BIN = Path(sys.executable).parent
 FACE_TRAIN = [str(BIN / "face-train")] if (BIN / "face-train").exists() else [
     sys.executable, "-m", "trainer.cli"]
