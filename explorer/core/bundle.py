@@ -50,7 +50,7 @@ def default_model_path() -> Path:
 
 @dataclass
 class Bundle:
-    """A loaded model: config, attribute names, atlas and the networks (kept private).
+    """A loaded model: config, attribute names, atlas, stored directions and the networks.
 
     Attributes
     ----------
@@ -60,6 +60,9 @@ class Bundle:
     atlas_z : (n, nz) float32 encoded faces, or None.
     atlas_labels : (n, n_attr) int8 in {-1, +1}, or None.
     has_encoder, has_classifier : whether E / C are in the file.
+    raw_directions, sampled_directions : the stored direction sets (`facegan.checkpoint`), or None.
+    networks : CPU float32 G, E, C as loaded; reach them through `network`, which says when one
+        is missing. A render service takes its own copy of G (`explorer.core.render`).
     """
 
     path: Path

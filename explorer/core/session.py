@@ -1,8 +1,10 @@
 """Session files: plain JSON, with numpy arrays stored as base64 (exact float32 round trip).
 
-A session holds what the user made (favourite latents, keyframes, custom attributes, slider values,
-the model path). Arrays are written as ``{"__ndarray__": base64, "dtype": ..., "shape": [...]}``;
-nothing in the file is ever executed or unpickled. Writes are atomic (temp file + rename).
+A session holds what `explorer.core.scene.session_dict` gives it: the model path, the scene (seed,
+ψ, grid, slider values, locks, direction method, the face being edited, custom directions), the
+favourites and the photos. Arrays are written as
+``{"__ndarray__": base64, "dtype": ..., "shape": [...]}``; nothing in the file is ever executed or
+unpickled. Writes are atomic (`facegan.files.atomic_write`).
 """
 
 from __future__ import annotations
