@@ -109,7 +109,7 @@ def test_analogy_slots_produce_the_result(window):
     np.testing.assert_array_equal(panel.slots["B"].z, zb)
     assert panel.result_image is None  # C still empty
     window.state.load_latent(zc, "c")
-    [b for b in panel.findChildren(type(panel.use)) if b.text() == "Set from current"][2].click()
+    [b for b in panel.findChildren(type(panel.use)) if b.text() == "Use current"][2].click()
     assert panel.result_image is not None
     want = window.bundle.generate(analogy(za, zb, zc, 1.0)[None], psi=window.state.psi)[0]
     np.testing.assert_array_equal(panel.result_image, want)
@@ -146,8 +146,8 @@ def test_a_photo_in_slot_c_keeps_its_detail_through_the_analogy(window):
     np.testing.assert_array_equal(panel.strip_images[0], b.generate(zc[None], detail=detail)[0])
     panel.use.click()
     np.testing.assert_array_equal(window.state.custom_detail, detail)
-    # And the canvas hands the photo on: "Set from current" in A carries the detail too.
-    [x for x in panel.findChildren(type(panel.use)) if x.text() == "Set from current"][0].click()
+    # And the canvas hands the photo on: "Use current" in A carries the detail too.
+    [x for x in panel.findChildren(type(panel.use)) if x.text() == "Use current"][0].click()
     np.testing.assert_array_equal(panel.slots["A"].detail, detail)
 
 
@@ -259,7 +259,7 @@ def test_monitor_polls_a_run_folder(qtbot, tmp_path):
     q.save(str(run / "samples" / "grid_000030.png"))
     qtbot.waitUntil(lambda: len(mon.curves["g_fool"].getData()[0]) == 3, timeout=3000)
     qtbot.waitUntil(lambda: mon.grid_path.name == "grid_000030.png", timeout=3000)
-    assert "step 30" in mon.stats.text()
+    assert "step 30" in mon.phase.text()
     mon.stop()
 
 
