@@ -44,10 +44,11 @@ def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 2,
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """PSNR in dB of uint8 images: per image for (n, h, w, 3), a 0-d array for (h, w, 3);
-    inf where they are identical."""
+    """PSNR in dB of uint8 images: per image for (n, h, w, 3), a 0-d array for one image (or any
+    array of 3 or fewer axes, such as the masked pixels (k, 3) of one); inf where they are
+    identical."""
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    axes = tuple(range(a.ndim - 3, a.ndim))
+    axes = tuple(range(max(a.ndim - 3, 0), a.ndim))
     mse = ((a64 - b64) ** 2).mean(axis=axes)
     with np.errstate(divide="ignore"):
         return 10 * np.log10(255.0**2 / mse)
