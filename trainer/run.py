@@ -106,7 +106,7 @@ class Run:
             for stale in [*self.out.glob(".*.tmp"), *self.samples.glob(".*.tmp")]:
                 stale.unlink(missing_ok=True)
             if state is None:
-                (self.out / "metrics.jsonl").unlink(missing_ok=True)
+                (self.out / METRICS_FILE).unlink(missing_ok=True)
                 self._write_options()
         t = self.trainer
         t.add_callback("on_step", self._on_step)
@@ -233,7 +233,7 @@ class Run:
         save_state(self.state_file, t.state_dict())
         self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
         # The monitor's "finished" (the last record names no step of any phase).
-        monitor.append_jsonl(self.out / "metrics.jsonl", {
+        append_record(self.out / METRICS_FILE, {
             "phase": "done", "total_steps": t.total_steps, "time": round(t.wall_time, 2)})
         grids = sorted(self.samples.glob("grid_*.png"))
         monitor.write_timelapse(grids, self.out / "timelapse.gif")
