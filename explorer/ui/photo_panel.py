@@ -159,7 +159,7 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
-        self.tune = QCheckBox("Pivotal tuning (keeps the likeness under edits, ~15 s)")
+        self.tune = QCheckBox("Pivotal tuning (~15 s)")  # the tooltip says what it does
         self.tune.setToolTip(
             "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
             "person survives edits; it takes about 15 s and can be cancelled. Off: the fast "

@@ -109,6 +109,11 @@ class ExplorerState(QObject):
         return None if self.scene.face is None else self.scene.face.detail
 
     @property
+    def custom_tuned(self) -> Any:
+        """The edited photo's pivotal-tuned weights, or None."""
+        return None if self.scene.face is None else self.scene.face.tuned
+
+    @property
     def custom_label(self) -> str:
         return "" if self.scene.face is None else self.scene.face.label
 
