@@ -56,7 +56,6 @@ class ScatterPanel(QWidget):
         The shared state (atlas from its bundle, photos from ``state.photos``).
     """
 
-    computed = Signal()
     partialMap = Signal(object, object)  # t-SNE's points while refined (worker thread -> GUI)
     bigToggled = Signal(bool)  # the map asks for the window's big area (or back to its tab)
 
