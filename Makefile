@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install-desktop uninstall-desktop
+.PHONY: run test test-fast lint bench clean install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# The inner loop: lint and every test not marked slow (training runs, reports, encoder training).
+test-fast: $(STAMP)
+	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
+	$(BIN)/lint-imports
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools

@@ -395,9 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock", action="append", default=[], metavar="NAME",
                    help="keep this attribute fixed while others move (repeatable)")
     p.add_argument("--method", choices=DIRECTION_METHODS, default=None,
-                   help="attribute directions: boundaries fitted on samples, seed 001 mean "
-                        "difference, or a linear classifier on photos (default: the best the "
-                        "model has)")
+                   help="attribute directions: boundaries fitted on samples, the mean "
+                        "difference of encoded training faces, or a linear classifier on "
+                        "photos (default: the best the model has)")
     p.add_argument("--compare", action="store_true", help="put the original beside the edit")
     p.add_argument("--no-detail", action="store_true",
                    help="draw a photo from its latent alone, without the detail its encoding "

@@ -178,22 +178,18 @@ def resize_faces(images: np.ndarray, size: int | None) -> list[Any]:
 
 
 def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
-    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic rename)."""
-    import os
-
+    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic: a failure leaves no file)."""
+    import numpy as np
     from PIL import Image
 
-    tiles = resize_faces(images, size)
-    cols = max(1, min(cols, len(tiles)))
-    rows = (len(tiles) + cols - 1) // cols
-    w, h = tiles[0].size
-    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
-    for i, t in enumerate(tiles):
-        grid.paste(t, ((i % cols) * w, (i // cols) * h))
+    from facegan.files import atomic_write
+    from facegan.images import image_grid
+
+    tiles = np.stack([np.asarray(t.convert("RGB")) for t in resize_faces(images, size)])
+    grid = image_grid(tiles, max(1, min(cols, len(tiles))), pad=0)
     check_out(path)
-    tmp = path.with_name(f".{path.name}.part")
-    grid.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"), suffix=".png",
+                 durable=False)
 
 
 def check_out(path: Path) -> None:

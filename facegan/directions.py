@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from facegan.models import prior_latents
+from facegan.models import map_batches, prior_latents
 
 METHODS = ("sampled", "mean-diff", "linear")
 EPS = 1e-8
@@ -85,7 +85,7 @@ def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
     dev = next(G.parameters()).device
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(dev)
     lat = prior_latents(G, z)  # w for a style G: the boundaries live where the edits act
-    logits = torch.cat([C(G(lat[i : i + 256])).float().cpu() for i in range(0, n, 256)]).numpy()
+    logits = map_batches(lambda w: C(G(w)).float(), lat).numpy()
     return fit_normals(lat.cpu().numpy(), logits > 0,
                        np.zeros((logits.shape[1], nz), np.float32), min_per_class=10)
 

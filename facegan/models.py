@@ -8,6 +8,7 @@ their shape.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -381,3 +382,31 @@ def prior_latents(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) 
     """The latents G draws from prior noise z: w = mapping(z) for a style G, z itself otherwise.
     Edits, directions and the encoder live in this space."""
     return G.map(z, y) if isinstance(G, StyleGenerator) else z
+
+
+@torch.no_grad()
+def map_images(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray,
+               batch: int = 256, device: torch.device | str = "cpu") -> torch.Tensor:
+    """`fn` (E, C, C's trunk, ...) over uint8 faces (n, h, w, 3) in batches, each converted by
+    `images_to_tensor` (and moved to `device`) only when its turn comes; the outputs
+    concatenated on the CPU, as float32."""
+    return torch.cat([fn(images_to_tensor(images[i : i + batch]).to(device)).float().cpu()
+                      for i in range(0, len(images), batch)])
+
+
+@torch.no_grad()
+def map_batches(fn: Callable[..., torch.Tensor], *arrays: np.ndarray | torch.Tensor | None,
+                batch: int = 256, device: torch.device | str | None = None) -> torch.Tensor:
+    """`fn(*parts)` (G, C(G(.)), ...) over arrays cut into batches along their first axis (None
+    passes through as None; numpy becomes float32 tensors; `device`, if given, is where each
+    part goes); the outputs concatenated on the CPU."""
+    n = next(len(a) for a in arrays if a is not None)
+
+    def part(a: np.ndarray | torch.Tensor | None, i: int) -> torch.Tensor | None:
+        if a is None:
+            return None
+        t = a[i : i + batch]
+        t = t if isinstance(t, torch.Tensor) else torch.from_numpy(np.asarray(t)).float()
+        return t if device is None else t.to(device)
+
+    return torch.cat([fn(*(part(a, i) for a in arrays)).cpu() for i in range(0, n, batch)])

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from explorer.core.align import find_face_aligned
-from explorer.core.bundle import images_to_tensor, load_bundle
+from explorer.core.bundle import load_bundle
 from explorer.core.photos import PhotoError, find_face, load_photo
+from facegan.models import images_to_tensor
 
 DATA = Path("/work/shared/data")
 

@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.core.bundle import images_to_tensor, load_bundle, tensor_to_images
+from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
 from explorer.core.edits import apply_edits
-from explorer.core.encoding import encode_photo, psnr
+from explorer.core.encoding import encode_photo
 from explorer.core.pivotal import tune_generator, tuned_forward
+from facegan.images import psnr
+from facegan.models import images_to_tensor, tensor_to_images
 
 TARGETS = ("Smiling", "Eyeglasses", "Young")
 

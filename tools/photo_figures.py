@@ -19,10 +19,11 @@ from PIL import Image, ImageDraw
 from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
 from explorer.core.edits import apply_edits
-from explorer.core.encoding import encode_photo, psnr
+from explorer.core.encoding import encode_photo
 from explorer.core.paste_back import save_like
 from explorer.core.photo_edit import paste_edit, tune_photo
 from explorer.core.photos import load_photo
+from facegan.images import psnr
 
 PHOTOS = ("29_1_1_20170113013111447.jpg.chip.jpg", "68_0_3_20170117172636569.jpg.chip.jpg",
           "32_1_0_20170117134818053.jpg.chip.jpg", "51_0_0_20170111171747325.jpg.chip.jpg")

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from explorer.core.align import Alignment, warp_face
-from explorer.core.bundle import images_to_tensor, load_bundle
+from explorer.core.bundle import load_bundle
+from facegan.models import images_to_tensor
 
 DATA = Path("/work/shared/data/celeba-9k")
 N_TRAIN, N_CAL = 8000, 500  # images 1-8000 train, 8001-8500 calibrate; 8501-9000 never

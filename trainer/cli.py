@@ -56,7 +56,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--label-smooth", "label_smooth", float, "bce: real label is 1 - this"),
     ("--label-noise", "label_noise", float, "bce: uniform noise of this size on the labels"),
     ("--balance-margin", "balance_margin", float,
-     "skip the update of whichever side wins by this margin (0 = off; seed 002 uses 0.3)"),
+     "skip the update of whichever side wins by this margin (0 = off; Larsen and "
+     "Sønderby's 'Generating Faces with Torch' uses 0.3)"),
     ("--d-l2", "d_l2", float, "L2 on D (adapts when --balance-margin is on)"),
     ("--ema", "ema", float, "decay of the generator's moving average (0 = off)"),
     ("--augment", "augment", str, "DiffAugment policy: comma list of color,translation,cutout"),

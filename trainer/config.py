@@ -23,16 +23,16 @@ class TrainConfig:
     steps: int = 10_000  # GAN steps
     encoder_steps: int = 2_000  # encoder phase (G frozen); VAE/GAN trains E jointly instead
     classifier_steps: int = 1_500  # attribute classifier phase (0 = no classifier)
-    optimizer: str = "adam"  # adam | rmsprop (seed 004)
+    optimizer: str = "adam"  # adam | rmsprop (RMSprop: the KDnuggets face-GAN tutorial)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     lr_e: float = 2e-4
     beta1: float = 0.5
     loss: str = "hinge"  # hinge | bce
-    label_smooth: float = 0.0  # bce only: real target 1 - label_smooth (seed 004)
-    label_noise: float = 0.0  # bce only: uniform noise added to targets (seed 004)
-    balance_margin: float = 0.0  # seed 002: skip the update of the side winning by this margin
-    d_l2: float = 0.0  # L2 on D; with balance_margin > 0 it adapts (seed 002)
+    label_smooth: float = 0.0  # bce only: real target 1 - label_smooth
+    label_noise: float = 0.0  # bce only: uniform noise added to targets
+    balance_margin: float = 0.0  # skip the side winning by this margin (Larsen & Sønderby 2015)
+    d_l2: float = 0.0  # L2 on D; with balance_margin > 0 it adapts (Larsen & Sønderby 2015)
     ema: float = 0.999  # EMA decay of G's copy (0 = off)
     augment: str = "color,translation"  # DiffAugment policy ('' = off)
     r1: float = 0.0  # R1 gradient penalty weight on real images (0 = off)

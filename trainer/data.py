@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+import facegan.images
+from facegan.files import cache_dir
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 UTK_RE = re.compile(r"^(\d+)_([01])_(\d)_.*\.jpg", re.IGNORECASE)
 UTK_ATTRIBUTES = ["Male", "Young"]
@@ -175,19 +178,8 @@ def discover(root: str | os.PathLike[str]) -> tuple[str, list[Path], np.ndarray 
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Any PIL mode (grayscale, RGBA, CMYK, 16-bit, palette) to 8-bit RGB, EXIF orientation
-    applied."""
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float32)
-        hi = a.max() if a.size else 1.0
-        a = a * (255.0 / (65535.0 if hi > 255 else max(hi, 1.0)))
-        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA")
-        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, img)
-    return img.convert("RGB")
+    """`facegan.images.to_rgb` with the EXIF orientation applied first."""
+    return facegan.images.to_rgb(ImageOps.exif_transpose(img))
 
 
 def centre_square(img: Image.Image, res: int) -> np.ndarray:
@@ -219,8 +211,7 @@ def _save_npy(path: str, arr: np.ndarray) -> None:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("FACE_EXPLORER_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "face-explorer"
+    return cache_dir()
 
 
 def _cache_key(files: list[Path], res: int) -> str:

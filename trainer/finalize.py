@@ -7,14 +7,12 @@ faces feed the mean-difference directions and the atlas (the direction fits them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.models import images_to_tensor
+from facegan.models import map_images
 from trainer.data import FaceDataset
 
 
@@ -22,24 +20,17 @@ def _device(net: nn.Module) -> torch.device:
     return next(net.parameters()).device
 
 
-def _batches(images: np.ndarray, batch: int = 256,
-             device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
-    for i in range(0, len(images), batch):
-        yield images_to_tensor(images[i : i + batch]).to(device)
-
-
 @torch.no_grad()
 def encode_images(E: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, res, res, 3) uint8 -> (n, nz) float32 latents."""
     E.eval()
-    out = [E(x).float().cpu() for x in _batches(images, batch, _device(E))]
-    return torch.cat(out).numpy().astype(np.float32)
+    return map_images(E, images, batch, _device(E)).numpy()
 
 
 @torch.no_grad()
 def classifier_logits(C: nn.Module, images: np.ndarray) -> np.ndarray:
     C.eval()
-    return torch.cat([C(x).float().cpu() for x in _batches(images, device=_device(C))]).numpy()
+    return map_images(C, images, device=_device(C)).numpy()
 
 
 def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.ndarray:
@@ -61,10 +52,3 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
     temp = log_temp.detach().exp().clamp(0.05, 20.0)
     C.temperature.copy_(temp.to(C.temperature.device))
     return temp.numpy()
-
-
-def classifier_accuracy(C: nn.Module, data: FaceDataset) -> np.ndarray:
-    """Per-attribute accuracy (n_attr,) on a labelled set."""
-    assert data.labels is not None
-    pred = classifier_logits(C, data.images) > 0
-    return (pred == (data.labels > 0)).mean(0)

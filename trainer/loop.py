@@ -238,32 +238,82 @@ class Trainer:
         return self.G_train(z, y, from_z=True, mix=mix)
 
     def gan_step(self) -> dict[str, float]:
+        """One GAN step: D learns real from fake, then G learns to fool D (a VAE/GAN's step,
+        which also trains E, is `vaegan_step`)."""
+        if self.cfg.kind == "vaegan":
+            return self.vaegan_step()
+        real, y_real, z, y_fake = self._draw()
+        # One G forward serves the D step (detached) and the G step: G does not change in
+        # between, so its output is the same; only BatchNorm's running stats, which training
+        # does not use, are updated once per step instead of twice.
+        with self.autocast():
+            fake_g = self._fake(z, y_fake)
+        m, d = self._d_step(real, [fake_g.detach()], y_real, y_fake)
+        # G step: D is frozen and used without its DDP wrapper.
+        self.D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self.autocast():
+            g_out = self.D(self.aug(fake_g), y_fake).float()
+        loss_g = self.g_loss(g_out)
+        if not d["skip_g"]:
+            loss_g.backward()
+            self.opt_g.step()
+        return self._end_step(m, d, loss_g, g_out)
+
+    def vaegan_step(self) -> dict[str, float]:
+        """One VAE/GAN step (Larsen et al. 2016): E encodes real faces; D judges them against G's
+        samples and G's reconstructions; E learns to reconstruct in D's feature space (plus a KL
+        term), G to fool D with both."""
         cfg = self.cfg
         real, y_real, z, y_fake = self._draw()
         n = real.shape[0]
+        with self.autocast():
+            mu, logvar = self.E.forward_dist(real) if self.world == 1 else \
+                self.E_train.module.forward_dist(real)
+        mu, logvar = mu.float(), logvar.float()
+        eps = torch.randn(mu.shape, generator=self.gen).to(self.device)
+        z_rec = mu + eps * (0.5 * logvar).exp()
+        # The G step runs G on z and z_rec jointly (other batch statistics), so the D step has
+        # its own forward.
+        with torch.no_grad(), self.autocast():
+            fake = self.G(z, y_fake)
+            recon_ng = self.G(z_rec.detach(), None)
+        m, d = self._d_step(real, [fake, recon_ng], y_real, y_fake)
+        # G and E step; D is frozen and used without its DDP wrapper.
+        self.D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self.autocast():
+            both = self.G_train(torch.cat([z, z_rec]), None)
+            fake_g, recon = both[:n], both[n:]
+            g_out = self.D(self.aug(fake_g), y_fake).float()
+        loss_g = self.g_loss(g_out)
+        with self.autocast():
+            f_rec, f_real = self.D.features(recon), self.D.features(real)
+        rec = F.mse_loss(f_rec.float(), f_real.float().detach()) + F.l1_loss(
+            recon.float(), real.float()
+        )
+        kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+        with self.autocast():
+            adv_rec = self.g_loss(self.D(self.aug(recon), None).float())
+        self.opt_e.zero_grad(set_to_none=True)
+        (cfg.vae_kl * kl + rec).backward(inputs=list(self.E.parameters()), retain_graph=True)
+        loss_g_total = loss_g + 0.5 * adv_rec + cfg.vae_gamma * rec
+        if not d["skip_g"]:
+            loss_g_total.backward(inputs=list(self.G.parameters()))
+            self.opt_g.step()
+        self.opt_e.step()
+        m.update(kl=kl.item(), rec=rec.item())
+        return self._end_step(m, d, loss_g, g_out)
+
+    def _d_step(self, real: torch.Tensor, fakes: list[torch.Tensor], y_real: torch.Tensor | None,
+                y_fake: torch.Tensor | None) -> tuple[dict[str, float], dict[str, Any]]:
+        """D's update on real faces against `fakes` (detached), with the balance rule and R1;
+        returns (metrics so far, what the rest of the step needs: losses, probabilities, skips)."""
+        cfg = self.cfg
+        n = real.shape[0]
         m: dict[str, float] = {}
-        vae = cfg.kind == "vaegan"
-        if vae:
-            with self.autocast():
-                mu, logvar = self.E.forward_dist(real) if self.world == 1 else \
-                    self.E_train.module.forward_dist(real)
-            mu, logvar = mu.float(), logvar.float()
-            eps = torch.randn(mu.shape, generator=self.gen).to(self.device)
-            z_rec = mu + eps * (0.5 * logvar).exp()
-        # One G forward serves the D step (detached) and the G step: G does not change in
-        # between, so its output is the same; only BatchNorm's running stats, which training
-        # does not use, are updated once per step instead of twice. The VAE/GAN's G step runs
-        # G on z and z_rec jointly (other batch statistics), so it keeps its own forward.
-        if vae:
-            with torch.no_grad(), self.autocast():
-                fake = self.G(z, y_fake)
-                recon_ng = self.G(z_rec.detach(), None)
-        else:
-            with self.autocast():
-                fake_g = self._fake(z, y_fake)
-            fake = fake_g.detach()
-        # D step: one forward over real and fake (DDP wants one forward per backward).
-        d_in = [self.aug(real), self.aug(fake)] + ([self.aug(recon_ng)] if vae else [])
+        # One forward over real and fake (DDP wants one forward per backward).
+        d_in = [self.aug(real)] + [self.aug(f) for f in fakes]
         y_in = None if y_real is None else torch.cat([y_real, y_fake])
         with self.autocast():
             out = self.D_train(torch.cat(d_in), y_in).float()
@@ -275,7 +325,7 @@ class Trainer:
         margin = cfg.balance_margin
         skip_d = margin > 0 and (err_f < margin or err_r < margin)
         skip_g = margin > 0 and (err_f > 1 - margin or err_r > 1 - margin)
-        if margin > 0 and cfg.d_l2 > 0:  # seed 002: adaptive L2 on D
+        if margin > 0 and cfg.d_l2 > 0:  # adaptive L2 on D (Larsen & Sønderby 2015)
             self.d_l2 = float(np.clip(self.d_l2 * (1.5 if skip_d else 1 / 1.5), 1e-6, 1e-2))
             for g in self.opt_d.param_groups:
                 g["weight_decay"] = self.d_l2
@@ -285,46 +335,24 @@ class Trainer:
             self.opt_d.step()
         if cfg.r1 > 0 and self.total_steps % cfg.r1_every == 0 and not skip_d:
             m["r1"] = self._r1_step(real, y_real)
-        # G step (and E for a VAE/GAN); D is frozen and used without its DDP wrapper.
-        self.D.requires_grad_(False)
-        self.opt_g.zero_grad(set_to_none=True)
-        with self.autocast():
-            if vae:
-                both = self.G_train(torch.cat([z, z_rec]), None)
-                fake_g, recon = both[:n], both[n:]
-            g_out = self.D(self.aug(fake_g), y_fake).float()
-        loss_g = self.g_loss(g_out)
-        if vae:
-            with self.autocast():
-                f_rec, f_real = self.D.features(recon), self.D.features(real)
-            rec = F.mse_loss(f_rec.float(), f_real.float().detach()) + F.l1_loss(
-                recon.float(), real.float()
-            )
-            kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
-            with self.autocast():
-                adv_rec = self.g_loss(self.D(self.aug(recon), None).float())
-            self.opt_e.zero_grad(set_to_none=True)
-            (cfg.vae_kl * kl + rec).backward(inputs=list(self.E.parameters()), retain_graph=True)
-            loss_g_total = loss_g + 0.5 * adv_rec + cfg.vae_gamma * rec
-            if not skip_g:
-                loss_g_total.backward(inputs=list(self.G.parameters()))
-                self.opt_g.step()
-            self.opt_e.step()
-            m.update(kl=kl.item(), rec=rec.item())
-        elif not skip_g:
-            loss_g.backward()
-            self.opt_g.step()
+        return m, {"loss_d": loss_d.item(), "d_real": p_real, "d_fake": p_fake,
+                   "skip_d": skip_d, "skip_g": skip_g}
+
+    def _end_step(self, m: dict[str, float], d: dict[str, Any], loss_g: torch.Tensor,
+                  g_out: torch.Tensor) -> dict[str, float]:
+        """Unfreeze D, move the generator's average, and complete the step's metrics."""
+        cfg = self.cfg
         self.D.requires_grad_(True)
         if cfg.ema > 0:
             self._update_ema()
         else:
             self.G_ema.load_state_dict(self.G.state_dict())
         m.update(
-            loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=p_real, d_fake=p_fake,
+            loss_d=d["loss_d"], loss_g=loss_g.item(), d_real=d["d_real"], d_fake=d["d_fake"],
             g_fool=torch.sigmoid(g_out.detach()).mean().item(),
-            skip_d=float(skip_d), skip_g=float(skip_g),
+            skip_d=float(d["skip_d"]), skip_g=float(d["skip_g"]),
         )
-        if margin > 0 and cfg.d_l2 > 0:
+        if cfg.balance_margin > 0 and cfg.d_l2 > 0:
             m["d_l2"] = self.d_l2
         return m
 

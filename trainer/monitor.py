@@ -1,12 +1,9 @@
-"""What a run writes for people to watch: JSONL metrics, sample grids, a curves plot, a timelapse.
-
-The explorer's training-monitor tab polls these files; it never imports the training loop.
-"""
+"""What a run writes for people to watch: sample grids, a curves plot, a timelapse (the metrics
+log itself is `facegan.runlog`, shared with the explorer's training-monitor tab)."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -14,44 +11,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from facegan.checkpoint import atomic_write
-
-CURVES = (("d_real", "D(real)"), ("d_fake", "D(fake)"), ("g_fool", "D(G(z)): G fooling D"))
-
-
-def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
-    """(n, h, w, 3) uint8 -> one image with the faces in a grid."""
-    n, h, w, _ = images.shape
-    nrow = nrow or int(math.ceil(math.sqrt(n)))
-    ncol = int(math.ceil(n / nrow))
-    grid = np.full((ncol * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, nrow)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) :][:, :w] = im
-    return grid
+from facegan.files import atomic_write
+from facegan.runlog import CURVES
 
 
 def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
-
-
-def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a metrics log; a line cut short by a killed run is skipped."""
-    out = []
-    p = Path(path)
-    if not p.exists():
-        return out
-    for line in p.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def truncate_jsonl(path: str | os.PathLike[str], total_steps: int) -> int:
@@ -76,7 +41,7 @@ def truncate_jsonl(path: str | os.PathLike[str], total_steps: int) -> int:
 
 
 def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
-    """The three quantities seed 002 monitors, and the losses, as a PNG."""
+    """The three quantities a GAN run is watched by (`CURVES`), and the losses, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -40,6 +40,8 @@ from facegan.checkpoint import (
     state_path,
 )
 from facegan.directions import mean_difference_directions, sampled_directions
+from facegan.images import image_grid
+from facegan.runlog import METRICS_FILE, append_record, read_records
 from trainer import finalize, monitor
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
@@ -139,10 +141,10 @@ class Run:
             for stale in [*self.out.glob(".*.tmp"), *self.samples.glob(".*.tmp")]:
                 stale.unlink(missing_ok=True)
             if state is None:
-                (self.out / "metrics.jsonl").unlink(missing_ok=True)
+                (self.out / METRICS_FILE).unlink(missing_ok=True)
                 self._write_options()
             else:  # records of steps after the snapshot are logged again from here
-                monitor.truncate_jsonl(self.out / "metrics.jsonl", self.trainer.total_steps)
+                monitor.truncate_jsonl(self.out / METRICS_FILE, self.trainer.total_steps)
         t = self.trainer
         t.add_callback("on_step", self._on_step)
         t.add_callback("on_sample", self._on_sample)
@@ -191,7 +193,7 @@ class Run:
             rec = {"phase": t.phase, "step": t.step, "total_steps": t.total_steps,
                    "time": round(t.wall_time, 2), "images_per_s": round(ips, 1)}
             rec.update({k: round(v, 5) for k, v in t.metrics.items()})
-            monitor.append_jsonl(self.out / "metrics.jsonl", rec)
+            append_record(self.out / METRICS_FILE, rec)
             if self._bar is not None:
                 keys = ("d_real", "d_fake", "g_fool", "enc_pixel", "cls_acc")
                 post = {k: f"{t.metrics[k]:.3f}" for k in keys if k in t.metrics}
@@ -200,7 +202,7 @@ class Run:
 
     def _on_sample(self, t: Trainer) -> None:
         if self.is_main:
-            grid = monitor.make_grid(t.sample_grid(64), nrow=8)
+            grid = image_grid(t.sample_grid(64), cols=8)
             monitor.save_png(self.samples / f"grid_{t.step:06d}.png", grid)
 
     def _on_snapshot(self, t: Trainer) -> None:
@@ -232,7 +234,7 @@ class Run:
         """State first, then the model file; each write is atomic."""
         self._save_state()
         self.export(self.model_path, final=False)
-        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
+        monitor.plot_curves(read_records(self.out / METRICS_FILE)[0], self.out / "curves.png")
 
     def provenance(self) -> dict[str, Any]:
         t = self.trainer
@@ -285,11 +287,11 @@ class Run:
         self._save_state()
         grids = sorted(self.samples.glob("grid_*.png"))
         monitor.write_timelapse(grids, self.out / "timelapse.gif")
-        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
+        monitor.plot_curves(read_records(self.out / METRICS_FILE)[0], self.out / "curves.png")
         # Last: a final model file at the run's last step is what marks the run finished.
         self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
         # The monitor's "finished" (the last record names no step of any phase).
-        monitor.append_jsonl(self.out / "metrics.jsonl", {
+        append_record(self.out / METRICS_FILE, {
             "phase": "done", "total_steps": t.total_steps, "time": round(t.wall_time, 2)})
         if not self.quiet:
             print(f"wrote {self.model_path}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Latent analogies A - B + C (seed 001 fig. 7): "A is to B as ? is to C"."""
+"""Latent analogies A - B + C (vector arithmetic on latents, as in DCGAN, Radford et al. 2016):
+"A is to B as ? is to C"."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from facegan.checkpoint import (
     ModelFileError,
     load_model,
 )
-from facegan.models import ModelConfig, images_to_tensor, tensor_to_images
+from facegan.models import ModelConfig, map_images, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 # <repo>/checkpoints/celeba64.safetensors, or the copy an installed wheel carries (explorer.assets).
@@ -50,7 +50,7 @@ def default_model_path() -> Path:
 
 @dataclass
 class Bundle:
-    """A loaded model: config, attribute names, atlas and the networks (kept private).
+    """A loaded model: config, attribute names, atlas, stored directions and the networks.
 
     Attributes
     ----------
@@ -60,6 +60,9 @@ class Bundle:
     atlas_z : (n, nz) float32 encoded faces, or None.
     atlas_labels : (n, n_attr) int8 in {-1, +1}, or None.
     has_encoder, has_classifier : whether E / C are in the file.
+    raw_directions, sampled_directions : the stored direction sets (`facegan.checkpoint`), or None.
+    networks : CPU float32 G, E, C as loaded; reach them through `network`, which says when one
+        is missing. A render service takes its own copy of G (`explorer.core.render`).
     """
 
     path: Path
@@ -231,8 +234,7 @@ class Bundle:
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:
         """(n, res, res, 3) uint8 faces -> (n, nz) float32 latents from the encoder E."""
-        E = self.network("E")
-        return E(images_to_tensor(self.check_faces(faces))).float().numpy()
+        return map_images(self.network("E"), self.check_faces(faces)).numpy()
 
     def check_faces(self, faces: np.ndarray) -> np.ndarray:
         faces = np.asarray(faces)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from explorer.core.bundle import Bundle, BundleError, images_to_tensor
+from explorer.core.bundle import Bundle, BundleError
+from facegan.models import map_images
 
 
 @torch.inference_mode()
@@ -18,6 +19,4 @@ def attribute_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256)
         raise BundleError(f"{bundle.name}: this model has no attribute classifier")
     C = bundle.network("C")
     faces = bundle.check_faces(faces)
-    out = [torch.sigmoid(C(images_to_tensor(faces[i : i + batch])).float())
-           for i in range(0, len(faces), batch)]
-    return torch.cat(out).numpy()
+    return torch.sigmoid(map_images(C, faces, batch)).numpy()

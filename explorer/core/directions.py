@@ -19,6 +19,7 @@ import numpy as np
 from explorer.core.bundle import Bundle, BundleError
 from facegan.directions import EPS as _EPS
 from facegan.directions import METHODS, custom_direction, linear_directions, normalise
+from facegan.files import atomic_write, cache_dir
 
 # custom_direction is fitted in facegan; the UI picks it up here, beside the Directions it extends.
 __all__ = ["METHODS", "Directions", "available_methods", "custom_direction", "default_method",
@@ -84,16 +85,12 @@ def _scales(vectors: np.ndarray) -> np.ndarray:
 def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """`linear_directions`, cached on disk by the SHA-1 of the atlas (40 fits take seconds)."""
     import hashlib
-    import os
-    import tempfile
-
-    from explorer.core.embedding import default_cache_dir
 
     h = hashlib.sha1(b"linear-v1")
     for a in (z, labels, fallback):
         h.update(str(a.shape).encode())
         h.update(np.ascontiguousarray(a).tobytes())
-    path = default_cache_dir().parent / "directions" / f"linear-{h.hexdigest()}.npy"
+    path = cache_dir("directions") / f"linear-{h.hexdigest()}.npy"
     try:
         out = np.load(path, allow_pickle=False)
         if out.shape == fallback.shape:
@@ -102,11 +99,8 @@ def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> n
         pass
     out = linear_directions(z, labels, fallback)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".linear.", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, out, allow_pickle=False)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.save(tmp, out, allow_pickle=False), suffix=".npy",
+                     durable=False)
     except OSError:
         pass  # an unwritable cache only costs time
     return out

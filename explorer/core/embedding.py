@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from facegan.files import atomic_write, cache_dir
 
 EMBED_METHODS = ("pca", "tsne")
 _VERSION = "2"  # bump when the parameters below change, so old cache entries are not reused
@@ -45,9 +46,7 @@ def default_threads() -> int:
 
 def default_cache_dir() -> Path:
     """$FACE_EXPLORER_CACHE/embeddings, else ~/.cache/face-explorer/embeddings."""
-    env = os.environ.get("FACE_EXPLORER_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "face-explorer"
-    return base / "embeddings"
+    return cache_dir("embeddings")
 
 
 def cache_key(points: np.ndarray, method: str) -> str:
@@ -162,11 +161,8 @@ def embed(
     if progress is not None:
         progress(1.0)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".embed.", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, out, allow_pickle=False)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.save(tmp, out, allow_pickle=False), suffix=".npy",
+                     durable=False)
     except OSError:
         pass
     return out

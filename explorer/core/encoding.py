@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from explorer.core.align import Alignment, find_face_aligned
-from explorer.core.bundle import Bundle, BundleError, images_to_tensor, tensor_to_images
+from explorer.core.bundle import Bundle, BundleError
 from explorer.core.photos import FaceBox, PhotoError, load_photo
+from facegan.models import images_to_tensor, tensor_to_images
 
 FEATURE_WEIGHT = 0.5
 PRIOR_WEIGHT = 1e-3
@@ -62,12 +63,6 @@ class EncodeResult:
     box: FaceBox | None = None
     boxes: list[FaceBox] = field(default_factory=list)
     alignment: Alignment | None = None  # how `face` was cut from the photo (explorer.core.align)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB between two uint8 images."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def _psnr_t(x: torch.Tensor, target: torch.Tensor) -> float:
@@ -211,4 +206,4 @@ def encode_photo(
     return r
 
 
-__all__ = ["EncodeResult", "PhotoError", "encode_face", "encode_photo", "psnr"]
+__all__ = ["EncodeResult", "PhotoError", "encode_face", "encode_photo"]

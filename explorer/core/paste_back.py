@@ -13,12 +13,12 @@ orientation tag reset (the pixels are already turned as the photo is shown).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from explorer.core.align import Alignment
+from facegan.files import atomic_write
 
 # The mask in crop coordinates: an ellipse of these radii (fractions of the crop side) around the
 # crop's centre, feathered by a Gaussian of this sigma; it reaches the face, hair and chin of
@@ -101,12 +101,7 @@ def save_like(image: np.ndarray, out: str | Path, original: str | Path | None = 
             pass
     if fmt == "JPEG":
         kw.update(quality=quality, subsampling=0)
-    tmp = out.with_name(f".{out.name}.part")
-    try:
-        pil.save(tmp, format=fmt, **kw)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, lambda tmp: pil.save(tmp, format=fmt, **kw), durable=False)
 
 
 __all__ = ["face_box_of", "face_mask", "paste_back", "save_like"]

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from explorer.core.align import Alignment
-from explorer.core.bundle import Bundle, images_to_tensor
+from explorer.core.bundle import Bundle
 from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
 from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
+from facegan.models import images_to_tensor
 
 EDIT_STRENGTH = 3.0  # the sliders' reach, in standard steps
 

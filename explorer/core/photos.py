@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
 
+from facegan.images import to_rgb
+
 MAX_PIXELS = 60_000_000  # decompression-bomb limit (a 60-megapixel photo is still accepted)
 # px: the cascade's smallest window is 24 px, and a 32-px face (a 54-px crop) already has to be
 # upscaled for a 64-px model; smaller faces are reported as tiny (the caller may still choose one).
@@ -58,22 +60,6 @@ class FaceBox:
 # Loading.
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any mode (grayscale, 16-bit, float, palette, RGBA, CMYK) to 8-bit RGB, alpha on white."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(img, dtype=np.float32)
-        hi = float(a.max()) if a.size else 1.0
-        a = a * (255.0 / (65535.0 if hi > 255 else max(hi, 1.0)))
-        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        img.mode == "P" and "transparency" in img.info
-    ):
-        img = img.convert("RGBA")
-        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, img)
-    return img.convert("RGB")
-
-
 def load_photo(src: str | Path | bytes) -> np.ndarray:
     """(h, w, 3) uint8 RGB from a path or bytes: EXIF orientation applied, any mode, bomb limit,
     the first frame of an animation. Raises PhotoError('unreadable' | 'too_large')."""
@@ -99,7 +85,7 @@ def load_photo(src: str | Path | bytes) -> np.ndarray:
                 img = next(iter(ImageSequence.Iterator(img))).copy()
             img = ImageOps.exif_transpose(img)
             img.load()
-            return np.asarray(_to_rgb(img))
+            return np.asarray(to_rgb(img))
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explorer.core.bundle import Bundle, tensor_to_images
-from facegan.models import bf16_is_fast
+from explorer.core.bundle import Bundle
+from facegan.models import bf16_is_fast, tensor_to_images
 
 TUNED_CACHE = 8  # photos whose tuned weights the render service keeps ready
 

@@ -1,20 +1,22 @@
 """Session files: plain JSON, with numpy arrays stored as base64 (exact float32 round trip).
 
-A session holds what the user made (favourite latents, keyframes, custom attributes, slider values,
-the model path). Arrays are written as ``{"__ndarray__": base64, "dtype": ..., "shape": [...]}``;
-nothing in the file is ever executed or unpickled. Writes are atomic (temp file + rename).
+A session holds what `explorer.core.scene.session_dict` gives it: the model path, the scene (seed,
+ψ, grid, slider values, locks, direction method, the face being edited, custom directions), the
+favourites and the photos. Arrays are written as
+``{"__ndarray__": base64, "dtype": ..., "shape": [...]}``; nothing in the file is ever executed or
+unpickled. Writes are atomic (`facegan.files.atomic_write`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from facegan.files import atomic_write
 
 SESSION_FORMAT = "face-explorer-session"
 SESSION_VERSION = 1
@@ -67,15 +69,7 @@ def save_session(path: str | Path, state: dict[str, Any]) -> None:
     path = Path(path)
     doc = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "state": _encode(state)}
     text = json.dumps(doc, indent=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def load_session(path: str | Path) -> dict[str, Any]:

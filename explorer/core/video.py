@@ -8,13 +8,13 @@ renamed on success, so a cancelled or failed export never leaves a half-written 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from facegan.files import atomic_write
 
 FORMATS = {".mp4": "H.264 MP4", ".webm": "VP9 WebM", ".gif": "GIF"}
 
@@ -172,9 +172,7 @@ def export_video(
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix + ".part")
-    os.close(fd)
-    try:
+    def write(tmp: str) -> None:
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")
         if suffix == ".gif":
@@ -182,12 +180,12 @@ def export_video(
         else:
             fmt, codec = ("mp4", "libx264") if suffix == ".mp4" else ("webm", "libvpx-vp9")
             _write_av(frames, tmp, fmt, codec, fps, size, step)
-        os.replace(tmp, path)
+
+    try:
+        atomic_write(path, write, suffix=suffix + ".part", durable=False)
     except (ExportCancelled, ExportError):
-        Path(tmp).unlink(missing_ok=True)
         raise
     except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         raise ExportError(f"could not write {path.name}: {type(e).__name__}: {e}") from e

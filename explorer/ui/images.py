@@ -3,11 +3,11 @@ and, for a photo, the detail its encoding found (see `explorer.core.encoding`)."
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import QByteArray, QMimeData
 from PySide6.QtGui import QImage, QPixmap
+
+from facegan.images import image_grid
 
 FACE_MIME = "application/x-face-explorer-latent"
 DETAIL_MIME = "application/x-face-explorer-detail"
@@ -34,16 +34,7 @@ def qimage_to_array(qimg: QImage) -> np.ndarray:
 
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray:
     """(n, h, w, 3) -> one image with the faces in a near-square grid, on a dark background."""
-    n, h, w, _ = images.shape
-    if n == 1:
-        return images[0]
-    cols = cols or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), 32, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, cols)
-        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = im
-    return out
+    return image_grid(images, cols, pad, background=32, border=False)
 
 
 def latent_mime(z: np.ndarray, label: str = "face",

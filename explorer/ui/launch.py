@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-SESSION_SUFFIXES = (".json", ".fxs", ".session")  # explorer.ui.state.session_path_ok
+SESSION_SUFFIXES = (".json", ".fxs", ".session")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

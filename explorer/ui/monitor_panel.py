@@ -3,13 +3,12 @@
 It shows the phase (GAN / encoder / classifier), the step of the phase's planned total with an
 ETA and images/s, a finished state, D's outputs, G's and D's losses (then the encoder's and the
 classifier's), and the newest sample grid in a scroll area. Opening another folder clears it all.
-The trainer writes these files atomically (see trainer/monitor.py); we only read them and never
-import the training loop.
+The trainer appends the metrics log (`facegan.runlog`, whose reader and curve names this uses) and
+writes the grids atomically; this panel only reads them and never imports the trainer.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -29,29 +28,13 @@ from PySide6.QtWidgets import (
 
 from explorer.core.run_status import RunStatus, model_is_final, read_options, run_status
 from explorer.ui import prefs
+from facegan import runlog
 
-CURVES = (("d_real", "D(real)", "#4fc3f7"), ("d_fake", "D(fake)", "#ef5350"),
-          ("g_fool", "D(G(z))", "#ffd54f"))
+COLOURS = {"d_real": "#4fc3f7", "d_fake": "#ef5350", "g_fool": "#ffd54f"}
+CURVES = tuple((k, label, COLOURS[k]) for k, label in runlog.CURVES)  # (key, label, colour)
 LOSSES = (("loss_g", "G loss", "#ffd54f"), ("loss_d", "D loss", "#4fc3f7"))
 LATER = (("enc_pixel", "encoder pixel L1", "#81c784", "encoder"),
          ("cls_loss", "classifier loss", "#ce93d8", "classifier"))
-
-
-def read_metrics(path: Path, offset: int = 0) -> tuple[list[dict], int]:
-    """New complete JSONL records from byte ``offset``; returns (records, new offset)."""
-    if not path.exists():
-        return [], 0
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read()
-    end = data.rfind(b"\n") + 1  # a line being written is read next time
-    out = []
-    for line in data[:end].splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out, offset + end
 
 
 def _plot(title: str, y_range: tuple[float, float] | None = None) -> pg.PlotWidget:
@@ -174,7 +157,7 @@ class MonitorPanel(QWidget):
     def poll(self) -> None:
         if self.run is None:
             return
-        new, self._offset = read_metrics(self.run / "metrics.jsonl", self._offset)
+        new, self._offset = runlog.read_records(self.run / runlog.METRICS_FILE, self._offset)
         if not self.options:
             self.options = read_options(self.run)
         self.all_records += new

@@ -34,6 +34,7 @@ from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
 from explorer.ui.state import ExplorerState, Photo
+from facegan.images import psnr as psnr_of
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
 THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
@@ -93,7 +94,6 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
                            cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
         tuned, recon, psnr = None, res.recon, float(res.psnr)
         if tune:
-            from explorer.core.encoding import psnr as psnr_of
             from explorer.core.photo_edit import tune_photo
 
             tuned = tune_photo(bundle, res, progress=lambda f: progress(share + (1 - share) * f),
@@ -101,7 +101,7 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             if cancelled():
                 raise Cancelled("pivotal tuning cancelled")
             recon = bundle.generate(res.z, tuned=tuned)[0]
-            psnr = psnr_of(recon, res.face)
+            psnr = float(psnr_of(recon, res.face))
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                      face=res.face, recon=recon, psnr=psnr, top=classifier_top(bundle, res.face),
                      detail=None if tuned is not None else res.detail, tuned=tuned,
@@ -120,8 +120,6 @@ class PhotoPanel(QWidget):
     """
 
     message = Signal(str)
-    photoReady = Signal(object)  # Photo
-    photoFailed = Signal(str)
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -311,12 +309,16 @@ class PhotoPanel(QWidget):
         self._next()
 
     def _done(self, photo: Photo) -> None:
+        if self.job is not None and self.job.cancelled():  # stopped early: not the photo asked for
+            name = Path(self.current[0]).name if self.current else "photo"
+            self.status.setText(f"{name}: encoding cancelled")
+            self._finish_job()
+            return
         self.progress.setValue(100)
         self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
         self.show_photo(photo)
         self.state.add_photo(photo)
         self._edit(photo)
-        self.photoReady.emit(photo)
         self.message.emit(f"Encoded {photo.name} (PSNR {photo.psnr:.1f} dB)")
         self._finish_job()
 
@@ -325,8 +327,8 @@ class PhotoPanel(QWidget):
         name = Path(self.current[0]).name if self.current else "photo"
         if type(e).__name__ in ("PhotoError", "BundleError", "ExportCancelled"):
             msg = f"{name}: {e}"
-        elif type(e).__name__ == "Cancelled" or "cancel" in str(e).lower():
-            msg = f"{name}: {'pivotal tuning' if 'tuning' in str(e) else 'encoding'} cancelled"
+        elif isinstance(e, Cancelled):
+            msg = f"{name}: pivotal tuning cancelled"
         else:
             msg = f"{name}: could not encode ({type(e).__name__}: {e})"
         self.status.setText("")
@@ -340,7 +342,6 @@ class PhotoPanel(QWidget):
         self.error.setText(msg)
         self.error.show()
         self.progress.setValue(0)
-        self.photoFailed.emit(msg)
         self.message.emit(msg)
 
     def _retry(self, choose: int | None = None, whole: bool = False) -> None:

@@ -56,7 +56,6 @@ class ScatterPanel(QWidget):
         The shared state (atlas from its bundle, photos from ``state.photos``).
     """
 
-    computed = Signal()
     partialMap = Signal(object, object)  # t-SNE's points while refined (worker thread -> GUI)
     bigToggled = Signal(bool)  # the map asks for the window's big area (or back to its tab)
 
@@ -247,7 +246,6 @@ class ScatterPanel(QWidget):
         self.info.setText(f"{self.n_atlas} atlas faces, {len(z) - self.n_atlas} photos"
                           + (f" ({outside} outside this view: scroll to zoom out)" if outside
                              else "") + ". Hover to see a face, click to edit it.")
-        self.computed.emit()
 
     def _failed(self, e: Exception) -> None:
         self.job = None

@@ -19,13 +19,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from facegan.files import atomic_write, cache_dir
+
 PROBE_ENV = "FACE_EXPLORER_STARTUP_PROBE"  # set: print when a face is first painted (benchmark)
-
-
-def cache_dir() -> Path:
-    """$FACE_EXPLORER_CACHE, else ~/.cache/face-explorer (as the embedding cache)."""
-    env = os.environ.get("FACE_EXPLORER_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "face-explorer"
 
 
 def last_frame_path(model_arg: str | None) -> Path:
@@ -39,11 +35,12 @@ def save_last_frame(path: Path, image: QImage | None) -> None:
     """Keep `image` for the next start; a cache that cannot be written is skipped, not fatal."""
     if image is None or image.isNull():
         return
+    def write(tmp: str) -> None:
+        if not image.save(tmp, "PNG"):
+            raise OSError(f"could not write {tmp}")
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part.png")
-        if image.save(str(tmp), "PNG"):
-            os.replace(tmp, path)
+        atomic_write(path, write, suffix=".png", durable=False)
     except OSError:
         pass
 

@@ -83,10 +83,6 @@ def start(fn: Callable[[Callable[[float], None], Callable[[], bool]], Any],
     return job
 
 
-def busy() -> bool:
-    return bool(_JOBS)
-
-
 def cancel_all() -> None:
     """Ask every running job to stop (window closing)."""
     for job in list(_JOBS):

@@ -10,8 +10,9 @@ from testdata import UTKFACE, needs
 
 from explorer.core.bundle import Bundle, BundleError
 from explorer.core.classify import attribute_probabilities
-from explorer.core.encoding import encode_face, encode_photo, psnr
+from explorer.core.encoding import encode_face, encode_photo
 from explorer.core.photos import PhotoError
+from facegan.images import psnr
 
 
 @needs(UTKFACE)

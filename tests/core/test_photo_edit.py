@@ -14,11 +14,12 @@ from testdata import ROOT, UTKFACE, needs
 from explorer.cli import main
 from explorer.core.align import CELEBA_EYES, find_face_aligned
 from explorer.core.bundle import Bundle, load_bundle
-from explorer.core.encoding import encode_photo, psnr
+from explorer.core.encoding import encode_photo
 from explorer.core.paste_back import face_box_of, paste_back
 from explorer.core.photo_edit import paste_edit, tune_photo
 from explorer.core.pivotal import TunedWeights, TunedWeightsError, tuned_forward
 from explorer.core.render import RenderRequest, RenderService
+from facegan.images import psnr
 
 BUNDLED = ROOT / "checkpoints" / "celeba64.safetensors"
 

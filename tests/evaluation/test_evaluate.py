@@ -16,6 +16,8 @@ from trainer.config import TrainConfig, preset
 from trainer.data import fake_dataset, load_dataset
 from trainer.run import Run
 
+pytestmark = pytest.mark.slow  # trains two tiny models and writes whole reports
+
 
 def _labelled_folder(root: Path, n: int = 96) -> Path:
     data = fake_dataset(n=n, res=16, names=TINY_ATTRIBUTES)

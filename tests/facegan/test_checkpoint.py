@@ -17,12 +17,12 @@ from facegan.checkpoint import (
     FORMAT_VERSION,
     META_KEY,
     ModelFileError,
-    atomic_write,
     load_model,
     load_state,
     save_model,
     save_state,
 )
+from facegan.files import atomic_write
 from facegan.models import ModelConfig, build
 
 NAMES = ["Smiling", "Male", "Young"]

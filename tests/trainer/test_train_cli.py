@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from facegan.checkpoint import load_model, load_state
+from facegan.runlog import read_records
 from trainer.cli import main
-from trainer.monitor import read_jsonl
+
+pytestmark = pytest.mark.slow  # subprocess training runs, killed and resumed
 
 BIN = Path(sys.executable).parent
 FACE_TRAIN = [str(BIN / "face-train")] if (BIN / "face-train").exists() else [
@@ -90,7 +92,7 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path: Path) -> None:
         assert st["phase"] == "gan" and st["step"] > last_step  # each resume made progress
         assert mf.meta["step"] <= st["step"]  # state is written first, then the model
         last_step = st["step"]
-        read_jsonl(out / "metrics.jsonl")  # a cut-short log line is tolerated
+        read_records(out / "metrics.jsonl")[0]  # a cut-short log line is tolerated
     fin = subprocess.run(cmd + ["--resume", "--steps", str(last_step + 3), "--snapshot-every",
                                 "1000"], env=_env(tmp_path), capture_output=True, text=True,
                          timeout=300)
@@ -110,14 +112,14 @@ def test_ctrl_c_saves_and_exits_cleanly(tmp_path: Path, sig: signal.Signals) -> 
     p = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     metrics = out / "metrics.jsonl"
-    _wait_for(lambda: metrics.exists() and len(read_jsonl(metrics)) >= 3, p)
+    _wait_for(lambda: metrics.exists() and len(read_records(metrics)[0]) >= 3, p)
     p.send_signal(sig)
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 128 + sig, stderr  # 130 for SIGINT, 143 for SIGTERM
     assert "Traceback" not in stderr
     st = load_state(out / "model.state.pt")
     assert f"interrupted: saved gan step {st['step']}" in stderr and "--resume" in stderr
-    assert st["step"] == read_jsonl(metrics)[-1]["step"]  # the step in flight was completed
+    assert st["step"] == read_records(metrics)[0][-1]["step"]  # the step in flight was completed
     assert load_model(out / "model.safetensors").meta["step"] == st["step"]
     if sig == signal.SIGINT:
         # Without --resume an existing run is never overwritten.
@@ -140,5 +142,5 @@ def test_ddp_two_gloo_processes(tmp_path: Path) -> None:
     assert mf.meta["final"] is True and mf.meta["step"] == 4 + 2 + 2
     st = load_state(out / "model.state.pt")
     assert st["phase"] == "done"
-    recs = [r for r in read_jsonl(out / "metrics.jsonl") if r["phase"] == "gan"]
+    recs = [r for r in read_records(out / "metrics.jsonl")[0] if r["phase"] == "gan"]
     assert [r["step"] for r in recs] == [1, 2, 3, 4]  # only rank 0 logs

@@ -171,6 +171,7 @@ def _train_encoder(enc_prior: float) -> tuple[Trainer, torch.Tensor, tuple[float
     return t, x, before
 
 
+@pytest.mark.slow  # trains an encoder for hundreds of steps
 def test_encoder_learns_to_reconstruct_training_faces() -> None:
     # Without the prior term: the tiny G only draws these synthetic faces from far-out latents
     # (second moment ~40 per dimension), which the prior term rightly refuses.
@@ -180,6 +181,7 @@ def test_encoder_learns_to_reconstruct_training_faces() -> None:
     assert lat1 < 0.5 * lat0, (lat0, lat1)  # measured: 0.98 -> 0.12
 
 
+@pytest.mark.slow  # trains an encoder for hundreds of steps
 def test_encoder_prior_keeps_codes_of_photos_near_the_prior() -> None:
     """Codes of real faces stay centred with unit spread, where the edit directions apply."""
     t, x, _ = _train_encoder(enc_prior=1.0)

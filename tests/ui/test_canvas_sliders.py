@@ -132,15 +132,14 @@ def test_filter_reset_and_method(window):
 
 def test_cgan_cond_sliders_drive_y(open_window, cgan_bundle):
     win = open_window(cgan_bundle)
-    if True:
-        assert "(y)" in win.sliders.rows["Smiling"].label.text()
-        img0 = win.canvas.current_image().copy()
-        z0 = win.state.edited_latents().copy()
-        drag(win.sliders.rows["Smiling"], [100])
-        _, y = win.state.render_inputs()
-        assert y[0, cgan_bundle.cond_attributes.index("Smiling")] == 1.0
-        np.testing.assert_array_equal(win.state.edited_latents(), z0)  # y moved, not z
-        assert not np.array_equal(win.canvas.current_image(), img0)
+    assert "(y)" in win.sliders.rows["Smiling"].label.text()
+    img0 = win.canvas.current_image().copy()
+    z0 = win.state.edited_latents().copy()
+    drag(win.sliders.rows["Smiling"], [100])
+    _, y = win.state.render_inputs()
+    assert y[0, cgan_bundle.cond_attributes.index("Smiling")] == 1.0
+    np.testing.assert_array_equal(win.state.edited_latents(), z0)  # y moved, not z
+    assert not np.array_equal(win.canvas.current_image(), img0)
 
 
 def test_export_png_copy_and_about(window, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from testdata import UTKFACE, needs
@@ -97,8 +96,7 @@ def test_bad_files_show_an_error_and_the_app_stays_usable(window, qtbot, tmp_pat
     assert not np.array_equal(window.canvas.current_image(), img)
 
 
-@pytest.mark.parametrize("kind", ["no_face"])
-def test_face_problems_offer_a_way_out(window, qtbot, tmp_path, kind):
+def test_face_problems_offer_a_way_out(window, qtbot, tmp_path):
     from PySide6.QtGui import QImage
 
     q = QImage(200, 200, QImage.Format.Format_RGB888)

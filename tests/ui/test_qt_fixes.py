@@ -15,4 +15,5 @@ def test_many_void_qt_calls_do_not_exhaust_none(qapp):
     for i in range(20_000):  # more than None's whole count at start-up on 3.11
         lab.setText(str(i & 7))
     assert qt_fixes._APPLIED or not qt_fixes.none_refcount_leaks()
-    assert sys.getrefcount(None) > 0 and start > 0
+    # The leak takes one reference per call: 20,000 calls would show; a few stray ones would not.
+    assert sys.getrefcount(None) > start - 1000

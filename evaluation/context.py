@@ -1,0 +1,99 @@
+"""What every section of the report reads (`Context`), the held-out faces encoded (`Encoded`),
+and batched generation and encoding for the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from facegan.models import map_batches, map_images, tensor_to_images
+from facegan.style import StyleGenerator
+
+if TYPE_CHECKING:  # annotations only: the judge module generates through this one
+    from evaluation.judge import Judge
+    from evaluation.report import Report
+
+
+@dataclass
+class Context:
+    """What every section of the report reads: the model, the data, the judge, the options."""
+
+    model: Path
+    data_dir: Path
+    mf: Any
+    bundle: Any
+    G: torch.nn.Module
+    E: torch.nn.Module
+    judge: Judge
+    train: Any
+    held: Any
+    figs: Path
+    rep: Report
+    alpha: float
+    psi: float
+    n_edit: int
+    budget: float
+    extra_args: str = ""  # the options that differ from the defaults, for the reproduce line
+
+    @property
+    def names(self) -> list[str]:
+        return self.judge.names
+
+    @property
+    def nz(self) -> int:
+        return int(self.mf.config.nz)
+
+    @property
+    def cond(self) -> list[str]:
+        return list(self.mf.config.cond_attributes) if self.mf.config.kind == "cgan" else []
+
+    @property
+    def held_img(self) -> np.ndarray:
+        return np.asarray(self.held.images)
+
+    def judged_y(self, images: np.ndarray) -> np.ndarray | None:
+        """A cGAN's condition for real faces: what the judge sees in them (+-1); else None."""
+        if not self.cond:
+            return None
+        p = self.judge.probs(images)[:, [self.names.index(a) for a in self.cond]]
+        return np.where(p > 0.5, 1.0, -1.0).astype(np.float32)
+
+    def prior_y(self, n: int, seed: int) -> np.ndarray | None:
+        """A cGAN's conditions for random samples: rows of the held-out labels; else None."""
+        if not self.cond:
+            return None
+        rows = np.random.default_rng(seed).integers(0, len(self.held), n)
+        cols = [self.names.index(a) for a in self.cond]
+        return self.held.labels[rows][:, cols].astype(np.float32)
+
+
+@dataclass
+class Encoded:
+    """The held-out faces in latent space: E alone, and (unconditional models) refined."""
+
+    z: np.ndarray
+    y: np.ndarray | None
+    z_refined: np.ndarray | None = None
+    z_detail: np.ndarray | None = None
+    detail: np.ndarray | None = None
+    refined_psnr: float = float("nan")
+    detail_psnr: float = float("nan")
+
+
+def generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
+              detail: np.ndarray | None = None, y: np.ndarray | None = None,
+              psi: float = 1.0) -> np.ndarray:
+    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches. A style
+    G's latents come truncated already (`Bundle.seed_latents`, before any edit): no psi here."""
+    if isinstance(G, StyleGenerator):
+        psi = 1.0
+    return tensor_to_images(map_batches(lambda zz, yy, dd: G(zz, yy, dd, None if psi == 1 else psi),
+                                        z, y, detail, batch=batch))
+
+
+def encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    return map_images(E, images).numpy()
