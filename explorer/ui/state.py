@@ -7,7 +7,6 @@ it; a drag of one slider merges into a single undo step (``end_drag`` closes it)
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from explorer.core.latents import seed_latents
 # Fields captured by undo snapshots (favourites and photos are collections, not edits).
 _UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "custom_z", "custom_detail",
              "custom_label", "custom_dirs")
+UNDO_LIMIT = 200  # undo steps kept (a drag is one); older ones are dropped
 
 
 @dataclass
@@ -48,7 +48,13 @@ class Photo:
 
 
 class StateCommand(QUndoCommand):
-    """Swap between two snapshots of the undoable fields; same ``merge_id`` commands merge."""
+    """Swap the fields one edit changed between their values before and after it.
+
+    A command holds only the fields its edit changed, and shares their values with the state
+    (arrays are read-only, never copied per change), so a long session's undo history stays
+    small. Same ``merge_id`` commands merge: :meth:`ExplorerState._push` folds a drag's next value
+    into the open command itself, so a drag of thousands of changes is one small command.
+    """
 
     def __init__(self, state: ExplorerState, before: dict[str, Any], after: dict[str, Any],
                  text: str, merge_id: int = -1) -> None:
@@ -61,7 +67,11 @@ class StateCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt API)
         if not isinstance(other, StateCommand) or other.id() != self._merge_id:
             return False
-        self.after = other.after
+        self.after = {**self.after, **other.after}
+        self.before = {**{k: v for k, v in other.before.items() if k not in self.before},
+                       **self.before}
+        # PySide keeps the Python side of a merged command alive after Qt deletes it: empty it.
+        other.before, other.after = {}, {}
         return True
 
     def redo(self) -> None:
@@ -93,6 +103,7 @@ class ExplorerState(QObject):
         super().__init__(parent)
         self.bundle = bundle
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.seed = 0
         self.psi = DEFAULT_PSI
         self.grid = 1
@@ -112,8 +123,8 @@ class ExplorerState(QObject):
         self._base: np.ndarray | None = None
         self._dirs_key: tuple[Any, ...] | None = None
         self._dirs: Directions | None = None
-        self._merge_ids: dict[tuple[str, int], int] = {}
-        self._epoch = 0
+        self._merge_ids: dict[str, int] = {}  # merge key -> undo command id, this drag only
+        self._last_merge_id = 0
 
     # Derived values.
     @property
@@ -207,23 +218,33 @@ class ExplorerState(QObject):
 
     # Undoable edits.
     def snapshot(self) -> dict[str, Any]:
-        s = {k: copy.deepcopy(getattr(self, k)) for k in _UNDOABLE}
-        return s
+        """The undoable fields as they are now (values shared: arrays are read-only)."""
+        return {k: getattr(self, k) for k in _UNDOABLE}
 
     def _push(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
-        before = self.snapshot()
-        after = {**before, **changes}
-        if all(_same(before[k], after[k]) for k in changes):
+        changes = {k: _frozen(v) for k, v in changes.items()}
+        before = {k: getattr(self, k) for k in changes}
+        if all(_same(before[k], changes[k]) for k in changes):
             return
         mid = -1
         if merge_key is not None:
-            mid = self._merge_ids.setdefault((merge_key, self._epoch), len(self._merge_ids) + 1)
-        self.undo_stack.push(StateCommand(self, before, after, text, mid))
+            if merge_key not in self._merge_ids:
+                self._last_merge_id += 1
+                self._merge_ids[merge_key] = self._last_merge_id
+            mid = self._merge_ids[merge_key]
+            stack = self.undo_stack
+            top = stack.command(stack.count() - 1) if stack.count() else None
+            if (isinstance(top, StateCommand) and top.id() == mid
+                    and stack.index() == stack.count() and set(changes) <= set(top.after)):
+                top.after = {**top.after, **changes}  # the drag goes on: same undo step
+                self._apply(top.after)
+                return
+        self.undo_stack.push(StateCommand(self, before, changes, text, mid))
 
     def _apply(self, snap: dict[str, Any]) -> None:
-        changed = {k for k in _UNDOABLE if not _same(getattr(self, k), snap[k])}
+        changed = {k for k in snap if k in _UNDOABLE and not _same(getattr(self, k), snap[k])}
         for k in changed:
-            setattr(self, k, copy.deepcopy(snap[k]))
+            setattr(self, k, _frozen(snap[k]))
         if not changed:
             return
         if changed & {"method", "custom_dirs"}:
@@ -238,7 +259,7 @@ class ExplorerState(QObject):
 
     def end_drag(self) -> None:
         """Close the current slider drag so the next one is a separate undo step."""
-        self._epoch += 1
+        self._merge_ids.clear()
 
     def set_alpha(self, name: str, value: float) -> None:
         if name in self.locks:
@@ -274,9 +295,9 @@ class ExplorerState(QObject):
                     detail: np.ndarray | None = None) -> None:
         """Edit a given face (photo, favourite, scatter point): it becomes the first canvas face.
         A photo brings its detail along."""
-        changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1).copy(),
+        changes: dict[str, Any] = {"custom_z": np.asarray(z, np.float32).reshape(-1),
                                    "custom_detail": None if detail is None else
-                                   np.asarray(detail, np.float32).copy(),
+                                   np.asarray(detail, np.float32),
                                    "custom_label": label}
         if reset_sliders:
             changes["alphas"] = {k: v for k, v in self.alphas.items() if k in self.locks}
@@ -313,6 +334,7 @@ class ExplorerState(QObject):
             self.favouritesChanged.emit()
 
     def add_photo(self, photo: Photo) -> None:
+        photo.z, photo.detail = _frozen(photo.z), _frozen(photo.detail)  # shared when loaded
         self.photos.append(photo)
         self.photosChanged.emit()
 
@@ -365,6 +387,23 @@ class ExplorerState(QObject):
                    custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
         self.favouritesChanged.emit()
         self.photosChanged.emit()
+
+
+def _frozen(v: Any) -> Any:
+    """A value the state and its undo history can share: arrays read-only (copied only when the
+    caller could still write to them), containers copied shallowly."""
+    if isinstance(v, np.ndarray):
+        if v.flags.writeable or v.base is not None:
+            v = np.array(v, copy=True)
+            v.setflags(write=False)
+        return v
+    if isinstance(v, dict):
+        return dict(v)
+    if isinstance(v, set):
+        return set(v)
+    if isinstance(v, list):
+        return [tuple(_frozen(x) for x in t) if isinstance(t, tuple) else _frozen(t) for t in v]
+    return v
 
 
 def _same(a: Any, b: Any) -> bool:
