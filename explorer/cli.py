@@ -134,6 +134,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
+    from explorer.core.bundle import BundleError
     from explorer.core.encoding import encode_photo
     from explorer.core.photos import PhotoError
 
@@ -145,7 +146,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         try:
             r = encode_photo(b, src, budget_s=args.budget, choose=args.choose,
                              whole_image=args.whole_image)
-        except PhotoError as e:
+        except (PhotoError, BundleError, OSError, ValueError, RuntimeError) as e:
+            # One line per bad photo, and the batch goes on.
             print(f"{PROG} encode: {src}: {e}", file=sys.stderr)
             failed += 1
             continue

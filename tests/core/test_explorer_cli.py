@@ -159,3 +159,39 @@ def test_console_script_runs_headless(tiny_model: Path, tmp_path: Path) -> None:
                           str(tiny_model)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such photo" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@needs(UTKFACE)
+def test_encode_batch_goes_past_a_fifo_and_a_strip(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A FIFO named like a photo and a 30000x20 image each give one line; the batch goes on."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (30000, 20), (120, 100, 90)).save(strip)
+    good = sorted(UTKFACE.glob("*.jpg"))[0]
+
+    def release() -> None:  # if the reader hangs on the FIFO, give it EOF so the test can fail
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+    watchdog = threading.Timer(20.0, release)
+    watchdog.start()
+    try:
+        code, out, err = run(capsys, "encode", str(fifo), str(strip), str(good), "--model",
+                             str(tiny_model), "--budget", "0.05", "--threads", "1", "--out",
+                             str(tmp_path / "enc"))
+    finally:
+        watchdog.cancel()
+    assert code == 2 and "Traceback" not in err and "error: (-215" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "named pipe" in lines[0] and "30000x20" in lines[1], err
+    assert (tmp_path / "enc" / f"{good.stem}.npy").exists()
+    for name in ("edit", "score"):
+        code, _, err = run(capsys, name, str(strip), "--model", str(tiny_model))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "30000x20" in err, err
