@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from explorer.ui.main_window import MainWindow
     from explorer.ui.state import Photo
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 (kept alive)
     bundle = load_bundle(args.model or default_model_path())
     service = RenderService(bundle, threads=args.threads)
     win = MainWindow(bundle, interval_ms=0, service=service)

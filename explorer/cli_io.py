@@ -123,12 +123,28 @@ def resize_faces(images: np.ndarray, size: int | None) -> list[Any]:
     return out
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format for an output image's suffix; CliError for one we do not write."""
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CliError(f"cannot write {path.suffix or 'a file without a suffix'!r} images; "
+                       f"name the output {', '.join(IMAGE_FORMATS)}")
+    return fmt
+
+
 def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
-    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic rename)."""
+    """Save (n, h, w, 3) uint8 images as one image grid in the format its suffix names (PNG,
+    JPEG, WebP), atomically: a part file with the umask's mode, renamed when complete."""
     import os
 
     from PIL import Image
 
+    from explorer.core.atomic import temp_beside
+
+    fmt = image_format(path)
     tiles = resize_faces(images, size)
     cols = max(1, min(cols, len(tiles)))
     rows = (len(tiles) + cols - 1) // cols
@@ -137,9 +153,13 @@ def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> No
     for i, t in enumerate(tiles):
         grid.paste(t, ((i % cols) * w, (i // cols) * h))
     check_out(path)
-    tmp = path.with_name(f".{path.name}.part")
-    grid.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    tmp = temp_beside(path)
+    try:
+        grid.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_out(path: Path) -> None:

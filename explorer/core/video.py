@@ -9,12 +9,13 @@ a cancelled or failed export never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from explorer.core.atomic import temp_beside
 
 FORMATS = {".mp4": "H.264 MP4", ".webm": "VP9 WebM", ".gif": "GIF"}
 
@@ -111,6 +112,9 @@ def export_video(
         raise ExportError(f"fps must be between 1 and 240, got {fps}")
     if size is not None and size < 2:
         raise ExportError(f"size must be at least 2 pixels, got {size}")
+    if size is not None and size % 2 and suffix != ".gif":  # yuv420p: never a silent 254
+        raise ExportError(f"size {size} is odd, and {FORMATS[suffix]} needs even sides; use "
+                          f"{size - 1} or {size + 1} (or a GIF)")
     if not path.parent.is_dir():
         raise ExportError(f"the folder {path.parent} does not exist")
     total = n_frames
@@ -125,8 +129,7 @@ def export_video(
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix + ".part")
-    os.close(fd)
+    tmp = str(temp_beside(path))  # the umask's mode; stale parts of killed exports go here
     try:
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")

@@ -26,6 +26,11 @@ def launch(argv: list[str]) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("face-explorer")
+    from explorer.ui.qt_check import refcount_leak
+
+    leak = refcount_leak()
+    if leak:
+        print(f"face-explorer: warning: {leak}", file=sys.stderr)
     from explorer.core.bundle import BundleError, load_bundle
 
     def fail(msg: str) -> int:
@@ -44,6 +49,8 @@ def launch(argv: list[str]) -> int:
 
     win = MainWindow(bundle)
     win.show()
+    if leak:
+        win.statusBar().showMessage(leak)
     if args.session:
         win.open_session(args.session)
     if args.photos:
