@@ -24,7 +24,8 @@ def umask_mode(mode: int = 0o666) -> int:
     return mode & ~mask
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when process `pid` runs (this one included)."""
     if pid == os.getpid():
         return True
     try:
@@ -47,7 +48,7 @@ def clean_stale_parts(folder: str | Path, name: str | None = None) -> list[Path]
         m = _PART.match(p.name)
         if not m or (name is not None and not p.name.startswith(f".{name}.")):
             continue
-        if not _alive(int(m.group(1))):
+        if not pid_alive(int(m.group(1))):
             try:
                 p.unlink()
                 removed.append(p)

@@ -105,6 +105,7 @@ class CanvasPanel(QWidget):
     """
 
     stats = Signal(float, float)  # render ms, painted frames per second
+    failed = Signal(str)  # a render that could not be drawn, in words (the window shows it)
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -183,10 +184,15 @@ class CanvasPanel(QWidget):
         self.label.setToolTip(self.label.text())
 
     def refresh(self) -> int:
-        """Ask for the state's current faces; returns the request id."""
-        z, y = self.state.render_inputs()
-        return self.renderer.request(z, y, self.state.render_detail(len(z)),
-                                     self.state.render_psi(len(z)))
+        """Ask for the state's current faces; returns the request id (-1 when the request could
+        not be made: the reason is shown, not raised into Qt's event loop)."""
+        try:
+            z, y = self.state.render_inputs()
+            return self.renderer.request(z, y, self.state.render_detail(len(z)),
+                                         self.state.render_psi(len(z)))
+        except Exception as e:
+            self._failed(f"{type(e).__name__}: {e}")
+            return -1
 
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None
@@ -197,7 +203,11 @@ class CanvasPanel(QWidget):
         self.canvas.set_frame(tile(res.images, cols), res.id)
 
     def _failed(self, msg: str) -> None:
-        self.error.setText(f"Render failed: {msg}")
+        self.show_error(f"Render failed: {msg}")
+        self.failed.emit(f"Render failed: {msg}")
+
+    def show_error(self, msg: str) -> None:
+        self.error.setText(msg)
         self.error.show()
 
     def _on_painted(self, frame_id: int) -> None:

@@ -45,10 +45,12 @@ def launch(argv: list[str]) -> int:
         return fail(str(e))
     except Exception as e:  # anything else the loader did not foresee
         return fail(f"cannot open the model: {type(e).__name__}: {e}")
-    from explorer.ui.main_window import MainWindow
+    from explorer.ui.main_window import MainWindow, install_error_hook
 
     win = MainWindow(bundle)
+    install_error_hook(win)
     win.show()
+    win.offer_restore()  # after a crash: bring back what was autosaved
     if leak:
         win.statusBar().showMessage(leak)
     if args.session:

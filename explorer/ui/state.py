@@ -7,6 +7,7 @@ it; a drag of one slider merges into a single undo step (``end_drag`` closes it)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ class ExplorerState(QObject):
     favouritesChanged = Signal()
     photosChanged = Signal()
     message = Signal(str)  # a line for the status bar
+    changed = Signal()  # anything a session saves (see ``revision``)
 
     def __init__(self, bundle: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +127,9 @@ class ExplorerState(QObject):
         self._dirs: Directions | None = None
         self._merge_ids: dict[str, int] = {}  # merge key -> undo command id, this drag only
         self._last_merge_id = 0
+        self.revision = 0  # counts changes to what a session saves (unsaved-work checks)
+        self._parts: dict[str, tuple[Callable[[], dict[str, Any]],
+                                     Callable[[dict[str, Any]], None]]] = {}
 
     # Derived values.
     @property
@@ -205,6 +210,7 @@ class ExplorerState(QObject):
     def set_keep_detail(self, keep: bool) -> None:
         self.keep_detail = bool(keep)
         self.renderChanged.emit()
+        self.mark_changed()
 
     def current_latent(self) -> np.ndarray:
         """The (edited) first face on the canvas, (nz,)."""
@@ -256,6 +262,7 @@ class ExplorerState(QObject):
         if changed & {"seed", "psi", "grid", "custom_z", "custom_detail", "custom_label"}:
             self.viewChanged.emit()
         self.renderChanged.emit()
+        self.mark_changed()
 
     def end_drag(self) -> None:
         """Close the current slider drag so the next one is a separate undo step."""
@@ -325,6 +332,7 @@ class ExplorerState(QObject):
                         np.asarray(z, np.float32).reshape(-1), self._detail(detail))
         self.favourites.append(fav)
         self.favouritesChanged.emit()
+        self.mark_changed()
         self.message.emit(f"Starred {fav.name}")
         return fav
 
@@ -332,61 +340,96 @@ class ExplorerState(QObject):
         if 0 <= index < len(self.favourites):
             del self.favourites[index]
             self.favouritesChanged.emit()
+            self.mark_changed()
 
     def add_photo(self, photo: Photo) -> None:
         photo.z, photo.detail = _frozen(photo.z), _frozen(photo.detail)  # shared when loaded
         self.photos.append(photo)
         self.photosChanged.emit()
+        self.mark_changed()
 
-    # Sessions (plain data; explorer.core.session writes the file).
+    # Sessions (plain data and numpy arrays; explorer.core.session writes the file).
+    def register_session_part(self, key: str, save: Callable[[], dict[str, Any]],
+                              restore: Callable[[dict[str, Any]], None]) -> None:
+        """A panel's own part of a session (interpolation keyframes, analogy slots): ``save()``
+        gives plain data and arrays; ``restore(data)`` puts it back ({} for an old session)."""
+        self._parts[key] = (save, restore)
+
+    def mark_changed(self) -> None:
+        """Something a session saves changed (the window asks before losing it)."""
+        self.revision += 1
+        self.changed.emit()
+
     def to_session(self) -> dict[str, Any]:
-        return {
+        """Everything the user built, as plain values and numpy arrays."""
+        d: dict[str, Any] = {
             "model_path": str(getattr(self.bundle, "path", "")),
             "seed": self.seed, "psi": self.psi, "grid": self.grid,
             "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
-            "custom_z": None if self.custom_z is None else self.custom_z.tolist(),
-            "custom_detail": None if self.custom_detail is None else self.custom_detail.tolist(),
-            "custom_label": self.custom_label,
-            "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
-            "favourites": [{"name": f.name, "z": f.z.tolist(),
-                            "detail": None if f.detail is None else f.detail.tolist()}
+            "custom_z": self.custom_z, "custom_detail": self.custom_detail,
+            "custom_label": self.custom_label, "keep_detail": self.keep_detail,
+            "custom_dirs": [{"name": n, "vector": v} for n, v in self.custom_dirs],
+            "favourites": [{"name": f.name, "z": f.z, "detail": f.detail}
                            for f in self.favourites],
-            "photos": [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
-                        "top": [list(t) for t in p.top],
-                        "detail": None if p.detail is None else p.detail.tolist()}
+            "photos": [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr,
+                        "top": [list(t) for t in p.top], "detail": p.detail,
+                        "face": p.face, "recon": p.recon}
                        for p in self.photos],
         }
+        for key, (save, _) in self._parts.items():
+            d[key] = save()
+        return d
 
     def _detail(self, v: Any) -> np.ndarray | None:
         """A saved photo detail, or None where it is absent or does not fit this model."""
         if v is None:
             return None
         a = np.asarray(v, np.float32)
-        return a if a.shape == tuple(self.bundle.detail_shape) else None
+        return _frozen(a) if a.shape == tuple(self.bundle.detail_shape) else None
+
+    def _image(self, v: Any) -> np.ndarray | None:
+        """A saved (res, res, 3) uint8 thumbnail, or None."""
+        if v is None:
+            return None
+        a = np.asarray(v)
+        ok = a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+        return a if ok else None
 
     def from_session(self, d: dict[str, Any]) -> None:
-        """Restore a session: one undo step for the edits, collections replaced."""
+        """Restore a session: checked against the model first (SessionError says what does not
+        fit, and nothing changes); one undo step for the edits, collections replaced."""
+        from explorer.core.session import check_session
+
+        check_session(d, int(self.bundle.nz), tuple(self.bundle.detail_shape))
         arr = lambda v: None if v is None else np.asarray(v, np.float32).reshape(-1)  # noqa: E731
-        self.favourites = [Favourite(f["name"], arr(f["z"]), self._detail(f.get("detail")))
-                           for f in d.get("favourites", [])]
-        self.photos = [Photo(p["name"], p.get("path", ""), arr(p["z"]),
+        self.favourites = [Favourite(str(f.get("name", "★")), _frozen(arr(f["z"])),
+                                     self._detail(f.get("detail")))
+                           for f in d.get("favourites", []) or []]
+        self.photos = [Photo(str(p.get("name", "photo")), str(p.get("path", "")),
+                             _frozen(arr(p["z"])), face=self._image(p.get("face")),
+                             recon=self._image(p.get("recon")),
                              psnr=float(p.get("psnr", float("nan"))),
                              top=[(str(a), float(b)) for a, b in p.get("top", [])],
                              detail=self._detail(p.get("detail")))
-                       for p in d.get("photos", [])]
+                       for p in d.get("photos", []) or []]
         method = d.get("method", default_method(self.bundle))
+        self.keep_detail = bool(d.get("keep_detail", True))
         self._push("Open session", seed=int(d.get("seed", 0)), psi=float(d.get("psi", DEFAULT_PSI)),
                    grid=int(d.get("grid", 1)),
-                   alphas={str(k): float(v) for k, v in d.get("alphas", {}).items()},
-                   locks=set(d.get("locks", [])),
+                   alphas={str(k): float(v) for k, v in (d.get("alphas") or {}).items()},
+                   locks=set(d.get("locks", []) or []),
                    method=method if method in available_methods(self.bundle)
                    else default_method(self.bundle),
                    custom_z=arr(d.get("custom_z")),
                    custom_detail=self._detail(d.get("custom_detail")),
                    custom_label=str(d.get("custom_label", "")),
-                   custom_dirs=[(c["name"], arr(c["vector"])) for c in d.get("custom_dirs", [])])
+                   custom_dirs=[(str(c["name"]), arr(c["vector"]))
+                                for c in d.get("custom_dirs", []) or []])
         self.favouritesChanged.emit()
         self.photosChanged.emit()
+        for key, (_, restore) in self._parts.items():
+            part = d.get(key)
+            restore(part if isinstance(part, dict) else {})
 
 
 def _frozen(v: Any) -> Any:
