@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean install-desktop uninstall-desktop
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,13 +17,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/face-explorer
 
+# The launcher entry, icon and model-file type for this user (under $XDG_DATA_HOME or ~/.local/share).
+install-desktop: $(STAMP)
+	$(BIN)/face-explorer --install-desktop
+
+uninstall-desktop: $(STAMP)
+	$(BIN)/face-explorer --uninstall-desktop
+
 test: $(STAMP)
-	$(BIN)/ruff check explorer trainer tests benchmarks tools
+	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check explorer trainer tests benchmarks tools
+	$(BIN)/ruff check facegan explorer trainer evaluation tests benchmarks tools
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

@@ -22,7 +22,7 @@ import torch
 from explorer.core.bundle import DEFAULT_PSI, default_model_path, load_bundle
 from explorer.core.latents import seed_latents
 from explorer.core.render import RenderRequest, RenderService
-from trainer.models import bf16_is_fast
+from facegan.models import bf16_is_fast
 
 FALLBACK = Path("/tmp/devmodel/model.safetensors")
 

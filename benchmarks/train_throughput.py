@@ -33,10 +33,10 @@ from torch.utils.data import DataLoader, Dataset
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facegan.models import bf16_is_fast  # noqa: E402
 from trainer.config import TrainConfig, preset  # noqa: E402
 from trainer.data import IMAGE_EXTS, load_dataset  # noqa: E402
 from trainer.loop import Trainer  # noqa: E402
-from trainer.models import bf16_is_fast  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "celeba-9k"
 

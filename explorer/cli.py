@@ -20,8 +20,8 @@ from explorer.cli_io import (
     open_bundle,
     parse_seeds,
     parse_setting,
+    read_face,
     read_latent,
-    read_source,
     save_grid,
 )
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from explorer.core.bundle import Bundle
+    from explorer.core.scene import Scene
 
 SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "score")
 PROG = "face-explorer"
@@ -43,31 +44,33 @@ DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in 
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from explorer.core.latents import seed_latents
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
     image_format(args.out)
     b = open_bundle(args)
-    z = seed_latents(seeds, b.nz)
-    save_grid(b.generate(z, psi=args.psi), args.out, args.cols, args.size)
+    scene = _scene(b, args)
+    save_grid(scene.draw(scene.request(b.seed_latents(seeds, args.psi))), args.out, args.cols,
+              args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
     return 0
 
 
-def _edited(b: Bundle, z: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, Any]:
-    """Apply --set/--lock to z; cGAN-conditioned attributes drive y instead."""
-    from explorer.core.directions import default_method, get_directions
-    from explorer.core.edits import apply_edits, condition_vector
+def _scene(b: Bundle, args: argparse.Namespace) -> Scene:
+    """The scene the window would draw for these options: --psi, --set (cGAN-conditioned
+    attributes drive y, the others move z), --lock, --method, --no-detail."""
+    from explorer.core.directions import default_method
+    from explorer.core.scene import Scene
 
-    sets = dict(parse_setting(s) for s in args.set)
-    d = get_directions(b, args.method or default_method(b))
-    for name in [*sets, *args.lock]:
-        if name not in d.names:
-            raise CliError(f"unknown attribute {name!r}; this model knows: {', '.join(d.names)}")
-    in_y = {k: v for k, v in sets.items() if k in b.cond_attributes}
-    in_z = {k: v for k, v in sets.items() if k not in b.cond_attributes}
-    y = condition_vector(b.cond_attributes, in_y)[None] if b.cond_attributes else None
-    return apply_edits(z, d, in_z, locks=args.lock), y
+    sets = dict(parse_setting(s) for s in getattr(args, "set", []))
+    locks = list(getattr(args, "lock", []))
+    method = getattr(args, "method", None) or default_method(b)
+    scene = Scene(b, psi=args.psi, alphas=sets, locks=set(locks), method=method,
+                  keep_detail=not getattr(args, "no_detail", False))
+    names = scene.directions.names
+    for name in [*sets, *locks]:
+        if name not in names:
+            raise CliError(f"unknown attribute {name!r}; this model knows: {', '.join(names)}")
+    return scene
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -75,13 +78,18 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
     image_format(args.out)
     b = open_bundle(args)
-    z, detail = read_source(b, args.source, args, detail=not args.no_detail)
-    z2, y = _edited(b, z, args)
-    after = b.generate(z2, y, detail, args.psi)
-    images = np.concatenate([b.generate(z, y, detail, args.psi), after]) if args.compare else after
+    scene = _scene(b, args)  # before the photo: a misspelt attribute fails fast
+    face = read_face(b, args.source, args, detail=not args.no_detail)
+    edited = scene.request(face.z, [face.detail], face.photo)
+    after = scene.draw(edited)
+    if args.compare:
+        before = scene.draw(scene.request(face.z, [face.detail], face.photo, edit=False))
+        images = np.concatenate([before, after])
+    else:
+        images = after
     save_grid(images, args.out, 2, args.size)
     if args.save_latent:
-        np.save(args.save_latent, z2)
+        np.save(args.save_latent, edited.z[0])
     print(f"edited {args.source} ({', '.join(args.set) or 'no change'}"
           f"{'; locked ' + ', '.join(args.lock) if args.lock else ''}) -> {args.out}")
     return 0
@@ -104,15 +112,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                        f"{args.size - 1} or {args.size + 1} (or a .gif)")
     check_out(args.out)
     b = open_bundle(args)
-    keys = [read_source(b, k, args, detail=not args.no_detail) for k in args.keyframes]
-    kf = np.stack([z for z, _ in keys])
-    path = interpolate(kf, args.frames, mode=args.mode, loop=args.loop, easing=args.easing)
-    details = interpolate_details([d for _, d in keys], args.frames, loop=args.loop,
+    scene = _scene(b, args)
+    keys = [read_face(b, k, args, detail=not args.no_detail) for k in args.keyframes]
+    path = interpolate(np.stack([f.z for f in keys]), args.frames, mode=args.mode,
+                       loop=args.loop, easing=args.easing)
+    details = interpolate_details([f.detail for f in keys], args.frames, loop=args.loop,
                                   easing=args.easing)
     check_out(args.out)
-    y = b.default_y(1)
-    psi = 1.0 if details is not None else args.psi  # a walk through a photo: as it is drawn
-    frames = (b.generate(z[None], y, None if details is None else details[i], psi)[0]
+    photo = any(f.photo for f in keys)  # a walk through a photo is drawn at psi 1 all along
+    frames = (scene.draw(scene.request(z, None if details is None else details[i : i + 1],
+                                       photo))[0]
               for i, z in enumerate(path))
 
     def progress(f: float) -> None:
@@ -134,11 +143,13 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
     image_format(args.out)
     b = open_bundle(args)
-    (a, da), (bb, db), (c, dc) = (read_source(b, s, args, detail=not args.no_detail)
-                                  for s in (args.a, args.b, args.c))
-    z = analogy(a, bb, c, args.strength)  # C's detail, if C is a photo, rides along
-    faces = b.generate(np.stack([a, bb, c, z]), None, b.stack_details([da, db, dc, dc]),
-                       args.psi)
+    scene = _scene(b, args)
+    fa, fb, fc = (read_face(b, s, args, detail=not args.no_detail)
+                  for s in (args.a, args.b, args.c))
+    z = analogy(fa.z, fb.z, fc.z, args.strength)  # C's detail, if C is a photo, rides along
+    faces = scene.draw(scene.request(np.stack([fa.z, fb.z, fc.z, z]),
+                                     [fa.detail, fb.detail, fc.detail, fc.detail],
+                                     [fa.photo, fb.photo, fc.photo, fc.photo]))
     save_grid(faces, args.out, 4, args.size)
     print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
     return 0
@@ -288,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore a face GAN. Without a subcommand, face-explorer opens the window; "
         "with one, it runs headless.",
         epilog="A SOURCE is a seed (42), a photo (face.jpg) or a saved latent (z.npy). "
-        f"Run '{PROG} COMMAND --help' for each command's options.",
+        f"Run '{PROG} COMMAND --help' for each command's options. The window: "
+        f"'{PROG} [--model PATH] [PHOTO... | MODEL.safetensors | SESSION.json]'; "
+        f"'{PROG} --install-desktop' adds it to this user's application menu "
+        "(--uninstall-desktop removes it).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="subcommands")
     fmt = argparse.ArgumentDefaultsHelpFormatter

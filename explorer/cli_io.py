@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from explorer.core.bundle import Bundle
+    from explorer.core.scene import EditedFace
 
 
 class CliError(Exception):
@@ -65,19 +66,21 @@ def open_bundle(args: argparse.Namespace) -> Bundle:
 
 def read_latent(bundle: Bundle, source: str, args: argparse.Namespace) -> np.ndarray:
     """A latent (nz,) from a seed ('42'), a .npy latent file or a photo path."""
-    return read_source(bundle, source, args, detail=False)[0]
+    return read_face(bundle, source, args, detail=False).z
 
 
-def read_source(bundle: Bundle, source: str, args: argparse.Namespace,
-                detail: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """`read_latent`, and with `detail` also a photo's detail (fitted by its encoding, or saved
-    beside a .npy latent by `encode`); else None."""
+def read_face(bundle: Bundle, source: str, args: argparse.Namespace,
+              detail: bool) -> EditedFace:
+    """The face a SOURCE names: a seed, a .npy latent (a photo when `encode` saved its detail
+    beside it) or a photo, encoded. With `detail`, a photo brings its detail (fitted by its
+    encoding, or saved beside the .npy); without, it is still a photo (drawn at psi 1)."""
     import numpy as np
 
-    from explorer.core.latents import seed_latent
+    from explorer.core.scene import EditedFace
 
     if source.isdigit():
-        return seed_latent(int(source), bundle.nz), None
+        z = bundle.seed_latents([int(source)], getattr(args, "psi", 1.0))[0]
+        return EditedFace(z, label=f"seed {source}")
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:
@@ -86,19 +89,24 @@ def read_source(bundle: Bundle, source: str, args: argparse.Namespace,
             raise CliError(f"cannot read latent file {p}: {e}") from None
         if z.shape != (bundle.nz,):
             raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
-        return z, saved_detail(bundle, p) if detail else None
+        photo = _detail_path(p).exists()
+        return EditedFace(z, saved_detail(bundle, p) if detail else None, p.name, photo)
     from explorer.core.encoding import encode_photo
 
     whole = getattr(args, "whole_image", False)
     r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
-    return r.z, r.detail
+    return EditedFace(r.z, r.detail, p.name, photo=True)
+
+
+def _detail_path(latent: Path) -> Path:
+    return latent.with_name(f"{latent.stem}_detail.npy")
 
 
 def saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
     """The photo detail `encode` saved beside a latent file (NAME_detail.npy), if there is one."""
     import numpy as np
 
-    p = latent.with_name(f"{latent.stem}_detail.npy")
+    p = _detail_path(latent)
     if not p.exists():
         return None
     try:

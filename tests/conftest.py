@@ -28,6 +28,8 @@ def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 
                   sample_every=10_000, snapshot_every=10_000, atlas_size=64)
     if kind == "cgan":
         values["cond_attributes"] = ("Smiling", "Male")
+    if kind == "style":
+        values["judge"] = True
     cfg = TrainConfig(**values)
     data = fake_dataset(n=128, res=res, names=TINY_ATTRIBUTES)
     run = Run(out, cfg, data, quiet=True, command=["tests"])
@@ -38,6 +40,12 @@ def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete tiny model file (G, E, C, directions, atlas), trained once per session."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_style(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny style-based model (mapping network, W space, the judge), trained by the trainer."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_style"), kind="style")
 
 
 @pytest.fixture(scope="session")

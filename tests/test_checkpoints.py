@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.checkpoint import FORMAT_VERSION, load_model
+from facegan.checkpoint import FORMAT_VERSION, load_model
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 FILES = sorted(CHECKPOINTS.glob("*.safetensors"))

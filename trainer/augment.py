@@ -22,7 +22,7 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 
 def _rand(gen: torch.Generator, n: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.rand(n, 1, 1, 1, generator=gen).to(like.dtype)
+    return torch.rand(n, 1, 1, 1, generator=gen).to(like.device, like.dtype)
 
 
 def diff_augment(x: torch.Tensor, policy: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
@@ -50,6 +50,7 @@ def _translate(x: torch.Tensor, ratio: float, gen: torch.Generator) -> torch.Ten
     gx = torch.clamp(gx + tx + 1, 0, h + 1)
     gy = torch.clamp(gy + ty + 1, 0, w + 1)
     xp = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+    gb, gx, gy = gb.to(x.device), gx.to(x.device), gy.to(x.device)
     return xp.permute(0, 2, 3, 1)[gb, gx, gy].permute(0, 3, 1, 2).contiguous(
         memory_format=torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
         else torch.contiguous_format
@@ -66,4 +67,5 @@ def _cutout(x: torch.Tensor, ratio: float, gen: torch.Generator) -> torch.Tensor
     gy = torch.clamp(gy + oy - cw // 2, 0, w - 1)
     mask = torch.ones(n, h, w, dtype=x.dtype)
     mask[gb, gx, gy] = 0
+    mask = mask.to(x.device)
     return x * mask.unsqueeze(1)

@@ -1,4 +1,5 @@
-"""`face-train`: train a face GAN from a folder of photos, or evaluate a model file.
+"""`face-train`: train a face GAN from a folder of photos (`face-train evaluate`, which judges a
+model file, lives in `evaluation`; the `face-train` script dispatches between the two).
 
     face-train --data ../shared/data/celeba-9k --preset celeba64 --out runs/celeba64
     face-train --data runs/... --resume --out runs/celeba64        # continue where it stopped
@@ -22,6 +23,8 @@ examples:
       seconds-long smoke run on synthetic data
   face-train --out runs/celeba64 --data ../shared/data/celeba-9k --resume --steps 12000
       continue a stopped run (Ctrl-C saves), optionally with more steps
+  face-train evaluate checkpoints/celeba64.safetensors --data ../shared/data/celeba-9k
+      the quality report of a model file (see face-train evaluate --help)
 
 The data folder may be CelebA's own layout (img_align_celeba/ + list_attr_celeba.txt), UTKFace
 photos (labels in the file names), or any folder of images (optionally with attributes.csv).
@@ -31,7 +34,9 @@ a timelapse.
 
 # (flag, TrainConfig field, type, help)
 FLAGS: list[tuple[str, str, Any, str]] = [
-    ("--kind", "kind", str, "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016)"),
+    ("--kind", "kind", str,
+     "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016) | style (mapping "
+     "network + w-modulated synthesis, edited in W)"),
     ("--res", "res", int, "image size: 32, 64 or 128 (16 for tests)"),
     ("--nz", "nz", int, "latent size"),
     ("--ngf", "ngf", int, "generator base width"),
@@ -62,6 +67,10 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--snapshot-every", "snapshot_every", int, "write a resumable snapshot every N steps"),
     ("--log-every", "log_every", int, "log metrics every N steps"),
     ("--threads", "threads", int, "CPU threads for torch (0 = default)"),
+    ("--mapping-layers", "mapping_layers", int, "style: depth of the mapping network"),
+    ("--style-mix", "style_mix", float, "style: share of faces drawn with mixed styles"),
+    ("--gan-minutes", "gan_minutes", float,
+     "end the GAN phase after this many minutes of training (0 = run --steps)"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]
@@ -76,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data folder, or 'fake' for synthetic smoke-test data")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting recipe: celeba64, celeba64-cgan or tiny (flags override it)")
+                   help="starting recipe: celeba64, celeba64-cgan, style64 or tiny "
+                   "(flags override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--cond", metavar="A,B,...", help="attributes for a conditional GAN")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
@@ -121,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def train_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from trainer.checkpoint import ModelFileError
+    from facegan.checkpoint import ModelFileError
     from trainer.data import DataError, fake_dataset, load_dataset
     from trainer.run import RESUMABLE, Run, RunError
 
@@ -175,12 +185,8 @@ def train_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "evaluate":
-        from trainer.evaluate import main as evaluate_main
-
-        return evaluate_main(argv[1:])
-    return train_main(argv)
+    """Train (the `face-train` script itself is `evaluation.face_train`, which also evaluates)."""
+    return train_main(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from trainer.models import ModelConfig
+from facegan.models import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class TrainConfig:
     log_every: int = 25
     threads: int = 0  # torch CPU threads (0 = torch default)
     init_from: str = ""  # run folder whose weights a new run starts from (trainer.warm)
+    mapping_layers: int = 4  # style: depth of the mapping network z -> w
+    style_mix: float = 0.9  # style: share of faces drawn with two latents' styles (mixing)
+    judge: bool = False  # train the independent judge classifier beside the classifier
+    gan_minutes: float = 0.0  # > 0: the GAN phase ends after this much training time
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -61,6 +65,10 @@ class TrainConfig:
             raise ValueError("batch must be at least 2")
         if not 0 <= self.ema < 1:
             raise ValueError("ema must be in [0, 1)")
+        if not 0 <= self.style_mix <= 1:
+            raise ValueError("style_mix must be in [0, 1]")
+        if self.gan_minutes < 0:
+            raise ValueError("gan_minutes must be >= 0")
         if not 0 <= self.balance_margin < 0.5:
             raise ValueError("balance_margin must be in [0, 0.5)")
         self.model_config()  # validates kind, resolution and widths
@@ -75,6 +83,7 @@ class TrainConfig:
             nef=self.nef,
             cond_attributes=tuple(self.cond_attributes) if self.kind == "cgan" else (),
             n_classes=n_classes,
+            mapping_layers=self.mapping_layers,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +117,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         cond_attributes=(
             "Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache",
         ),
+    ),
+    # The style-based G (facegan.style): W space for editing, DiffAugment with cutout, the
+    # equalised learning rate (hence lr_g 10x the DCGAN's), TTUR for the spectral-norm D, and the
+    # independent judge. Calibrated against celeba64 in docs/training/README.md.
+    "style64": dict(
+        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
+        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
+        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=4e-4, lr_e=2e-4,
+        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
     ),
     # Seconds, for tests and smoke runs.
     "tiny": dict(

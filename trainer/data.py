@@ -263,7 +263,7 @@ def load_dataset(
         if not ok.any():
             raise DataError(f"{root}: none of the {len(files)} images could be decoded")
         arr = np.stack([d for d in decoded if d is not None]).astype(np.uint8)
-        from trainer.checkpoint import atomic_write
+        from facegan.checkpoint import atomic_write
 
         atomic_write(img_path, lambda tmp: _save_npy(tmp, arr))
         atomic_write(ok_path, lambda tmp: _save_npy(tmp, ok))

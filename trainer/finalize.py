@@ -1,10 +1,8 @@
-"""After training: encode the data set and store what the explorer needs without the data set.
+"""After training: encode the data set and calibrate the classifier.
 
-- attribute vectors (seed 001): mean latent of faces with an attribute minus mean of faces without;
-- attribute boundaries on samples (InterFaceGAN): logistic-regression normals fitted on latents of
-  generated faces labelled by the bundled classifier;
-- an atlas of encoded faces with their labels (for the scatter plot);
-- the classifier's per-attribute temperature (calibrated probabilities).
+`Run.finish` uses these to store what the explorer needs without the data set: the encoded
+faces feed the mean-difference directions and the atlas (the direction fits themselves live in
+`facegan.directions`); the classifier gets a per-attribute temperature (calibrated probabilities).
 """
 
 from __future__ import annotations
@@ -16,54 +14,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.models import images_to_tensor
 from trainer.data import FaceDataset
-from trainer.models import images_to_tensor
 
 
-def _batches(images: np.ndarray, batch: int = 256) -> Iterator[torch.Tensor]:
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+def _batches(images: np.ndarray, batch: int = 256,
+             device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     for i in range(0, len(images), batch):
-        yield images_to_tensor(images[i : i + batch])
+        yield images_to_tensor(images[i : i + batch]).to(device)
 
 
 @torch.no_grad()
 def encode_images(E: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, res, res, 3) uint8 -> (n, nz) float32 latents."""
     E.eval()
-    out = [E(x).float() for x in _batches(images, batch)]
+    out = [E(x).float().cpu() for x in _batches(images, batch, _device(E))]
     return torch.cat(out).numpy().astype(np.float32)
-
-
-def attribute_directions(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(n_attr, nz): mean z of faces with each attribute minus mean z of faces without it."""
-    dirs = np.zeros((labels.shape[1], z.shape[1]), dtype=np.float32)
-    for a in range(labels.shape[1]):
-        pos, neg = labels[:, a] > 0, labels[:, a] <= 0
-        if pos.any() and neg.any():
-            dirs[a] = z[pos].mean(0) - z[neg].mean(0)
-    return dirs
-
-
-@torch.no_grad()
-def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
-                       seed: int = 0) -> np.ndarray:
-    """(n_attr, nz) InterFaceGAN normals: G draws n faces, C labels them, one logistic regression
-    per attribute separates the latents. They follow what G actually draws, where the mean
-    difference of encoded photos also carries the encoder's errors. An attribute G never draws
-    (or always draws) gets a zero row."""
-    from explorer.core.directions import fit_normals
-
-    G.eval()
-    C.eval()
-    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
-    logits = torch.cat([C(G(z[i : i + 256])).float() for i in range(0, n, 256)]).numpy()
-    return fit_normals(z.numpy(), logits > 0, np.zeros((logits.shape[1], nz), np.float32),
-                       min_per_class=10)
 
 
 @torch.no_grad()
 def classifier_logits(C: nn.Module, images: np.ndarray) -> np.ndarray:
     C.eval()
-    return torch.cat([C(x).float() for x in _batches(images)]).numpy()
+    return torch.cat([C(x).float().cpu() for x in _batches(images, device=_device(C))]).numpy()
 
 
 def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.ndarray:
@@ -83,7 +59,7 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
 
     opt.step(closure)
     temp = log_temp.detach().exp().clamp(0.05, 20.0)
-    C.temperature.copy_(temp)
+    C.temperature.copy_(temp.to(C.temperature.device))
     return temp.numpy()
 
 

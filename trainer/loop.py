@@ -19,10 +19,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.models import (
+    ModelConfig,
+    bf16_is_fast,
+    build,
+    images_to_tensor,
+    prior_latents,
+    tensor_to_images,
+)
 from trainer.augment import diff_augment, parse_policy
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
-from trainer.models import ModelConfig, bf16_is_fast, build, images_to_tensor, tensor_to_images
 
 PHASES = ("gan", "encoder", "classifier", "done")
 # A phase whose inputs another phase changed must run again: the encoder inverts G.
@@ -38,14 +45,18 @@ def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, 
     """Recompute BatchNorm statistics of an EMA generator from its own outputs (standing stats)."""
     gen = torch.Generator().manual_seed(1234)
     bns = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not bns:  # a style G has no batch norm
+        g.eval()
+        return
+    device = next(g.parameters()).device
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative average
     g.train()
     with torch.no_grad():
         for _ in range(n):
-            z = torch.randn(64, cfg.nz, generator=gen)
-            g(z, _sample_y(labels, 64, gen) if cfg.n_cond else None)
+            z = torch.randn(64, cfg.nz, generator=gen).to(device)
+            g(z, _sample_y(labels, 64, gen).to(device) if cfg.n_cond else None)
     for m in bns:
         m.momentum = 0.1
     g.eval()
@@ -79,6 +90,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # weight init only; training randomness uses self.gen
         self.G, self.D, self.E = build(self.mcfg, "G"), build(self.mcfg, "D"), build(self.mcfg, "E")
         self.C = build(self.mcfg, "C") if n_classes else None
+        self.J = build(self.mcfg, "J") if n_classes and cfg.judge else None
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
         for net in self.nets().values():
@@ -88,6 +100,7 @@ class Trainer:
         self.opt_d = self._opt(self.D.parameters(), cfg.lr_d)
         self.opt_e = self._opt(self.E.parameters(), cfg.lr_e)
         self.opt_c = torch.optim.Adam(self.C.parameters(), 1e-3) if self.C is not None else None
+        self.opt_j = torch.optim.Adam(self.J.parameters(), 1e-3) if self.J is not None else None
         self.G_train, self.D_train, self.E_train = self.G, self.D, self.E
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -123,6 +136,8 @@ class Trainer:
         nets = {"G": self.G, "D": self.D, "E": self.E, "G_ema": self.G_ema}
         if self.C is not None:
             nets["C"] = self.C
+        if self.J is not None:
+            nets["J"] = self.J
         return nets
 
     def add_callback(self, event: str, fn: Callback) -> None:
@@ -207,6 +222,21 @@ class Trainer:
             y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
         return real, y_real, z, y_fake
 
+    def _fake(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The training G's images of prior noise z; a style G maps z to w itself (tracking
+        w_avg) and mixes two latents' styles on `style_mix` of the faces."""
+        if self.mcfg.kind != "style":
+            return self.G_train(z, y)
+        n, mix = z.shape[0], None
+        if self.cfg.style_mix > 0:
+            n_styles = self.G.n_styles
+            z2 = torch.randn(n, self.cfg.nz, generator=self.gen).to(self.device)
+            cut = torch.randint(1, n_styles, (n,), generator=self.gen)
+            keep = torch.rand(n, generator=self.gen) >= self.cfg.style_mix
+            cut[keep] = n_styles
+            mix = (z2, cut.to(self.device))
+        return self.G_train(z, y, from_z=True, mix=mix)
+
     def gan_step(self) -> dict[str, float]:
         cfg = self.cfg
         real, y_real, z, y_fake = self._draw()
@@ -230,7 +260,7 @@ class Trainer:
                 recon_ng = self.G(z_rec.detach(), None)
         else:
             with self.autocast():
-                fake_g = self.G_train(z, y_fake)
+                fake_g = self._fake(z, y_fake)
             fake = fake_g.detach()
         # D step: one forward over real and fake (DDP wants one forward per backward).
         d_in = [self.aug(real), self.aug(fake)] + ([self.aug(recon_ng)] if vae else [])
@@ -331,6 +361,8 @@ class Trainer:
         self.D.eval().requires_grad_(False)
         real, y_real, z, y_fake = self._draw()
         n = real.shape[0]
+        with torch.no_grad():
+            z = prior_latents(G, z, y_fake)  # a style G's E predicts w, which G's samples know
         with torch.no_grad(), self.autocast():
             fake = G(z, y_fake)
         with self.autocast():
@@ -344,7 +376,11 @@ class Trainer:
         # model), where G extrapolates and the attribute directions lose their meaning: match the
         # batch's first two moments to N(0, I).
         z_real = z_hat[n:]
-        loss_prior = z_real.mean(0).pow(2).mean() + (z_real.pow(2).mean() - 1.0).pow(2)
+        if self.mcfg.kind == "style":  # W is no unit Gaussian: match the samples' w moments
+            loss_prior = (z_real.mean(0) - z.mean(0)).pow(2).mean() + (
+                z_real.var(0) - z.var(0)).pow(2).mean()
+        else:
+            loss_prior = z_real.mean(0).pow(2).mean() + (z_real.pow(2).mean() - 1.0).pow(2)
         loss = loss_lat + loss_pix + cfg.enc_feature * loss_feat + cfg.enc_prior * loss_prior
         self.opt_e.zero_grad(set_to_none=True)
         loss.backward()
@@ -373,7 +409,19 @@ class Trainer:
         loss.backward()
         self.opt_c.step()
         acc = ((logits > 0).float() == t).float().mean().item()
-        return dict(cls_loss=loss.item(), cls_acc=acc)
+        m = dict(cls_loss=loss.item(), cls_acc=acc)
+        if self.J is not None and self.opt_j is not None:  # the judge: same photos, own weights
+            self.J.train()
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed + 1)
+                with self.autocast():
+                    j_logits = self.J(x).float()
+            j_loss = F.binary_cross_entropy_with_logits(j_logits, t)
+            self.opt_j.zero_grad(set_to_none=True)
+            j_loss.backward()
+            self.opt_j.step()
+            m["judge_loss"] = j_loss.item()
+        return m
 
     # Driving.
 
@@ -383,6 +431,12 @@ class Trainer:
         while self.phase != "done":
             length = self.phase_length(self.phase)
             while self.step < length:
+                if (self.phase == "gan" and self.cfg.gan_minutes > 0 and self.step > 0
+                        and self.wall_time >= 60 * self.cfg.gan_minutes):
+                    # The time budget becomes the run's step count (stored with the state).
+                    self.cfg = self.cfg.with_(steps=self.step, gan_minutes=0.0)
+                    self.trigger("on_snapshot")
+                    break
                 fn = {"gan": self.gan_step, "encoder": self.encoder_step,
                       "classifier": self.classifier_step}[self.phase]
                 self.metrics = fn()
@@ -440,7 +494,8 @@ class Trainer:
         """
         g = self.ema_generator()
         y = self.fixed_y[:n] if self.fixed_y is not None else None
-        x = g(self.fixed_z[:n].to(self.device), None if y is None else y.to(self.device))
+        y = None if y is None else y.to(self.device)
+        x = g(prior_latents(g, self.fixed_z[:n].to(self.device), y), y)
         return tensor_to_images(x)
 
     # State.
@@ -459,6 +514,8 @@ class Trainer:
             s[k] = net.state_dict()
         if self.opt_c is not None:
             s["opt_c"] = self.opt_c.state_dict()
+        if self.opt_j is not None:
+            s["opt_j"] = self.opt_j.state_dict()
         return s
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -469,6 +526,8 @@ class Trainer:
         self.opt_e.load_state_dict(s["opt_e"])
         if self.opt_c is not None and "opt_c" in s:
             self.opt_c.load_state_dict(s["opt_c"])
+        if self.opt_j is not None and "opt_j" in s:
+            self.opt_j.load_state_dict(s["opt_j"])
         self.phase, self.step, self.total_steps = s["phase"], s["step"], s["total_steps"]
         self._reopen(s)
         self.wall_time, self.d_l2 = s["wall_time"], s["d_l2"]

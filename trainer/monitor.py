@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from trainer.checkpoint import atomic_write
+from facegan.checkpoint import atomic_write
 
 CURVES = (("d_real", "D(real)"), ("d_fake", "D(fake)"), ("g_fool", "D(G(z)): G fooling D"))
 

@@ -24,8 +24,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from facegan.checkpoint import (
+    ATLAS_LABELS,
+    ATLAS_Z,
+    ATTR_DIRECTIONS,
+    ATTR_DIRECTIONS_SAMPLED,
+    ModelFileError,
+    load_state,
+    save_model,
+    save_state,
+    state_path,
+)
+from facegan.directions import mean_difference_directions, sampled_directions
 from trainer import finalize, monitor
-from trainer.checkpoint import ModelFileError, load_state, save_model, save_state, state_path
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
 from trainer.loop import PHASES, StopRequested, Trainer
@@ -189,6 +200,8 @@ class Run:
             networks["E"] = t.E
         if t.C is not None and phase_i > PHASES.index("classifier"):
             networks["C"] = t.C
+            if t.J is not None:
+                networks["J"] = t.J
         meta = {"name": self.out.name, "attribute_names": self.data.attribute_names,
                 "step": t.total_steps, "phase": t.phase, "final": final,
                 "train_config": t.cfg.to_dict(), "provenance": self.provenance()}
@@ -202,14 +215,14 @@ class Run:
         extra_meta: dict[str, Any] = {}
         if self.data.labels is not None:
             z = finalize.encode_images(t.E, self.data.images)
-            extras["attr.directions"] = finalize.attribute_directions(z, self.data.labels)
+            extras[ATTR_DIRECTIONS] = mean_difference_directions(z, self.data.labels)
             n = min(t.cfg.atlas_size, len(z))
             pick = np.random.default_rng(0).permutation(len(z))[:n]
             pick.sort()
-            extras["atlas.z"] = z[pick].astype(np.float16)
-            extras["atlas.labels"] = self.data.labels[pick].astype(np.int8)
+            extras[ATLAS_Z] = z[pick].astype(np.float16)
+            extras[ATLAS_LABELS] = self.data.labels[pick].astype(np.int8)
         if t.C is not None and self.data.labels is not None and not t.mcfg.n_cond:
-            extras["attr.directions.sampled"] = finalize.sampled_directions(
+            extras[ATTR_DIRECTIONS_SAMPLED] = sampled_directions(
                 t.frozen_generator(), t.C, t.mcfg.nz)
         if t.C is not None and self.calib is not None and self.calib.labels is not None:
             temps = finalize.fit_temperature(t.C, self.calib)

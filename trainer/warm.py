@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.checkpoint import ModelFileError, load_state
+from facegan.checkpoint import ModelFileError, load_state
 
 # Trainer state keys of the networks a warm start copies.
 NETWORKS = ("G", "G_ema", "D", "E", "C")

@@ -1,7 +1,7 @@
 """A loaded model file as the explorer sees it: metadata, networks and numpy in, numpy out.
 
 `load_bundle` is the explorer's only way to open a model file. It goes through
-`trainer.checkpoint.load_model` (safetensors + JSON, never code) and turns its `ModelFileError`
+`facegan.checkpoint.load_model` (safetensors + JSON, never code) and turns its `ModelFileError`
 into a `BundleError` whose message can be shown to a user as is.
 """
 
@@ -17,11 +17,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.checkpoint import ModelFileError, load_model
-from trainer.models import ModelConfig, images_to_tensor, tensor_to_images
+from explorer.assets import default_model_file
+from facegan.checkpoint import (
+    ATLAS_LABELS,
+    ATLAS_Z,
+    ATTR_DIRECTIONS,
+    ATTR_DIRECTIONS_SAMPLED,
+    ModelFileError,
+    load_model,
+)
+from facegan.models import ModelConfig, images_to_tensor, tensor_to_images
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_MODEL = REPO_ROOT / "checkpoints" / "celeba64.safetensors"
+# <repo>/checkpoints/celeba64.safetensors, or the copy an installed wheel carries (explorer.assets).
+DEFAULT_MODEL = default_model_file()
 # Truncation the window opens at and the CLI's seeds use: G's first-layer features move toward
 # their mean over the prior (`Generator.forward`). Measured on the bundled model: see
 # docs/evaluation.md (FD and the sample grid at several psi).
@@ -33,7 +42,8 @@ class BundleError(Exception):
 
 
 def default_model_path() -> Path:
-    """The bundled model: env FACE_EXPLORER_MODEL, else <repo>/checkpoints/celeba64.safetensors."""
+    """The bundled model: env FACE_EXPLORER_MODEL, else checkpoints/celeba64.safetensors (in the
+    source tree, or inside the installed package)."""
     env = os.environ.get("FACE_EXPLORER_MODEL")
     return Path(env).expanduser() if env else DEFAULT_MODEL
 
@@ -74,6 +84,44 @@ class Bundle:
     def n_cond(self) -> int:
         return len(self.cond_attributes)
 
+    @property
+    def truncates_latents(self) -> bool:
+        """Whether truncation acts on the latent itself (a style G: w_avg + psi (w - w_avg),
+        applied to a seed's face before any edit, so psi never weakens a slider) rather than
+        inside G (the DCGAN's first-layer features)."""
+        return self.kind == "style"
+
+    def latent_spread(self, unit: np.ndarray) -> np.ndarray:
+        """(k,) standard deviation of the prior's latents along each unit direction (k, nz):
+        1 for z ~ N(0, I); for a style G measured on 4,096 mapped samples (W is no Gaussian
+        ball), so a slider's alpha = 1 is one standard deviation of the faces G draws."""
+        if not self.truncates_latents:
+            return np.ones(len(unit), np.float32)
+        if "w_samples" not in self.cache:
+            from explorer.core.latents import random_latents
+
+            with torch.inference_mode():
+                G = self.network("G")
+                self.cache["w_samples"] = G.map(
+                    torch.from_numpy(random_latents(4096, self.nz, seed=777))).float().numpy()
+        proj = self.cache["w_samples"] @ np.asarray(unit, np.float32).T
+        return np.maximum(proj.std(0), 1e-6).astype(np.float32)
+
+    def seed_latents(self, seeds: Sequence[int], psi: float = 1.0) -> np.ndarray:
+        """(n, nz) latents of seeds as the explorer edits them: z for the DCGAN kinds (truncated
+        later, in G); for a style G its w, truncated toward w_avg by `psi` here."""
+        from explorer.core.latents import seed_latents
+
+        z = seed_latents(list(seeds), self.nz)
+        if not self.truncates_latents or len(z) == 0:
+            return z
+        G = self.network("G")
+        with torch.inference_mode():
+            w = G.map(torch.from_numpy(z))
+            if psi != 1:
+                w = G.truncate(w, float(psi))
+        return w.float().numpy()
+
     def network(self, part: str) -> nn.Module:
         """The CPU float32 network 'G', 'E' or 'C'; BundleError if the file has none."""
         if part not in self.networks:
@@ -106,7 +154,7 @@ class Bundle:
         return np.ascontiguousarray(y)
 
     @property
-    def detail_shape(self) -> tuple[int, int, int]:
+    def detail_shape(self) -> tuple[int, ...]:
         """Shape of one face's photo detail (see `explorer.core.encoding`)."""
         return tuple(self.network("G").detail_shape)  # type: ignore[return-value]
 
@@ -157,6 +205,8 @@ class Bundle:
         yy = self.check_y(y, len(zz))
         dd = self.check_detail(detail, len(zz))
         pp = self.face_psi(psi, dd, len(zz))
+        if self.truncates_latents:  # seeds' latents come truncated (`seed_latents`)
+            pp = None
 
         def opt(a: np.ndarray | None) -> torch.Tensor | None:
             return None if a is None else torch.from_numpy(a).to(device)
@@ -208,16 +258,16 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         net.requires_grad_(False)
     cfg = mf.config
     names = mf.attribute_names
-    atlas_z = mf.array("atlas.z").astype(np.float32) if "atlas.z" in mf.tensors else None
+    atlas_z = mf.array(ATLAS_Z).astype(np.float32) if ATLAS_Z in mf.tensors else None
     atlas_labels = None
-    if "atlas.labels" in mf.tensors:
-        atlas_labels = np.where(mf.array("atlas.labels") > 0, 1, -1).astype(np.int8)
+    if ATLAS_LABELS in mf.tensors:
+        atlas_labels = np.where(mf.array(ATLAS_LABELS) > 0, 1, -1).astype(np.int8)
     raw = None
-    if "attr.directions" in mf.tensors:
-        raw = mf.array("attr.directions").astype(np.float32)
+    if ATTR_DIRECTIONS in mf.tensors:
+        raw = mf.array(ATTR_DIRECTIONS).astype(np.float32)
     sampled = None
-    if "attr.directions.sampled" in mf.tensors:
-        sampled = mf.array("attr.directions.sampled").astype(np.float32)
+    if ATTR_DIRECTIONS_SAMPLED in mf.tensors:
+        sampled = mf.array(ATTR_DIRECTIONS_SAMPLED).astype(np.float32)
     return Bundle(
         path=p,
         name=mf.name,

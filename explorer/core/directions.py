@@ -1,32 +1,28 @@
-"""Attribute directions in latent space, by three methods the user can pick.
+"""A model's attribute directions as the explorer uses them, by the method the user picks.
 
-- ``sampled`` (InterFaceGAN on the generator's own faces): logistic-regression normals fitted by the
-  trainer on latents of generated faces labelled by the bundled classifier (``attr.directions.
-  sampled``). They follow what G draws; on the first bundled model they flipped the judge's
-  decision on 2-7x more faces than the other two methods. Where G never (or always) draws an
-  attribute there is no boundary, and the mean difference stands in.
-- ``mean-diff`` (seed 001): the mean latent of atlas faces with an attribute minus the mean of faces
-  without it, as stored in the model file (``attr.directions``).
-- ``linear`` (InterFaceGAN, Shen et al. 2020): the normal of a logistic-regression boundary
-  fitted per attribute on the atlas latents and labels.
+The fitting itself (mean-diff, sampled, linear, custom) lives in `facegan.directions`; this module
+reads the stored sets from a `Bundle`, fits ``linear`` on its atlas (cached on disk), falls back to
+the mean difference where ``sampled`` has no boundary, and hands out unit vectors with a scale.
 
-Both give unit vectors. `Directions.scale` is the latent distance of alpha = 1: the prior's standard
-deviation along the direction, which is 1 for z ~ N(0, I). (The atlas spread was tried first, but an
-encoder that is not fully trained maps faces into a shrunken cloud, 0.006 wide on the test model,
-which made sliders useless; the prior is the space the generator samples from.)
+`Directions.scale` is the latent distance of alpha = 1: the prior's standard deviation along the
+direction, which is 1 for z ~ N(0, I). (The atlas spread was tried first, but an encoder that is
+not fully trained maps faces into a shrunken cloud, 0.006 wide on the test model, which made
+sliders useless; the prior is the space the generator samples from.)
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from explorer.core.bundle import Bundle, BundleError
+from facegan.directions import EPS as _EPS
+from facegan.directions import METHODS, custom_direction, linear_directions, normalise
 
-METHODS = ("sampled", "mean-diff", "linear")
-_EPS = 1e-8
+# custom_direction is fitted in facegan; the UI picks it up here, beside the Directions it extends.
+__all__ = ["METHODS", "Directions", "available_methods", "custom_direction", "default_method",
+           "get_directions"]
 
 
 @dataclass(frozen=True)
@@ -80,43 +76,13 @@ class Directions:
         return replace(self, names=names, vectors=vectors, scale=scales)
 
 
-def _normalise(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.where(n > _EPS, v / np.maximum(n, _EPS), 0.0).astype(np.float32)
-
-
 def _scales(vectors: np.ndarray) -> np.ndarray:
     """Prior standard deviation along each unit direction: 1 for z ~ N(0, I)."""
     return np.ones(len(vectors), np.float32)
 
 
-def fit_normals(z: np.ndarray, positive: np.ndarray, fallback: np.ndarray,
-                min_per_class: int = 1) -> np.ndarray:
-    """One logistic regression per attribute separating the latents z (n, nz) by `positive`
-    (n, n_attr) bool; (n_attr, nz) normals. An attribute with fewer than `min_per_class` faces
-    on either side has no boundary and keeps its `fallback` row."""
-    from sklearn.linear_model import LogisticRegression
-
-    out = np.array(fallback, np.float32, copy=True)
-    for a in range(positive.shape[1]):
-        y = positive[:, a]
-        if y.sum() < min_per_class or (~y).sum() < min_per_class:
-            continue
-        clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence warnings on tiny atlases
-            clf.fit(z, y)
-        out[a] = clf.coef_[0]
-    return out
-
-
-def _fit_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """InterFaceGAN normals on the atlas latents and their {-1, +1} labels; (n_attr, nz)."""
-    return fit_normals(z, labels > 0, fallback)
-
-
 def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """`_fit_linear`, cached on disk by the SHA-1 of the atlas (40 fits take seconds)."""
+    """`linear_directions`, cached on disk by the SHA-1 of the atlas (40 fits take seconds)."""
     import hashlib
     import os
     import tempfile
@@ -134,7 +100,7 @@ def _cached_linear(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> n
             return out.astype(np.float32)
     except (OSError, ValueError):
         pass
-    out = _fit_linear(z, labels, fallback)
+    out = linear_directions(z, labels, fallback)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".linear.", suffix=".npy")
@@ -188,25 +154,8 @@ def get_directions(bundle: Bundle, method: str = "mean-diff") -> Directions:
         fallback = raw if raw is not None else np.zeros(
             (len(bundle.attribute_names), bundle.nz), np.float32)
         vectors = _cached_linear(bundle.atlas_z, bundle.atlas_labels, fallback)
-    unit = _normalise(np.asarray(vectors, np.float32))
-    d = Directions(method, list(bundle.attribute_names), unit, _scales(unit))
+    unit = normalise(np.asarray(vectors, np.float32))
+    scales = bundle.latent_spread(unit) if bundle.truncates_latents else _scales(unit)
+    d = Directions(method, list(bundle.attribute_names), unit, scales)
     bundle.cache[key] = d
     return d
-
-
-def custom_direction(z_has: np.ndarray, z_hasnot: np.ndarray) -> np.ndarray:
-    """(nz,) unit direction from two groups of latents: mean(has) - mean(has not)."""
-    a, b = np.asarray(z_has, np.float32), np.asarray(z_hasnot, np.float32)
-    if a.ndim == 1:
-        a = a[None]
-    if b.ndim == 1:
-        b = b[None]
-    if len(a) == 0 or len(b) == 0:
-        raise ValueError("a custom attribute needs at least one face in 'has' and in 'has not'")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"the two groups have different latent sizes ({a.shape[1]}, {b.shape[1]})")
-    v = a.mean(0) - b.mean(0)
-    n = float(np.linalg.norm(v))
-    if n < _EPS:
-        raise ValueError("the two groups have the same mean latent; no direction between them")
-    return (v / n).astype(np.float32)

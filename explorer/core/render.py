@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from explorer.core.bundle import Bundle, tensor_to_images
-from trainer.models import bf16_is_fast
+from facegan.models import bf16_is_fast
 
 
 @dataclass(frozen=True)

@@ -169,10 +169,8 @@ class AnalogyPanel(QWidget):
     def _render(self, z: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
         """Faces at the window's ψ; with a photo's detail (one for all), as the photo is drawn."""
         z = np.atleast_2d(np.asarray(z, np.float32))
-        b = self.state.bundle
-        return b.generate(z, self.state.cond_vector(len(z)),
-                          None if detail is None else b.stack_details([detail] * len(z)),
-                          self.state.psi)
+        scene = self.state.scene
+        return scene.draw(scene.request(z, [detail] * len(z), edit=False))
 
     def set_slot(self, name: str, z: np.ndarray, detail: np.ndarray | None = None) -> None:
         self.slots[name].set_face(z, self._render(z, detail)[0], detail)

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPoint, QRect, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +31,9 @@ from explorer.ui.state import ExplorerState
 class FaceCanvas(QWidget):
     """Paints the newest frame scaled to fit; emits ``painted(frame_id)`` after each paint.
 
+    The frame is resampled once, smoothly, straight to the device pixels it covers (twice as many
+    per side on a device pixel ratio 2 screen) and drawn 1:1, so a high-DPI screen gets a sharp
+    face rather than one scaled to logical pixels and then magnified again.
     A left-drag starts a drag of the first face's latent (drop it on an analogy slot).
     """
 
@@ -41,6 +44,7 @@ class FaceCanvas(QWidget):
         self.setMinimumSize(256, 256)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._qimage: QImage | None = None
+        self._scaled: tuple[tuple[int, int, float], QImage] | None = None  # (w, h, dpr), image
         self.image: np.ndarray | None = None  # the frame as uint8 (h, w, 3)
         self.frame_id = -1
         self.painted_id = -1
@@ -52,6 +56,7 @@ class FaceCanvas(QWidget):
     def set_frame(self, img: np.ndarray, frame_id: int) -> None:
         self.image = img
         self._qimage = to_qimage(img)  # built on the GUI thread only
+        self._scaled = None
         self.frame_id = frame_id
         self.update()
 
@@ -63,12 +68,28 @@ class FaceCanvas(QWidget):
         tw, th = int(w * s), int(h * s)
         return QRect((self.width() - tw) // 2, (self.height() - th) // 2, tw, th)
 
+    def device_image(self, w: int, h: int, dpr: float) -> QImage:
+        """The frame smoothly scaled to w x h logical = (w, h) * dpr device pixels, tagged with
+        that ratio (cached until the frame, the size or the ratio changes)."""
+        assert self._qimage is not None
+        key = (w, h, dpr)
+        if self._scaled is None or self._scaled[0] != key:
+            img = self._qimage.scaled(max(1, round(w * dpr)), max(1, round(h * dpr)),
+                                      Qt.AspectRatioMode.IgnoreAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation)
+            img.setDevicePixelRatio(dpr)
+            self._scaled = (key, img)
+        return self._scaled[1]
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(24, 24, 24))
         if self._qimage is not None:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawImage(self.target_rect(), self._qimage)
+            r = self.target_rect()
+            # Device pixels per logical pixel for this painter: the screen's ratio, or the
+            # target's when rendered into an image (deviceTransform covers both).
+            dpr = p.deviceTransform().m11() or self.devicePixelRatioF()
+            p.drawImage(QPointF(r.topLeft()), self.device_image(r.width(), r.height(), dpr))
         p.end()
         if self.frame_id != self.painted_id:
             self.painted_id = self.frame_id
@@ -187,9 +208,8 @@ class CanvasPanel(QWidget):
         """Ask for the state's current faces; returns the request id (-1 when the request could
         not be made: the reason is shown, not raised into Qt's event loop)."""
         try:
-            z, y = self.state.render_inputs()
-            return self.renderer.request(z, y, self.state.render_detail(len(z)),
-                                         self.state.render_psi(len(z)))
+            req = self.state.render_request()
+            return self.renderer.request(req.z, req.y, req.detail, req.psi)
         except Exception as e:
             self._failed(f"{type(e).__name__}: {e}")
             return -1

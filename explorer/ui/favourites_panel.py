@@ -58,8 +58,8 @@ class FavouritesPanel(QWidget):
         favs = self.state.favourites
         if not favs:
             return
-        b = self.state.bundle
-        imgs = b.generate(np.stack([f.z for f in favs]), self.state.cond_vector(len(favs)),
-                          b.stack_details([f.detail for f in favs]), self.state.psi)
+        scene = self.state.scene
+        imgs = scene.draw(scene.request(np.stack([f.z for f in favs]),
+                                        [f.detail for f in favs], edit=False))
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im, f.detail)

@@ -185,9 +185,8 @@ class InterpolationPanel(QWidget):
 
     def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None) -> None:
         """Append a face; a photo's detail comes along (it is drawn as the photo is)."""
-        b = self.state.bundle
-        img = b.generate(np.asarray(z, np.float32)[None], self.state.cond_vector(1),
-                         b.stack_details([detail]), self.state.psi)[0]
+        scene = self.state.scene
+        img = scene.draw(scene.request(z, [detail], edit=False))[0]
         self.keys.add_face(label, z, img, detail)
         self.info.setText(f"{self.keys.count()} keyframes.")
 
@@ -287,21 +286,21 @@ class InterpolationPanel(QWidget):
         from explorer.core.video import export_video
 
         try:
-            z = self.state.edited_latents(self.walk())
+            z = self.state.edited_latents(self.walk())  # the sliders' edits, applied once
             details = self.walk_details()
         except ValueError as e:
             self.exportFailed.emit(str(e))
             return None
-        y = self.state.cond_vector(len(z))
-        bundle = self.state.bundle
+        scene = self.state.scene
         size = None if self.size.currentText() == "native" else int(self.size.currentText())
         fps = self.fps.value()
-        psi = 1.0 if details is not None else self.state.psi  # through a photo: as it is drawn
+        photo = details is not None  # a walk through a photo is drawn at ψ 1 all along
 
         def frames():
             for i in range(0, len(z), 8):
-                yield from bundle.generate(z[i : i + 8], None if y is None else y[i : i + 8],
-                                           None if details is None else details[i : i + 8], psi)
+                yield from scene.draw(scene.request(
+                    z[i : i + 8], None if details is None else details[i : i + 8], photo,
+                    edit=False))
 
         def run(progress, cancelled):
             return export_video(frames(), path, fps=fps, size=size, progress=progress,

@@ -1,4 +1,10 @@
-"""Open the window: ``face-explorer [--model PATH]``.
+"""Open the window: ``face-explorer [--model PATH] [PHOTO... | MODEL.safetensors | SESSION.json]``.
+
+Paths on the command line are what a file manager's "open with" (the launcher entry's ``%F``)
+passes: photos are encoded, a ``.safetensors`` file is the model to open, a ``.json`` file a saved
+session. A word that is neither a subcommand nor an existing file is an error (a mistyped
+subcommand must not open the window). ``--install-desktop`` / ``--uninstall-desktop`` add or remove
+the launcher entry, icon and MIME type for this user (see explorer.desktop).
 
 A missing or corrupt model gives a clear message box and a non-zero exit, never a traceback.
 """
@@ -7,21 +13,64 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+SESSION_SUFFIXES = (".json", ".fxs", ".session")  # explorer.ui.state.session_path_ok
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
+    from explorer import __version__
+    from explorer.cli import SUBCOMMANDS
+
     p = argparse.ArgumentParser(prog="face-explorer", description="Explore a face GAN.")
+    p.add_argument("--version", action="version", version=f"face-explorer {__version__}")
     p.add_argument("--model", metavar="PATH", default=None,
                    help="model file (default: $FACE_EXPLORER_MODEL or the bundled "
                         "checkpoints/celeba64.safetensors)")
     p.add_argument("--session", metavar="FILE", default=None, help="open a saved session")
-    p.add_argument("photos", nargs="*", help="photos to open and encode")
-    return p.parse_args(argv)
+    p.add_argument("--install-desktop", action="store_true",
+                   help="add the launcher entry, icon and model-file type for this user "
+                        "(under $XDG_DATA_HOME, default ~/.local/share) and exit")
+    p.add_argument("--uninstall-desktop", action="store_true",
+                   help="remove what --install-desktop added and exit")
+    p.add_argument("paths", nargs="*", metavar="FILE",
+                   help="photos to encode, a model (.safetensors) or a session (.json) to open")
+    args = p.parse_args(argv)
+    args.photos = []
+    for path in args.paths:
+        if not Path(path).exists():
+            p.error(f"{path!r} is neither a command ({', '.join(SUBCOMMANDS)}) nor an existing "
+                    "file")
+        suffix = Path(path).suffix.lower()
+        if suffix == ".safetensors":
+            if args.model is not None:
+                p.error(f"one model at a time: {args.model} and {path}")
+            args.model = path
+        elif suffix in SESSION_SUFFIXES:
+            if args.session is not None:
+                p.error(f"one session at a time: {args.session} and {path}")
+            args.session = path
+        else:
+            args.photos.append(path)
+    return args
 
 
-def launch(argv: list[str]) -> int:
-    """Run the window until it closes; return the exit status."""
-    args = parse(argv)
+# The windows `launch` opened: kept alive here, so `launch(..., exec_loop=False)` (tests) can
+# hand them over.
+OPENED: list = []
+
+
+def launch(argv: list[str], exec_loop: bool = True) -> int:
+    """Run the window until it closes; return the exit status. Without ``exec_loop`` the window
+    is left open (in OPENED) and 0 is returned at once."""
+    try:
+        args = parse(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2, already printed)
+        return int(e.code or 0)
+    if args.install_desktop or args.uninstall_desktop:
+        from explorer import desktop
+
+        return desktop.main("install" if args.install_desktop else "uninstall")
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -31,6 +80,12 @@ def launch(argv: list[str]) -> int:
     leak = refcount_leak()
     if leak:
         print(f"face-explorer: warning: {leak}", file=sys.stderr)
+    from explorer import __version__
+    from explorer.ui.help import app_icon
+
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
+    app.setWindowIcon(app_icon())
     from explorer.core.bundle import BundleError, load_bundle
 
     def fail(msg: str) -> int:
@@ -57,4 +112,5 @@ def launch(argv: list[str]) -> int:
         win.open_session(args.session)
     if args.photos:
         win.photos.open_paths(args.photos)
-    return int(app.exec())
+    OPENED.append(win)
+    return int(app.exec()) if exec_loop else 0

@@ -28,6 +28,7 @@ from explorer.ui import workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
 from explorer.ui.favourites_panel import FavouritesPanel
+from explorer.ui.help import HelpWindow, about_box, app_icon
 from explorer.ui.images import to_qimage
 from explorer.ui.interpolation_panel import InterpolationPanel
 from explorer.ui.monitor_panel import MonitorPanel
@@ -99,6 +100,10 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.bundle = bundle
         self.setWindowTitle(f"Face explorer — {bundle.name}")
+        self.setWindowIcon(app_icon())
+        if QApplication.windowIcon().isNull():  # dialogs (file, input, message) use it too
+            QApplication.setWindowIcon(app_icon())
+        self.help_window: HelpWindow | None = None
         self.setAcceptDrops(True)
         self.service = service or RenderService(bundle, threads=2)
         self._own_service = service is None
@@ -190,12 +195,12 @@ class MainWindow(QMainWindow):
         self._action(f, "Export video…", self.interpolation.export_dialog, "Ctrl+Shift+E",
                      "Export the interpolation as MP4 / WebM / GIF")
         f.addSeparator()
-        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(f, "Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on some platforms
         e = mb.addMenu("&Edit")
         undo = self.state.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.state.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         e.addAction(undo)
         e.addAction(redo)
         self.undo_action, self.redo_action = undo, redo
@@ -205,6 +210,11 @@ class MainWindow(QMainWindow):
         self._action(e, "Star current face", lambda: self.state.add_favourite(), "Ctrl+D")
         self._action(e, "Find attribute", self._focus_filter, QKeySequence.StandardKey.Find)
         h = mb.addMenu("&Help")
+        self._action(h, "Guide", lambda: self.show_help("guide"), "F1",
+                     "A short guide to the window")
+        self._action(h, "Keyboard shortcuts", lambda: self.show_help("shortcuts"))
+        h.addSeparator()
+        self._action(h, "About Face explorer", self.about_app, tip="Version")
         self._action(h, "About this model", self.about_model, tip="Name and provenance")
 
     # Actions.
@@ -370,6 +380,15 @@ class MainWindow(QMainWindow):
         if b.meta.get("step") is not None:
             lines.append(f"<br>Training step: {b.meta['step']}")
         return "".join(lines)
+
+    def show_help(self, page: str = "guide") -> None:
+        if self.help_window is None:
+            self.help_window = HelpWindow(self)
+        self.help_window.show_page(page)
+
+    def about_app(self) -> None:
+        self._about = about_box(self, self.bundle.name)
+        self._about.open()  # window-modal, does not block
 
     def about_model(self) -> None:
         QMessageBox.about(self, "About this model", self.about_text())

@@ -201,8 +201,8 @@ class ScatterPanel(QWidget):
 
     # Interaction.
     def face(self, i: int) -> np.ndarray:
-        z = self.latents[i][None]
-        return self.state.bundle.generate(z, self.state.cond_vector(1), psi=self.state.psi)[0]
+        scene = self.state.scene
+        return scene.draw(scene.request(self.latents[i], edit=False))[0]
 
     def _label(self, i: int) -> str:
         return f"atlas face {i}" if i < self.n_atlas else \

@@ -1,4 +1,5 @@
-"""explorer.core imports no Qt: every module is imported in a fresh process and sys.modules checked.
+"""explorer.core and facegan import no Qt: each module is imported in a fresh process, then
+sys.modules is checked.
 
 pyproject.toml has the matching import-linter contract (`lint-imports`); this test also catches
 imports that happen at run time through third-party packages (e.g. matplotlib picking a Qt backend).
@@ -11,11 +12,13 @@ import subprocess
 import sys
 
 import explorer.core
+import facegan
 
 
 def test_core_modules_import_no_qt() -> None:
     names = [f"explorer.core.{m.name}" for m in pkgutil.iter_modules(explorer.core.__path__)]
     assert "explorer.core.render" in names and "explorer.core.video" in names
+    names += [f"facegan.{m.name}" for m in pkgutil.iter_modules(facegan.__path__)]
     code = (
         "import importlib, sys\n"
         f"for n in {names + ['explorer.cli']!r}:\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.checkpoint import load_model, load_state
+from facegan.checkpoint import load_model, load_state
 from trainer.cli import main
 from trainer.monitor import read_jsonl
 

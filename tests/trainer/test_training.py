@@ -12,7 +12,7 @@ import pytest
 import torch
 from testdata import TINY_ATTRIBUTES
 
-from trainer.checkpoint import load_model, load_state
+from facegan.checkpoint import load_model, load_state
 from trainer.config import TrainConfig, preset
 from trainer.data import FaceDataset, fake_dataset
 from trainer.loop import Trainer

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from testdata import TINY_ATTRIBUTES
 
-from trainer.cli import main as train_cli
+from evaluation.face_train import main as train_cli
 from trainer.config import TrainConfig, preset
 from trainer.data import fake_dataset, load_dataset
 from trainer.run import Run

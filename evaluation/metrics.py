@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-from trainer.models import images_to_tensor
+from facegan.models import images_to_tensor
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

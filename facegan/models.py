@@ -1,6 +1,6 @@
 """Network definitions: DCGAN generator and discriminator, encoder, attribute classifier.
 
-This module and `trainer.checkpoint` are the only trainer modules the explorer imports. Every
+Part of `facegan`, the bottom package the trainer, the explorer and the evaluation stand on. Every
 network is rebuilt from a `ModelConfig` stored in the model file, so weights always travel with
 their shape.
 """
@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-KINDS = ("dcgan", "cgan", "vaegan")
+from facegan.style import StyleGenerator
+
+KINDS = ("dcgan", "cgan", "vaegan", "style")
 RESOLUTIONS = (16, 32, 64, 128)
 
 
@@ -26,12 +28,14 @@ class ModelConfig:
 
     Attributes
     ----------
-    kind : 'dcgan', 'cgan' (G and D conditioned on `cond_attributes`) or 'vaegan'.
+    kind : 'dcgan', 'cgan' (G and D conditioned on `cond_attributes`), 'vaegan' or 'style'
+        (a mapping network z -> w and a w-modulated synthesis: `facegan.style`).
     resolution : image side in pixels (16 is for tests).
     nz : latent size.
     ngf, ndf, nef : base widths of generator, discriminator and encoder.
     cond_attributes : attribute names that condition a 'cgan' (y in {-1, +1} per attribute).
     n_classes : number of attribute logits of the bundled classifier (0 = none).
+    mapping_layers : depth of a 'style' generator's mapping network.
     """
 
     kind: str = "dcgan"
@@ -42,6 +46,7 @@ class ModelConfig:
     nef: int = 64
     cond_attributes: tuple[str, ...] = field(default_factory=tuple)
     n_classes: int = 0
+    mapping_layers: int = 4
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -50,6 +55,10 @@ class ModelConfig:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
         if self.kind == "cgan" and not self.cond_attributes:
             raise ValueError("a conditional GAN needs at least one attribute in cond_attributes")
+        if self.kind == "style" and self.cond_attributes:
+            raise ValueError("a style generator has no conditional variant yet")
+        if not 1 <= self.mapping_layers <= 8:
+            raise ValueError("mapping_layers must be 1 to 8")
         if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1:
             raise ValueError("latent size and widths must be positive")
 
@@ -65,6 +74,8 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["cond_attributes"] = list(self.cond_attributes)
+        if self.kind != "style":  # files of the older kinds stay readable by older releases
+            d.pop("mapping_layers")
         return d
 
     @classmethod
@@ -234,6 +245,28 @@ class Discriminator(nn.Module):
         return out
 
 
+class JudgeClassifier(nn.Module):
+    """The independent judge: 40 attribute logits from another architecture (3x3 convs, batch
+    norm, global average pooling, twice the classifier's width) and another initialisation,
+    trained on real photos only. `face-train evaluate` grades edits with it; the directions and
+    the app never see it, so an edit cannot be tuned to the grader."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i in range(cfg.n_stages):
+            c = 64 * min(2**i, 4)
+            layers += [nn.Conv2d(c_in, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True),
+                       nn.Conv2d(c, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+            c_in = c
+        self.trunk = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(c_in, cfg.n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x).mean((2, 3)))
+
+
 class Encoder(nn.Module):
     """Image -> latent. For a VAE/GAN it returns (mu, logvar); otherwise z."""
 
@@ -312,13 +345,28 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _style_generator(cfg: ModelConfig) -> nn.Module:
+    return StyleGenerator(cfg.nz, _widths(cfg.ngf, cfg.n_stages), cfg.mapping_layers)
+
+
 def build(cfg: ModelConfig, part: str) -> nn.Module:
-    """Build one network by its short name: 'G', 'D', 'E' or 'C'."""
-    factories = {"G": Generator, "D": Discriminator, "E": Encoder, "C": AttributeClassifier}
+    """Build one network by its short name: 'G', 'D', 'E', 'C' or 'J' (the judge)."""
+    factories = {"G": Generator, "D": Discriminator, "E": Encoder, "C": AttributeClassifier,
+                 "J": JudgeClassifier}
+    if cfg.kind == "style":
+        factories["G"] = _style_generator
     if part not in factories:
         raise ValueError(f"unknown network {part!r}")
-    if part == "C" and cfg.n_classes < 1:
+    if part in ("C", "J") and cfg.n_classes < 1:
         raise ValueError("this config has no classifier (n_classes = 0)")
     net = factories[part](cfg)
+    if part == "J":  # another initialisation than C's: PyTorch's default (Kaiming uniform)
+        return net
     init_weights(net)
     return net
+
+
+def prior_latents(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """The latents G draws from prior noise z: w = mapping(z) for a style G, z itself otherwise.
+    Edits, directions and the encoder live in this space."""
+    return G.map(z, y) if isinstance(G, StyleGenerator) else z

@@ -2,13 +2,24 @@
 
 A model file is a safetensors file. Its tensors are namespaced by network (``G.*`` the EMA
 generator, ``E.*`` the encoder, ``C.*`` the attribute classifier, ``D.*`` the discriminator when
-kept) plus the explorer's extras (``attr.directions`` (n_attr, nz), ``atlas.z`` (n, nz),
-``atlas.labels`` (n, n_attr) int8 in {-1, +1}). Its safetensors metadata holds one JSON document
-under the key ``face_explorer``::
+kept) plus optional extras under the key constants below, each checked for shape on load:
+
+- ``attr.directions`` (n_attr, nz) float: per attribute, the mean latent of encoded training
+  faces that have it minus the mean of those that do not (`facegan.directions`, mean-diff);
+- ``attr.directions.sampled`` (n_attr, nz) float: per attribute, the normal of a logistic
+  regression separating latents of faces G drew, as the classifier C labelled them
+  (`facegan.directions.sampled_directions`); a zero row where G never or always draws the
+  attribute. Written only by models with a classifier and no condition vector;
+- ``atlas.z`` (n, nz) float: encoded training faces, for the scatter plot;
+- ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels.
+
+Its safetensors metadata holds one JSON document under the key ``face_explorer``::
 
     {"format": "face-explorer-model", "format_version": 1, "kind": "dcgan",
-     "model_config": {...}, "attribute_names": [...], "parts": ["G", "E", "C"],
-     "step": 12000, "provenance": {...}, "train_config": {...}, ...}
+     "model_config": {...}, "attribute_names": [...], "parts": ["E", "G", "C"],
+     "step": 12000, "final": true, "provenance": {...}, "train_config": {...}, ...}
+
+The loader returns every floating-point tensor as float32.
 
 Opening a model file never executes code: safetensors holds raw tensors and JSON only. Training
 state (D, optimisers, RNG) lives beside the model file in a ``.state.pt`` file loaded with
@@ -32,12 +43,17 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from trainer.models import ModelConfig, build
+from facegan.models import ModelConfig, build
 
 FORMAT = "face-explorer-model"
 FORMAT_VERSION = 1
 META_KEY = "face_explorer"
-PARTS = ("G", "D", "E", "C")
+PARTS = ("G", "D", "E", "C", "J")  # J: the independent judge, read by evaluation alone
+# Tensor keys of the extras (see the module docstring for what each holds).
+ATTR_DIRECTIONS = "attr.directions"
+ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"
+ATLAS_Z = "atlas.z"
+ATLAS_LABELS = "atlas.labels"
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -88,7 +104,7 @@ def save_model(
     ----------
     networks : {'G': module or state_dict, ...}; keys from PARTS.
     meta : extra JSON-able metadata (attribute_names, provenance, step, train_config, ...).
-    extras : named tensors such as 'attr.directions' or 'atlas.z'.
+    extras : named tensors under the key constants (ATTR_DIRECTIONS, ATLAS_Z, ...).
     half : store floating-point tensors as float16 (the loader returns float32).
     """
     tensors: dict[str, torch.Tensor] = {}
@@ -258,9 +274,10 @@ def _validate(mf: ModelFile) -> None:
     names = mf.attribute_names
     nz = mf.config.nz
     checks = {
-        "attr.directions": (len(names), nz),
-        "atlas.z": (None, nz),
-        "atlas.labels": (None, len(names)),
+        ATTR_DIRECTIONS: (len(names), nz),
+        ATTR_DIRECTIONS_SAMPLED: (len(names), nz),
+        ATLAS_Z: (None, nz),
+        ATLAS_LABELS: (None, len(names)),
     }
     for key, shape in checks.items():
         if key in mf.tensors:
@@ -268,8 +285,8 @@ def _validate(mf: ModelFile) -> None:
             wrong = [s is not None and s != g for s, g in zip(shape, got, strict=False)]
             if len(got) != 2 or any(wrong):
                 raise ModelFileError(f"{name}: {key} has shape {got}, expected {shape}")
-    if "atlas.z" in mf.tensors and "atlas.labels" in mf.tensors:
-        if mf.tensors["atlas.z"].shape[0] != mf.tensors["atlas.labels"].shape[0]:
+    if ATLAS_Z in mf.tensors and ATLAS_LABELS in mf.tensors:
+        if mf.tensors[ATLAS_Z].shape[0] != mf.tensors[ATLAS_LABELS].shape[0]:
             raise ModelFileError(f"{name}: atlas.z and atlas.labels differ in length")
 
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from trainer.checkpoint import (
+from facegan.checkpoint import (
+    ATTR_DIRECTIONS_SAMPLED,
     FORMAT_VERSION,
     META_KEY,
     ModelFileError,
@@ -22,7 +23,7 @@ from trainer.checkpoint import (
     save_model,
     save_state,
 )
-from trainer.models import ModelConfig, build
+from facegan.models import ModelConfig, build
 
 NAMES = ["Smiling", "Male", "Young"]
 
@@ -245,3 +246,18 @@ def test_training_state_refuses_code(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="unreadable training state"):
         load_state(bad)
     assert not marker.exists()
+
+
+def test_sampled_directions_are_shape_checked(tmp_path: Path) -> None:
+    """attr.directions.sampled must be one row per attribute name, nz wide; else a clear error."""
+    cfg = _cfg()
+    nets = {"G": build(cfg, "G")}
+    good = tmp_path / "good.safetensors"
+    save_model(good, cfg, nets, {"attribute_names": NAMES},
+               {ATTR_DIRECTIONS_SAMPLED: np.ones((len(NAMES), cfg.nz), np.float32)})
+    assert load_model(good).array(ATTR_DIRECTIONS_SAMPLED).shape == (len(NAMES), cfg.nz)
+    bad = tmp_path / "bad.safetensors"
+    save_model(bad, cfg, nets, {"attribute_names": NAMES},
+               {ATTR_DIRECTIONS_SAMPLED: np.ones((len(NAMES), cfg.nz + 1), np.float32)})
+    with pytest.raises(ModelFileError, match=r"attr.directions.sampled has shape \(3, 9\)"):
+        load_model(bad)

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer import metrics
-from trainer.checkpoint import ModelFileError, load_model
+from evaluation import metrics
+from facegan.checkpoint import ModelFileError, load_model
+from facegan.models import images_to_tensor, tensor_to_images
+from facegan.style import StyleGenerator
 from trainer.data import DataError, load_dataset
-from trainer.models import images_to_tensor, tensor_to_images
 from trainer.monitor import make_grid, save_png
 
 MAIN_ATTRIBUTES = ["Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair"]
@@ -47,10 +48,14 @@ class Report:
 
 
 class Judge:
-    """The bundled classifier: calibrated probabilities and pooled features of uint8 faces."""
+    """A classifier's calibrated probabilities of uint8 faces. The judge of the report is the
+    model's independent judge J when it has one (another architecture and initialisation,
+    trained on real photos only, never seen by the directions or the app); `second` is then the
+    bundled classifier C that chose the directions, whose verdict is reported beside it."""
 
-    def __init__(self, C: torch.nn.Module, names: list[str]) -> None:
-        self.C, self.names = C, names
+    def __init__(self, C: torch.nn.Module, names: list[str], label: str = "bundled classifier",
+                 second: Judge | None = None) -> None:
+        self.C, self.names, self.label, self.second = C, names, label, second
 
     @torch.no_grad()
     def probs(self, images: np.ndarray) -> np.ndarray:
@@ -62,8 +67,11 @@ class Judge:
 def _generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
               detail: np.ndarray | None = None, y: np.ndarray | None = None,
               psi: float = 1.0) -> np.ndarray:
-    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches."""
+    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches. A style
+    G's latents come truncated already (`Bundle.seed_latents`, before any edit): no psi here."""
     out = []
+    if isinstance(G, StyleGenerator):
+        psi = 1.0
 
     def part(a: np.ndarray | None, i: int) -> torch.Tensor | None:
         return None if a is None else torch.from_numpy(np.asarray(a[i : i + batch])).float()
@@ -114,6 +122,7 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
     names = judge.names
     if before is None:
         before = judge.probs(_generate(G, z, detail=detail, psi=psi)) > 0.5
+    before2: np.ndarray | None = None
     attrs = [a for a in MAIN_ATTRIBUTES if a in names]
     rows, summary = [], {}
     variants = [(m, False) for m in available_methods(bundle)] + [(default_method(bundle), True)]
@@ -127,11 +136,26 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
                 sel = (~before[:, ai]) if sign > 0 else before[:, ai]
                 if sel.any():
                     z_new[sel] = apply_edits(z[sel], dirs, {a: sign * alpha}, locks)
-            after = judge.probs(_generate(G, z_new, detail=detail, psi=psi)) > 0.5
+            imgs = _generate(G, z_new, detail=detail, psi=psi)
+            after = judge.probs(imgs) > 0.5
             name = method + (" + locks" if locked else "")
             row, summary[f"{a}|{name}"] = _flip_row(after != before, names, a, attrs, name)
+            if judge.second is not None:  # the classifier that chose the directions, beside
+                if before2 is None:
+                    before2 = judge.second.probs(_generate(G, z, detail=detail, psi=psi)) > 0.5
+                after2 = judge.second.probs(imgs) > 0.5
+                row2, _ = _flip_row(after2 != before2, names, a, attrs, name)
+                row += [row2[2], row2[3]]
             rows.append(row)
-    _edit_table(rep, f"{label} ({len(z)} faces, step α = ±{alpha})", "directions", rows)
+    title = f"{label} ({len(z)} faces, step α = ±{alpha})"
+    if judge.second is not None:
+        rep.add(f"#### {title}", "", f"Judged by the {judge.label}; the last two columns by "
+                f"the {judge.second.label}.", "")
+        rep.table(["attribute", "directions", "target flipped", "collateral (39 others)",
+                   "collateral (other main 4)", f"target ({judge.second.label})",
+                   f"collateral ({judge.second.label})"], rows)
+    else:
+        _edit_table(rep, title, "directions", rows)
     return summary
 
 
@@ -335,11 +359,10 @@ _EDITS_INTRO = (
 
 def _edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, float]]]:
     """Edit-success tables and strips; returns the summaries the targets are checked on."""
-    from explorer.core.latents import seed_latents
 
     rep, G, judge = c.rep, c.G, c.judge
     m = min(c.n_edit, len(enc.z))
-    z_rand = seed_latents(list(range(m)), c.nz)
+    z_rand = c.bundle.seed_latents(list(range(m)), c.psi)
     rep.add("## Attribute edits", "")
     if c.cond:
         rep.add(_EDITS_INTRO + " A conditional model edits its conditioned attributes "
@@ -453,7 +476,8 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
     from explorer.core.interpolation import interpolate
     from explorer.core.latents import seed_latents
 
-    rep, G, C = c.rep, c.G, c.judge.C
+    # FD in the bundled classifier's feature space, comparable with every earlier report.
+    rep, G, C = c.rep, c.G, (c.judge.second or c.judge).C
     rep.add("## Fidelity and diversity", "")
     n_gen = 2000
     rng = np.random.default_rng(0)
@@ -464,10 +488,12 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
     train_img = np.asarray(c.train.images)
     f_train = metrics.pooled_features(C, train_img[train_pick])
     rows = [["real training faces vs held-out (floor)", metrics.frechet_distance(f_train, f_held)]]
-    zs = seed_latents(list(range(10_000, 10_000 + n_gen)), c.nz)
+    seeds_fd = list(range(10_000, 10_000 + n_gen))
+    zs = seed_latents(seeds_fd, c.nz)
     ys = c.prior_y(n_gen, 2)
     for p in sorted({1.0, 0.8, 0.7, 0.5, c.psi}, reverse=True):
-        fake = _generate(G, zs, y=ys, psi=p)
+        fake = _generate(G, c.bundle.seed_latents(seeds_fd, p) if c.bundle.truncates_latents
+                         else zs, y=ys, psi=p)
         rows.append([f"generated (ψ = {p}) vs held-out",
                      metrics.frechet_distance(metrics.pooled_features(C, fake), f_held)])
     rep.add("Fréchet distance in the bundled classifier's pooled feature space "
@@ -475,7 +501,7 @@ def _fidelity_section(c: Context, enc: Encoded) -> None:
             "floor below and with other models measured the same way). ψ is the truncation "
             "(G's first features pulled toward their mean; 1 = none):", "")
     rep.table(["sets", "classifier-feature FD"], rows)
-    z64, y64 = seed_latents(list(range(64)), c.nz), c.prior_y(64, 3)
+    z64, y64 = c.bundle.seed_latents(list(range(64)), c.psi), c.prior_y(64, 3)
     samples = _generate(G, z64, y=y64, psi=c.psi)
     save_png(c.figs / "samples.png", make_grid(samples, nrow=8))
     if c.psi != 1:
@@ -548,6 +574,14 @@ def _targets_section(c: Context, enc: Encoded,
     c.rep.add("")
 
 
+def _judge(mf: Any) -> Judge:
+    """The independent judge J with the bundled classifier C beside it, else C alone."""
+    bundled = Judge(mf.network("C"), mf.attribute_names)
+    if "J" not in mf.parts:
+        return bundled
+    return Judge(mf.network("J"), mf.attribute_names, "independent judge", second=bundled)
+
+
 def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_refine: int,
              n_utk: int, n_edit: int, alpha: float, psi: float, budget: float,
              report: str = "evaluation") -> Path:
@@ -566,7 +600,7 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     figs = out / report
     figs.mkdir(parents=True, exist_ok=True)
     c = Context(model, data_dir, mf, load_bundle(model), mf.network("G"), mf.network("E"),
-                Judge(mf.network("C"), mf.attribute_names), train, held, figs, Report(),
+                _judge(mf), train, held, figs, Report(),
                 alpha, psi, n_edit, budget)
     _header(c)
     _classifier_section(c)

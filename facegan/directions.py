@@ -1,0 +1,108 @@
+"""Every way of fitting an attribute direction in latent space, in one place.
+
+- ``mean-diff`` (`mean_difference_directions`): the mean latent of faces with an attribute minus
+  the mean of faces without it. The trainer fits it on the encoded training set and stores it
+  as ``attr.directions``.
+- ``sampled`` (`sampled_directions`, InterFaceGAN on the generator's own faces): G draws faces,
+  the classifier C labels them, one logistic regression per attribute separates the latents.
+  The trainer stores it as ``attr.directions.sampled``. They follow what G draws; on the first
+  bundled model they flipped the judge's decision on 2-7x more faces than the other two methods.
+- ``linear`` (`linear_directions`, InterFaceGAN, Shen et al. 2020): the same regression fitted
+  on a labelled atlas of encoded faces (the explorer fits it on the stored atlas).
+- ``custom`` (`custom_direction`): the mean latent of a group of faces a user picked minus the
+  mean of another group.
+
+All return raw vectors; `normalise` makes unit ones (a zero row stays zero). No Qt, no trainer:
+the trainer, the explorer and the evaluation all stand on this module.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from facegan.models import prior_latents
+
+METHODS = ("sampled", "mean-diff", "linear")
+EPS = 1e-8
+
+
+def normalise(v: np.ndarray) -> np.ndarray:
+    """Unit rows of `v` (float32); a row shorter than EPS becomes zero."""
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.where(n > EPS, v / np.maximum(n, EPS), 0.0).astype(np.float32)
+
+
+def mean_difference_directions(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(n_attr, nz): mean z of faces with each attribute minus mean z of faces without it.
+    `labels` is (n, n_attr) in {-1, +1} (> 0 means 'has'); an attribute every face has, or none
+    has, gets a zero row."""
+    dirs = np.zeros((labels.shape[1], z.shape[1]), dtype=np.float32)
+    for a in range(labels.shape[1]):
+        pos, neg = labels[:, a] > 0, labels[:, a] <= 0
+        if pos.any() and neg.any():
+            dirs[a] = z[pos].mean(0) - z[neg].mean(0)
+    return dirs
+
+
+def fit_normals(z: np.ndarray, positive: np.ndarray, fallback: np.ndarray,
+                min_per_class: int = 1) -> np.ndarray:
+    """One logistic regression per attribute separating the latents z (n, nz) by `positive`
+    (n, n_attr) bool; (n_attr, nz) normals. An attribute with fewer than `min_per_class` faces
+    on either side has no boundary and keeps its `fallback` row."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.array(fallback, np.float32, copy=True)
+    for a in range(positive.shape[1]):
+        y = positive[:, a]
+        if y.sum() < min_per_class or (~y).sum() < min_per_class:
+            continue
+        clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence warnings on tiny atlases
+            clf.fit(z, y)
+        out[a] = clf.coef_[0]
+    return out
+
+
+def linear_directions(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """InterFaceGAN normals on atlas latents z (n, nz) and their {-1, +1} labels; (n_attr, nz)."""
+    return fit_normals(z, labels > 0, fallback)
+
+
+@torch.no_grad()
+def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
+                       seed: int = 0) -> np.ndarray:
+    """(n_attr, nz) InterFaceGAN normals: G draws n faces, C labels them, one logistic regression
+    per attribute separates the latents. They follow what G actually draws, where the mean
+    difference of encoded photos also carries the encoder's errors. An attribute G never draws
+    (or always draws) gets a zero row (the explorer then falls back to the mean difference)."""
+    G.eval()
+    C.eval()
+    dev = next(G.parameters()).device
+    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lat = prior_latents(G, z)  # w for a style G: the boundaries live where the edits act
+    logits = torch.cat([C(G(lat[i : i + 256])).float().cpu() for i in range(0, n, 256)]).numpy()
+    return fit_normals(lat.cpu().numpy(), logits > 0,
+                       np.zeros((logits.shape[1], nz), np.float32), min_per_class=10)
+
+
+def custom_direction(z_has: np.ndarray, z_hasnot: np.ndarray) -> np.ndarray:
+    """(nz,) unit direction from two groups of latents: mean(has) - mean(has not)."""
+    a, b = np.asarray(z_has, np.float32), np.asarray(z_hasnot, np.float32)
+    if a.ndim == 1:
+        a = a[None]
+    if b.ndim == 1:
+        b = b[None]
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("a custom attribute needs at least one face in 'has' and in 'has not'")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"the two groups have different latent sizes ({a.shape[1]}, {b.shape[1]})")
+    v = a.mean(0) - b.mean(0)
+    n = float(np.linalg.norm(v))
+    if n < EPS:
+        raise ValueError("the two groups have the same mean latent; no direction between them")
+    return (v / n).astype(np.float32)

@@ -1,0 +1,175 @@
+"""A style-based 64 px generator built for editing: a mapping network z -> w and a synthesis
+network modulated by w at every layer (StyleGAN's W space, on the DCGAN's own cost).
+
+Why: the DCGAN's Z space is entangled (a Smiling boundary also flips Male on half the faces);
+StyleGAN's mapping network makes W far more linearly separable (165 -> 3.7 on FFHQ, NVlabs
+stylegan README). The synthesis follows the DCGAN's transposed-conv path so one face costs about
+what today's G costs (`../shared/research/levers.md`: a style G on the DCGAN's path trained at
+48-49 img/s against 45-49 and rendered a 4x4 grid in the same 28-30 ms):
+
+    const (w0, 4, 4) -> up-conv w0->w1 (8x8) -> 3x3 conv (8x8) -> up-conv ... -> up-conv to RGB
+
+Every layer is modulated in the "non-fused" form StyleGAN2 describes: scale the input channels by
+an affine map of w, one shared convolution, demodulate the output channels analytically (no
+per-sample grouped convolutions: slow on CPU and they do not export). Weights use the equalised
+learning rate (unit-variance parameters, a constant scale at run time); the mapping network's
+learning rate is 100x lower (lr_mul 0.01), as in StyleGAN.
+
+The explorer's latent for this kind is w (size nz, like z): edits, interpolations and analogies
+act in W. A photo's `detail` is a per-layer offset to w (W+), shape (n_styles, nz). Truncation is
+`w_avg + psi (w - w_avg)` with `w_avg` tracked during training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+class EqualLinear(nn.Module):
+    """Fully connected layer with the equalised learning rate (StyleGAN)."""
+
+    def __init__(self, n_in: int, n_out: int, *, bias_init: float = 0.0,
+                 lr_mul: float = 1.0, act: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_out, n_in) / lr_mul)
+        self.bias = nn.Parameter(torch.full((n_out,), float(bias_init) / lr_mul))
+        self.scale = lr_mul / math.sqrt(n_in)
+        self.lr_mul = lr_mul
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        return F.leaky_relu(y, 0.2) * SQRT2 if self.act else y
+
+
+class MappingNetwork(nn.Module):
+    """z (n, nz) -> w (n, nz): pixel norm, then `layers` leaky-ReLU fully connected layers."""
+
+    def __init__(self, nz: int, layers: int, lr_mul: float = 0.01) -> None:
+        super().__init__()
+        self.net = nn.Sequential(*[EqualLinear(nz, nz, lr_mul=lr_mul, act=True)
+                                   for _ in range(layers)])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
+        return self.net(z)
+
+
+class ModulatedConv(nn.Module):
+    """One modulated layer: x * s(w) -> shared conv -> demodulate -> bias -> leaky ReLU.
+
+    `up`: a 4x4 stride-2 transposed conv (the DCGAN's up-block), else a 3x3 conv. The
+    demodulation coefficient of output channel o is 1 / sqrt(sum_i s_i^2 |W_oi|^2): the output's
+    expected scale for unit-variance inputs. An up-conv's output pixel sees a quarter of its 16
+    taps, hence the 1/4.
+    """
+
+    def __init__(self, n_in: int, n_out: int, nz: int, *, up: bool, demod: bool = True,
+                 act: bool = True) -> None:
+        super().__init__()
+        self.up, self.demod, self.act = up, demod, act
+        k = 4 if up else 3
+        shape = (n_in, n_out, k, k) if up else (n_out, n_in, k, k)
+        self.weight = nn.Parameter(torch.randn(shape))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+        self.affine = EqualLinear(nz, n_in, bias_init=1.0)
+        self.scale = 1.0 / math.sqrt(n_in * (k * k / 4 if up else k * k))
+        self.out_channels = n_out
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        s = self.affine(w)  # (n, n_in)
+        weight = self.weight * self.scale
+        x = x * s[:, :, None, None].to(x.dtype)
+        if self.up:
+            y = F.conv_transpose2d(x, weight.to(x.dtype), stride=2, padding=1)
+            wsq = weight.pow(2).sum((2, 3)).t() / 4.0  # (n_out, n_in)
+        else:
+            y = F.conv2d(x, weight.to(x.dtype), padding=1)
+            wsq = weight.pow(2).sum((2, 3))
+        if self.demod:
+            d = torch.rsqrt(s.float().pow(2) @ wsq.float().t() + 1e-8)  # (n, n_out)
+            y = y * d[:, :, None, None].to(y.dtype)
+        y = y + self.bias[None, :, None, None].to(y.dtype)
+        return F.leaky_relu(y, 0.2) * SQRT2 if self.act else y
+
+
+class StyleGenerator(nn.Module):
+    """w (n, nz) [per layer: (n, n_styles, nz)] -> image (n, 3, res, res) in [-1, 1].
+
+    `map(z)` gives w from the prior. `forward(latent, y, detail, psi)` keeps the DCGAN's
+    signature: latent is w, `detail` a W+ offset (n, n_styles, nz), `psi` truncation toward
+    `w_avg`. Training calls `forward(z, from_z=True, mix=(z2, cut))` for style mixing.
+    """
+
+    def __init__(self, nz: int, widths: list[int], mapping_layers: int) -> None:
+        super().__init__()
+        self.nz = nz
+        self.mapping = MappingNetwork(nz, mapping_layers)
+        self.const = nn.Parameter(torch.randn(1, widths[0], 4, 4))
+        layers = [ModulatedConv(widths[0], widths[1] if len(widths) > 1 else widths[0], nz,
+                                up=True)]
+        c = layers[0].out_channels
+        layers.append(ModulatedConv(c, c, nz, up=False))
+        for w_next in widths[2:]:
+            layers.append(ModulatedConv(c, w_next, nz, up=True))
+            c = w_next
+        layers.append(ModulatedConv(c, 3, nz, up=True, demod=False, act=False))
+        self.layers = nn.ModuleList(layers)
+        self.register_buffer("w_avg", torch.zeros(nz))
+        self.w_avg_beta = 0.995
+
+    @property
+    def n_styles(self) -> int:
+        return len(self.layers)
+
+    @property
+    def detail_shape(self) -> tuple[int, int]:
+        """One face's photo detail: a W+ offset per layer, (n_styles, nz)."""
+        return (self.n_styles, self.nz)
+
+    def map(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Prior noise z (n, nz) -> w (n, nz); y is unused (no conditional variant yet)."""
+        return self.mapping(z)
+
+    def truncate(self, w: torch.Tensor, psi: torch.Tensor | float) -> torch.Tensor:
+        """w_avg + psi (w - w_avg); psi one number or one per face."""
+        p = torch.as_tensor(psi, dtype=w.dtype, device=w.device)
+        p = p.reshape(-1, *([1] * (w.dim() - 1)))
+        avg = self.w_avg.to(w.dtype)
+        return avg + p * (w - avg)
+
+    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+        """ws (n, n_styles, nz) -> image."""
+        x = self.const.to(ws.dtype).expand(ws.shape[0], -1, -1, -1)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, ws[:, i])
+        return torch.tanh(x)
+
+    def forward(self, latent: torch.Tensor, y: torch.Tensor | None = None,
+                detail: torch.Tensor | None = None,
+                psi: torch.Tensor | float | None = None, *, from_z: bool = False,
+                mix: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        if from_z:
+            w = self.mapping(latent)
+            if self.training and torch.is_grad_enabled():
+                with torch.no_grad():
+                    self.w_avg.lerp_(w.detach().float().mean(0), 1.0 - self.w_avg_beta)
+        else:
+            w = latent
+        ws = w[:, None].expand(-1, self.n_styles, -1)
+        if mix is not None:  # style mixing: layers >= cut take the second latent's w
+            z2, cut = mix
+            w2 = self.mapping(z2)
+            later = torch.arange(self.n_styles, device=w.device)[None, :] >= cut[:, None]
+            ws = torch.where(later[:, :, None], w2[:, None], ws)
+        if psi is not None and not (isinstance(psi, (int, float)) and psi == 1):
+            ws = self.truncate(ws, psi)
+        if detail is not None:
+            ws = ws + detail.to(ws.dtype)
+        return self.synthesis(ws)

@@ -1,0 +1,87 @@
+"""The style-based generator: W space, truncation in W before the edit, W+ photo detail, the
+independent judge, and its model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core.bundle import load_bundle
+from explorer.core.directions import get_directions
+from explorer.core.edits import apply_edits
+from explorer.core.latents import seed_latents
+from facegan.checkpoint import load_model, save_model
+from facegan.models import ModelConfig, build, prior_latents
+
+
+@pytest.fixture(scope="module")
+def style(tiny_style: Path):  # noqa: ANN201
+    return load_bundle(tiny_style)
+
+
+def test_style_kind_round_trips_through_the_model_file(tmp_path: Path) -> None:
+    cfg = ModelConfig(kind="style", resolution=16, nz=8, ngf=8, ndf=8, nef=8, n_classes=3,
+                      mapping_layers=2)
+    torch.manual_seed(0)
+    G, J = build(cfg, "G").eval(), build(cfg, "J").eval()
+    G.w_avg.normal_()  # a tracked buffer must travel too
+    path = tmp_path / "style.safetensors"
+    save_model(path, cfg, {"G": G, "J": J}, {"attribute_names": ["a", "b", "c"]})
+    mf = load_model(path)
+    assert mf.config == cfg and sorted(mf.parts) == ["G", "J"]
+    G2 = mf.network("G")
+    w = prior_latents(G, torch.randn(4, 8))
+    with torch.no_grad():
+        assert torch.equal(G(w), G2(w))
+        assert torch.equal(G.truncate(w, 0.5), G2.truncate(w, 0.5))
+
+
+def test_truncation_in_w_psi_zero_is_the_mean_face_and_one_changes_nothing(style) -> None:
+    G = style.network("G")
+    w1 = style.seed_latents([0, 1, 2], psi=1.0)
+    with torch.no_grad():
+        mapped = G.map(torch.from_numpy(seed_latents([0, 1, 2], style.nz))).numpy()
+    np.testing.assert_allclose(w1, mapped, rtol=0, atol=1e-6)  # psi 1: untouched w
+    w0 = style.seed_latents([0, 1, 2], psi=0.0)
+    np.testing.assert_allclose(w0, np.broadcast_to(G.w_avg.numpy(), w0.shape), atol=1e-6)
+    faces = style.generate(w0, psi=0.0)
+    assert np.array_equal(faces[0], faces[1]) and np.array_equal(faces[1], faces[2])
+    assert not np.array_equal(style.generate(w1)[0], style.generate(w1)[1])
+
+
+def test_an_edit_after_truncation_keeps_its_full_strength(style) -> None:
+    dirs = get_directions(style, "sampled")
+    name = dirs.names[0]
+    step = {name: 2.0}
+    moved = {}
+    for psi in (1.0, 0.5):
+        base = style.seed_latents([3], psi)
+        moved[psi] = apply_edits(base, dirs, step) - base
+    # The edit moves w by the same amount at any psi (a DCGAN's feature truncation scales it).
+    np.testing.assert_allclose(moved[0.5], moved[1.0], atol=1e-5)
+    assert np.linalg.norm(moved[1.0]) > 0
+    base = style.seed_latents([3], 0.5)
+    drawn = style.generate(apply_edits(base, dirs, step), psi=0.5)
+    G = style.network("G")
+    with torch.no_grad():  # what a user sees is G at the truncated face plus the full edit
+        want = G(torch.from_numpy(apply_edits(base, dirs, step)))
+    from facegan.models import tensor_to_images
+
+    np.testing.assert_array_equal(drawn, tensor_to_images(want))
+
+
+def test_w_plus_refinement_beats_the_encoder_alone(style) -> None:
+    from explorer.core.encoding import encode_face
+
+    face = style.generate(style.seed_latents([5], 1.0) * 0.5)[0]
+    res = encode_face(style, face, budget_s=30, max_steps=60, detail=True)
+    assert res.detail is not None and res.detail.shape == (style.network("G").n_styles, style.nz)
+    assert res.psnr > res.psnr_encoder + 0.5
+
+
+def test_the_judge_is_stored_but_not_given_to_the_app(tiny_style: Path, style) -> None:
+    assert "J" in load_model(tiny_style).parts
+    assert "J" not in style.networks  # directions and the app never see the grader
