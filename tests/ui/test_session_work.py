@@ -213,7 +213,7 @@ def test_render_errors_show_in_the_window(window, monkeypatch):
     def broken():
         raise ValueError("shapes do not match")
 
-    monkeypatch.setattr(window.state, "render_inputs", broken)
+    monkeypatch.setattr(window.state, "render_request", lambda *a, **k: broken())
     window.canvas.refresh()
     assert "shapes do not match" in window.statusBar().currentMessage()
     assert window.canvas.error.isVisible() and "shapes do not match" in window.canvas.error.text()
