@@ -330,7 +330,10 @@ class ExplorerState(QObject):
     def mark_changed(self) -> None:
         """Something a session saves changed (the window asks before losing it)."""
         self.revision += 1
-        self.changed.emit()
+        try:
+            self.changed.emit()
+        except RuntimeError:  # a panel's list emptied while its window is being destroyed
+            pass
 
     def to_session(self) -> dict[str, Any]:
         """Everything the user built: the scene, favourites, photos and the panels' parts."""
