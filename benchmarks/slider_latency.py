@@ -3,7 +3,10 @@
 Moves an attribute slider N times at a mouse-drag pace (60 Hz) in a real MainWindow and times each
 change until a frame requested after it has been painted on the canvas: the whole path (throttle,
 edits, request, background render, queued signal back to the GUI thread, QImage, paint). The bare
-generator call (RenderService.render, same process, same threads) is measured alongside.
+generator call (RenderService.render, same process, same threads) is measured alongside, and each
+row prints its p95 as a multiple of the bare generator's. A grid is measured redrawing every face
+per move (the previous path) and with the drag preview (the first face and a quarter of the rest
+per move, `canvas_panel.PREVIEW_SHARE`), and the release that brings the whole grid is timed.
 
     nice -n 15 .venv/bin/python benchmarks/slider_latency.py [--model PATH] [--n 120]
 """
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.model) if args.model else default_model_path()
     if not path.exists() and not args.model:
         path = FALLBACK
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive
     bundle = load_bundle(path)
     service = RenderService(bundle, threads=args.threads)
     win = MainWindow(bundle, interval_ms=args.interval_ms, service=service)
@@ -87,18 +90,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {path} ({bundle.resolution} px, nz {bundle.nz}); slider '{name}'; "
           f"throttle {args.interval_ms} ms; moves every {args.pace_ms:.1f} ms; "
           f"canvas {canvas.width()}x{canvas.height()} px; torch threads {args.threads}")
+    from explorer.ui import canvas_panel
+
+    share = canvas_panel.PREVIEW_SHARE
     results = {}
-    for g in [int(x) for x in args.grids.split(",")]:
+    # A grid is measured twice in alternating order: redrawing all of it on every move (the
+    # previous path, the baseline) and the drag preview (part of it per move, all on release).
+    configs = [(g, mode) for g in (int(x) for x in args.grids.split(","))
+               for mode in (("all",) if g == 1 else ("all", "preview"))]
+    for g, mode in configs:
+        canvas_panel.PREVIEW_SHARE = share if mode == "preview" else 1.0
         win.state.set_grid(g)
         pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
         n_faces = g * g
         # Bare generator call on the same service (no UI): z (n, nz) -> uint8 images.
-        z = win.state.edited_latents()
-        y = win.state.cond_vector(len(z))
+        req = win.state.render_request()
         bare = []
         for _ in range(max(30, args.n // 2)):
             t0 = time.perf_counter()
-            service.render(RenderRequest(-1, z, y))
+            service.render(RenderRequest(-1, req.z, req.y, req.detail, req.psi))
             bare.append((time.perf_counter() - t0) * 1e3)
         bare = bare[5:]
         # The whole path, driven through the real slider.
@@ -120,18 +130,31 @@ def main(argv: list[str] | None = None) -> int:
                 lat.append((painted_at[fid] - t0) * 1e3)
                 render_ms.append(win.canvas.last_ms)
                 to_submit.append((renderer.submitted_at.get(fid, t0) - t0) * 1e3)
+        # Release: time until the whole grid at the final value is on screen.
+        pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
+        t0 = time.perf_counter()
         row.slider.setSliderDown(False)
-        app.processEvents()
+        pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
+        release_ms = (time.perf_counter() - t0) * 1e3
         rp50, rp95 = pct(lat)
         bp50, bp95 = pct(bare)
         sp50, sp95 = pct(render_ms)
         qp50, _ = pct(to_submit)
-        results[f"{g}x{g}"] = dict(faces=n_faces, p50=rp50, p95=rp95, bare_p50=bp50,
-                                   bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95,
-                                   slider_to_submit_p50=qp50)
-        print(f"{g}x{g} ({n_faces:2d} faces): slider->pixels p50 {rp50:6.1f} ms  p95 {rp95:6.1f}"
-              f" ms | bare generator p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | in the path: "
-              f"slider->request p50 {qp50:4.1f} ms, render in worker p50 {sp50:5.1f} ms")
+        key = f"{g}x{g}" + ("" if mode == "all" else " preview")
+        results[key] = dict(faces=n_faces, p50=rp50, p95=rp95, bare_p50=bp50,
+                            bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95,
+                            slider_to_submit_p50=qp50, release_to_full_frame=release_ms)
+        print(f"{key:12s} ({n_faces:2d} faces): slider->pixels p50 {rp50:6.1f} ms  p95 {rp95:6.1f}"
+              f" ms ({rp95 / bp95:.2f}x the bare generator's p95) | bare generator, all faces, "
+              f"p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | slider->request p50 {qp50:4.1f} ms, "
+              f"render in worker p50 {sp50:5.1f} ms | release -> full frame {release_ms:5.1f} ms",
+              flush=True)
+    for g in {g for g, m in configs if m == "preview"}:
+        a, b = results[f"{g}x{g}"], results[f"{g}x{g} preview"]
+        print(f"{g}x{g} while dragging: p95 {b['p95']:.1f} ms with the preview against "
+              f"{a['p95']:.1f} ms redrawing every face ({a['p95'] / b['p95']:.1f}x sooner); "
+              f"target <= 16 ms")
+    canvas_panel.PREVIEW_SHARE = share
     win.close()
     service.close()
     if args.json:

@@ -74,25 +74,102 @@ def _scene(b: Bundle, args: argparse.Namespace) -> Scene:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    from explorer.cli_io import photo_paths
+
+    if Path(args.source).is_dir():
+        return _batch(args, photo_paths([args.source]), _edit_one, "edited")
+    if not args.paste_back:  # a photo pasted back keeps its own format
+        image_format(args.out)
+    b = open_bundle(args)
+    _edit_one(b, args.source, args.out, args)
+    return 0
+
+
+def _edit_one(b: Bundle, source: str, out: Path, args: argparse.Namespace) -> None:
+    """Edit one seed, latent or photo (see `cmd_edit`), writing `out`."""
     import numpy as np
 
-    image_format(args.out)
-    b = open_bundle(args)
+    from explorer.cli_io import is_photo_source, read_face, saved_tuned
+    from explorer.core.scene import EditedFace
+
     scene = _scene(b, args)  # before the photo: a misspelt attribute fails fast
-    face = read_face(b, args.source, args, detail=not args.no_detail)
-    edited = scene.request(face.z, [face.detail], face.photo)
-    after = scene.draw(edited)
-    if args.compare:
-        before = scene.draw(scene.request(face.z, [face.detail], face.photo, edit=False))
-        images = np.concatenate([before, after])
+    photo = is_photo_source(source)
+    if args.paste_back and not photo:
+        raise CliError("--paste-back needs a photo (a seed or a latent has no photo to paste "
+                       "into)")
+    if photo:
+        from explorer.core.encoding import encode_photo
+        from explorer.core.photos import load_photo
+
+        img = load_photo(source)
+        r = encode_photo(b, img, budget_s=args.budget, whole_image=args.whole_image,
+                         detail=not (args.no_detail or args.tune))
+        tuned = _tune(b, r, args) if args.tune else None
+        face = EditedFace(r.z, r.detail, Path(source).name, photo=True, tuned=tuned)
     else:
-        images = after
-    save_grid(images, args.out, 2, args.size)
+        face = read_face(b, source, args, detail=not args.no_detail)
+        tuned = saved_tuned(b, Path(source)) if source.endswith(".npy") else None
+        if tuned is not None:  # `encode --tune` saved the photo's weights: drawn with them
+            face = EditedFace(face.z, None, face.label, photo=True, tuned=tuned)
+    edited = scene.request(face.z, [face.detail], face.photo, tuned=[face.tuned])
+    if args.paste_back:
+        from explorer.core.paste_back import save_like
+        from explorer.core.photo_edit import paste_edit
+
+        check_out(out)
+        save_like(paste_edit(b, img, r.alignment, face.z, edited.z[0], edited.y, edited.detail,
+                             face.tuned), out, original=source)
+        print(f"edited {source} ({', '.join(args.set) or 'no change'}) pasted back into the "
+              f"photo -> {out}")
+    else:
+        after = scene.draw(edited)
+        if args.compare:
+            before = scene.draw(scene.request(face.z, [face.detail], face.photo, edit=False,
+                                              tuned=[face.tuned]))
+            images = np.concatenate([before, after])
+        else:
+            images = after
+        save_grid(images, out, 2, args.size)
+        print(f"edited {source} ({', '.join(args.set) or 'no change'}"
+              f"{'; locked ' + ', '.join(args.lock) if args.lock else ''}) -> {out}")
     if args.save_latent:
         np.save(args.save_latent, edited.z[0])
-    print(f"edited {args.source} ({', '.join(args.set) or 'no change'}"
-          f"{'; locked ' + ', '.join(args.lock) if args.lock else ''}) -> {args.out}")
-    return 0
+
+
+def _tune(b: Bundle, r: Any, args: argparse.Namespace) -> Any:
+    """Pivotal tuning of an encoded photo, with a progress line."""
+    from explorer.core.photo_edit import tune_photo
+
+    def progress(f: float) -> None:
+        if not getattr(args, "quiet", False):
+            print(f"\rtuning {100 * f:5.1f}%", end="", file=sys.stderr, flush=True)
+
+    tw = tune_photo(b, r, steps=args.tune_steps, progress=progress)
+    if not getattr(args, "quiet", False):
+        print(f"\rtuned in {tw.seconds:.1f} s: {tw.psnr_before:.1f} -> {tw.psnr_after:.1f} dB",
+              file=sys.stderr)
+    return tw
+
+
+def _batch(args: argparse.Namespace, photos: list[Path], one: Any, verb: str) -> int:
+    """Run `one(bundle, photo, out_path, args)` over photos into the folder args.out, keeping
+    going past photos that fail; report them at the end (exit code 2 if any failed)."""
+    from explorer.cli_io import batch_errors
+
+    b = open_bundle(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
+    for p in photos:
+        suffix = p.suffix if getattr(args, "paste_back", False) else ".png"
+        try:
+            one(b, str(p), args.out / f"{p.stem}_{verb}{suffix}", args)
+        except batch_errors() as e:
+            print(f"{PROG} {args.command}: {p.name}: {e}", file=sys.stderr)
+            failed.append(f"{p.name} ({e})")
+    print(f"{len(photos) - len(failed)} of {len(photos)} photos {verb} -> {args.out}")
+    if failed:
+        print(f"{len(failed)} failed:\n  " + "\n  ".join(failed), file=sys.stderr)
+    return 2 if failed else 0
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
@@ -156,35 +233,34 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from explorer.cli_io import photo_paths
+
+    photos = photo_paths(args.photos)
+    print(f"{'photo':40s} {'E PSNR':>7s} {'refined':>7s} {'tuned':>7s} {'time s':>7s}")
+    return _batch(args, photos, _encode_one, "encoded")
+
+
+def _encode_one(b: Bundle, src: str, out: Path, args: argparse.Namespace) -> None:
     import numpy as np
     from PIL import Image
 
-    from explorer.core.bundle import BundleError
     from explorer.core.encoding import encode_photo
-    from explorer.core.photos import PhotoError
 
-    b = open_bundle(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    print(f"{'photo':40s} {'E PSNR':>7s} {'refined':>7s} {'time s':>7s}")
-    for src in args.photos:
-        try:
-            r = encode_photo(b, src, budget_s=args.budget, choose=args.choose,
-                             whole_image=args.whole_image)
-        except (PhotoError, BundleError, OSError, ValueError, RuntimeError) as e:
-            # One line per bad photo, and the batch goes on.
-            print(f"{PROG} encode: {src}: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        stem = args.out / Path(src).stem
-        np.save(f"{stem}.npy", r.z)
-        if r.detail is not None:  # `edit NAME.npy` draws the photo with it, as the recon shows
-            np.save(f"{stem}_detail.npy", r.detail)
-        Image.fromarray(r.recon).save(f"{stem}_recon.png")
-        Image.fromarray(r.face).save(f"{stem}_face.png")
-        print(f"{Path(src).name[:40]:40s} {r.psnr_encoder:7.2f} {r.psnr:7.2f} "
-              f"{sum(r.timings.values()):7.2f}")
-    return 2 if failed else 0
+    r = encode_photo(b, src, budget_s=args.budget, choose=args.choose,
+                     whole_image=args.whole_image)
+    stem = args.out / Path(src).stem
+    np.save(f"{stem}.npy", r.z)
+    if r.detail is not None:  # `edit NAME.npy` draws the photo with it, as the recon shows
+        np.save(f"{stem}_detail.npy", r.detail)
+    tuned = ""
+    if args.tune:  # `edit NAME.npy` draws the photo with these weights instead of the detail
+        tw = _tune(b, r, args)
+        Path(f"{stem}_tuned.safetensors").write_bytes(tw.to_bytes())
+        tuned = f"{tw.psnr_after:7.2f}"
+    Image.fromarray(r.recon).save(f"{stem}_recon.png")
+    Image.fromarray(r.face).save(f"{stem}_face.png")
+    print(f"{Path(src).name[:40]:40s} {r.psnr_encoder:7.2f} {r.psnr:7.2f} {tuned:>7s} "
+          f"{sum(r.timings.values()):7.2f}")
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -293,6 +369,14 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="refinement time per photo (default: %(default)s)")
 
 
+def _tune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tune", action="store_true",
+                   help="pivotal tuning: tune a copy of the generator to the photo (~15 s) so "
+                        "it keeps the person's likeness under edits (instead of the detail)")
+    p.add_argument("--tune-steps", type=int, default=350, metavar="N",
+                   help="pivotal tuning steps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -312,14 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-15", help="seed list, e.g. 1,4,10-13")
     p.add_argument("--cols", type=int, default=4, help="grid columns")
     p.add_argument("--size", type=int, default=128, help="pixels per face in the grid")
-    p.add_argument("--out", type=Path, default=Path("samples.png"),
+    p.add_argument("-o", "--out", type=Path, default=Path("samples.png"),
                    help="output image: .png, .jpg or .webp")
     p.set_defaults(run=cmd_sample)
 
-    p = sub.add_parser("edit", help="photo or seed + --set Smiling=+1.5 --lock Male -> PNG",
+    p = sub.add_parser("edit", help="photo, folder or seed + --set Smiling=+1.5 --lock Male -> "
+                       "PNG, or --paste-back: the photo itself, edited",
                        formatter_class=fmt)
     _common(p)
-    p.add_argument("source", metavar="SOURCE", help="seed, photo or .npy latent")
+    p.add_argument("source", metavar="SOURCE", help="seed, photo, folder of photos or .npy "
+                   "latent")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="move an attribute by VALUE standard steps (repeatable)")
     p.add_argument("--lock", action="append", default=[], metavar="NAME",
@@ -334,9 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "found (edits act more strongly, the likeness is looser)")
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     p.add_argument("--save-latent", type=Path, metavar="NPY", help="also save the edited latent")
+    p.add_argument("--paste-back", action="store_true",
+                   help="write the whole photo at its own size with the edit carried into it "
+                        "(only what the edit changed; the rest keeps the photo's pixels)")
+    _tune_args(p)
     p.add_argument("--size", type=int, default=256, help="output pixels per face")
-    p.add_argument("--out", type=Path, default=Path("edited.png"),
-                   help="output image: .png, .jpg or .webp")
+    p.add_argument("-o", "--out", type=Path, default=Path("edited.png"),
+                   help="output image (.png, .jpg or .webp); a folder when SOURCE is a folder of "
+                        "photos")
     p.set_defaults(run=cmd_edit)
 
     p = sub.add_parser("interpolate", help="seeds/photos -> MP4, WebM or GIF", formatter_class=fmt)
@@ -354,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256,
                    help="video side in pixels (even for MP4/WebM)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--out", type=Path, default=Path("interpolation.mp4"),
+    p.add_argument("-o", "--out", type=Path, default=Path("interpolation.mp4"),
                    help="output file; .mp4 (H.264), .webm (VP9) or .gif")
     p.set_defaults(run=cmd_interpolate)
 
@@ -368,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use photos' latents alone, without the detail their encoding found "
                         "(with it, a photo C keeps its likeness in the result)")
     p.add_argument("--size", type=int, default=192, help="output pixels per face")
-    p.add_argument("--out", type=Path, default=Path("analogy.png"),
+    p.add_argument("-o", "--out", type=Path, default=Path("analogy.png"),
                    help="output image: .png, .jpg or .webp")
     p.set_defaults(run=cmd_analogy)
 
@@ -376,10 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "+ reconstructions (PNG)",
                        formatter_class=fmt)
     _common(p)
-    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos or folders of photos")
     p.add_argument("--choose", type=int, metavar="I", help="which face (0 = largest) if several")
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
-    p.add_argument("--out", type=Path, default=Path("encoded"), help="output folder")
+    _tune_args(p)
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("-o", "--out", type=Path, default=Path("encoded"), help="output folder")
     p.set_defaults(run=cmd_encode)
 
     p = sub.add_parser("embed", help="atlas (+ photos) -> PNG scatter and CSV",
@@ -390,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color-by", metavar="ATTRIBUTE", help="colour atlas faces by this label")
     p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
     p.add_argument("--whole-image", action="store_true", help="use whole photos, no detection")
-    p.add_argument("--out", type=Path, default=Path("embedding.png"),
+    p.add_argument("-o", "--out", type=Path, default=Path("embedding.png"),
                    help="output figure (PNG, SVG, PDF, ...: from the suffix)")
     p.add_argument("--csv", type=Path, default=None, help="also write the points as CSV")
     p.set_defaults(run=cmd_embed)

@@ -119,6 +119,52 @@ def saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
     return d
 
 
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+def photo_paths(items: list[str]) -> list[Path]:
+    """Photos named, with each folder replaced by the photos in it (sorted by name)."""
+    out: list[Path] = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in PHOTO_SUFFIXES
+                           and not f.name.startswith("."))
+            if not found:
+                raise CliError(f"the folder {p} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def is_photo_source(source: str) -> bool:
+    """A SOURCE that is neither a seed nor a .npy latent."""
+    return not (source.isdigit() or source.lower().endswith(".npy"))
+
+
+def batch_errors() -> tuple[type[BaseException], ...]:
+    """What one bad photo in a batch may raise: reported, and the batch goes on."""
+    from explorer.core.bundle import BundleError
+    from explorer.core.photos import PhotoError
+
+    return (CliError, PhotoError, BundleError, ValueError, OSError)
+
+
+def saved_tuned(bundle: Bundle, latent: Path) -> Any:
+    """The pivotal-tuned weights `encode --tune` saved beside a latent (NAME_tuned.safetensors),
+    or None."""
+    from explorer.core.pivotal import TunedWeights, TunedWeightsError
+
+    p = latent.with_name(f"{latent.stem}_tuned.safetensors")
+    if not p.exists():
+        return None
+    try:
+        return TunedWeights.from_bytes(bundle.network("G"), p.read_bytes())
+    except (OSError, TunedWeightsError) as e:
+        raise CliError(f"{p.name}: {e}") from None
+
+
 def resize_faces(images: np.ndarray, size: int | None) -> list[Any]:
     from PIL import Image
 

@@ -71,9 +71,12 @@ class ModulatedConv(nn.Module):
     """
 
     def __init__(self, n_in: int, n_out: int, nz: int, *, up: bool, demod: bool = True,
-                 act: bool = True) -> None:
+                 act: bool = True, in_gain: float = 1.0) -> None:
         super().__init__()
         self.up, self.demod, self.act = up, demod, act
+        # The previous layer's leaky-ReLU gain (sqrt 2), folded into this layer's input scales:
+        # one pass over the activations fewer per layer.
+        self.in_gain = in_gain
         k = 4 if up else 3
         shape = (n_in, n_out, k, k) if up else (n_out, n_in, k, k)
         self.weight = nn.Parameter(torch.randn(shape))
@@ -85,18 +88,22 @@ class ModulatedConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         s = self.affine(w)  # (n, n_in)
         weight = self.weight * self.scale
-        x = x * s[:, :, None, None].to(x.dtype)
+        s_in = s * self.in_gain if self.in_gain != 1.0 else s
+        x = x * s_in[:, :, None, None].to(x.dtype)
         if self.up:
             y = F.conv_transpose2d(x, weight.to(x.dtype), stride=2, padding=1)
             wsq = weight.pow(2).sum((2, 3)).t() / 4.0  # (n_out, n_in)
         else:
             y = F.conv2d(x, weight.to(x.dtype), padding=1)
             wsq = weight.pow(2).sum((2, 3))
-        if self.demod:
+        bias = self.bias[None, :, None, None].to(y.dtype)
+        if self.demod:  # the input gain is the previous layer's activation's, not part of s
             d = torch.rsqrt(s.float().pow(2) @ wsq.float().t() + 1e-8)  # (n, n_out)
-            y = y * d[:, :, None, None].to(y.dtype)
-        y = y + self.bias[None, :, None, None].to(y.dtype)
-        return F.leaky_relu(y, 0.2) * SQRT2 if self.act else y
+            y = torch.addcmul(bias, y, d[:, :, None, None].to(y.dtype))
+        else:
+            y = y + bias
+        # An activation's sqrt 2 gain is applied by the next layer (`in_gain`).
+        return F.leaky_relu(y, 0.2, inplace=not y.requires_grad) if self.act else y
 
 
 class StyleGenerator(nn.Module):
@@ -115,11 +122,11 @@ class StyleGenerator(nn.Module):
         layers = [ModulatedConv(widths[0], widths[1] if len(widths) > 1 else widths[0], nz,
                                 up=True)]
         c = layers[0].out_channels
-        layers.append(ModulatedConv(c, c, nz, up=False))
+        layers.append(ModulatedConv(c, c, nz, up=False, in_gain=SQRT2))
         for w_next in widths[2:]:
-            layers.append(ModulatedConv(c, w_next, nz, up=True))
+            layers.append(ModulatedConv(c, w_next, nz, up=True, in_gain=SQRT2))
             c = w_next
-        layers.append(ModulatedConv(c, 3, nz, up=True, demod=False, act=False))
+        layers.append(ModulatedConv(c, 3, nz, up=True, demod=False, act=False, in_gain=SQRT2))
         self.layers = nn.ModuleList(layers)
         self.register_buffer("w_avg", torch.zeros(nz))
         self.w_avg_beta = 0.995

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, metavar="PATH",
                    help="data folder, or 'fake' for synthetic smoke-test data")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument("--preset", metavar="NAME",
                    help="starting recipe: celeba64, celeba64-cgan, style64 or tiny "
                    "(flags override it)")

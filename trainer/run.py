@@ -6,7 +6,7 @@ Run folder layout::
       training_options.json   the command, the config, the data set
       model.safetensors       the explorer's model file (updated at every snapshot)
       model.state.pt          everything needed to resume (D, optimisers, RNG, step)
-      metrics.jsonl           one JSON record per logged step
+      metrics.jsonl           one JSON record per logged step; {"phase": "done"} when finished
       curves.png              D(real), D(fake), G fooling D, and the losses
       samples/grid_NNNNNN.png fixed latents every N steps; timelapse.gif at the end
 """
@@ -230,6 +230,9 @@ class Run:
                                         "temperature_mean": float(np.mean(temps))}
         save_state(self.state_file, t.state_dict())
         self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
+        # The monitor's "finished" (the last record names no step of any phase).
+        monitor.append_jsonl(self.out / "metrics.jsonl", {
+            "phase": "done", "total_steps": t.total_steps, "time": round(t.wall_time, 2)})
         grids = sorted(self.samples.glob("grid_*.png"))
         monitor.write_timelapse(grids, self.out / "timelapse.gif")
         monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")

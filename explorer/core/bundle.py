@@ -216,10 +216,17 @@ class Bundle:
     @torch.inference_mode()
     def generate(self, z: np.ndarray, y: np.ndarray | None = None,
                  detail: np.ndarray | None = None,
-                 psi: float | np.ndarray = 1.0) -> np.ndarray:
+                 psi: float | np.ndarray = 1.0, tuned: Any = None) -> np.ndarray:
         """Synchronous render on the CPU: z (n, nz) or (nz,) -> (n, res, res, 3) uint8;
-        `detail` is a photo's detail (see `check_detail`), `psi` the truncation (`face_psi`)."""
-        return tensor_to_images(self.network("G")(*self.generator_inputs(z, y, detail, psi)))
+        `detail` is a photo's detail (see `check_detail`), `psi` the truncation (`face_psi`);
+        `tuned` a photo's pivotal-tuned weights (`explorer.core.pivotal.TunedWeights`) to draw
+        every face with, at psi 1 as the photo was tuned."""
+        if tuned is None:
+            return tensor_to_images(self.network("G")(*self.generator_inputs(z, y, detail, psi)))
+        from explorer.core.pivotal import tuned_forward
+
+        inputs = self.generator_inputs(z, y, detail, 1.0)
+        return tensor_to_images(tuned_forward(self.network("G"), tuned, *inputs))
 
     @torch.inference_mode()
     def encode(self, faces: np.ndarray) -> np.ndarray:

@@ -33,16 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer.core.align import Alignment, find_face_aligned
 from explorer.core.bundle import Bundle, BundleError, images_to_tensor, tensor_to_images
-from explorer.core.photos import (
-    MIN_FACE,
-    FaceBox,
-    PhotoError,
-    crop_face,
-    detect_faces,
-    find_face,
-    load_photo,
-)
+from explorer.core.photos import FaceBox, PhotoError, load_photo
 
 FEATURE_WEIGHT = 0.5
 PRIOR_WEIGHT = 1e-3
@@ -68,6 +61,7 @@ class EncodeResult:
     detail: np.ndarray | None = None
     box: FaceBox | None = None
     boxes: list[FaceBox] = field(default_factory=list)
+    alignment: Alignment | None = None  # how `face` was cut from the photo (explorer.core.align)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -201,32 +195,19 @@ def encode_photo(
     max_steps: int | None = None,
     detail: bool = True,
 ) -> EncodeResult:
-    """Load (path, bytes or an RGB array), find and crop the face, encode it; PhotoError for
-    unreadable photos and no / several / tiny faces (see `find_face`)."""
+    """Load (path, bytes or an RGB array), find the face, align it by the eyes as CelebA's
+    faces are (`explorer.core.align`), encode it; PhotoError for unreadable photos and no /
+    several / tiny faces (see `photos.pick_face`)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     img = src if isinstance(src, np.ndarray) else load_photo(src)
     timings["load"] = time.perf_counter() - t0
-    res = bundle.resolution
-    box: FaceBox | None = None
-    boxes: list[FaceBox] = []
-    if whole_image or choose is not None:
-        t0 = time.perf_counter()
-        face, box, boxes = find_face(img, res, choose=choose, whole_image=whole_image)
-        timings["detect"], timings["crop"] = time.perf_counter() - t0, 0.0
-    else:
-        t0 = time.perf_counter()
-        boxes = detect_faces(img)
-        timings["detect"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if len(boxes) == 1 and boxes[0].w >= MIN_FACE:
-            box, face = boxes[0], crop_face(img, boxes[0], res)
-        else:  # the unusual cases (none, several, tiny) raise from find_face with their message
-            face, box, boxes = find_face(img, res)
-        timings["crop"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    face, al, box, boxes = find_face_aligned(img, bundle.resolution, choose, whole_image)
+    timings["detect"] = time.perf_counter() - t0
     r = encode_face(bundle, face, budget_s, progress, cancel, max_steps, detail)
     r.timings = {**timings, **r.timings}
-    r.box, r.boxes = box, boxes
+    r.box, r.boxes, r.alignment = box, boxes, al
     return r
 
 

@@ -247,17 +247,10 @@ def crop_face(
     return _resize(sq, res)
 
 
-def find_face(
-    img: np.ndarray, res: int, choose: int | None = None, whole_image: bool = False
-) -> tuple[np.ndarray, FaceBox | None, list[FaceBox]]:
-    """Detect, pick and crop: returns (face (res, res, 3), box used, every box found).
+def pick_face(boxes: list[FaceBox], choose: int | None = None) -> int:
+    """Which of `boxes` (largest first) to use: `choose`, else the one clearly largest face.
 
-    Raises PhotoError 'no_face', 'several_faces' or 'tiny_face' unless `choose` (an index into the
-    boxes, largest first) or `whole_image` says what to use instead.
-    """
-    if whole_image:
-        return crop_face(img, None, res), None, []
-    boxes = detect_faces(img)
+    Raises PhotoError 'no_face', 'several_faces' or 'tiny_face' unless `choose` says which."""
     if choose is not None:
         if not 0 <= choose < len(boxes):
             raise PhotoError(
@@ -265,7 +258,7 @@ def find_face(
                 f"face {choose} was asked for, but {len(boxes)} face(s) were found",
                 boxes,
             )
-        return crop_face(img, boxes[choose], res), boxes[choose], boxes
+        return choose
     if not boxes:
         raise PhotoError(
             "no_face", "no face found in the photo; use the whole image or another photo"
@@ -285,4 +278,19 @@ def find_face(
             f"{len(rivals) + 1} faces of similar size found; choose one (0 = largest)",
             boxes,
         )
-    return crop_face(img, big[0], res), big[0], boxes
+    return boxes.index(big[0])
+
+
+def find_face(
+    img: np.ndarray, res: int, choose: int | None = None, whole_image: bool = False
+) -> tuple[np.ndarray, FaceBox | None, list[FaceBox]]:
+    """Detect, pick and crop: returns (face (res, res, 3), box used, every box found).
+
+    Raises PhotoError 'no_face', 'several_faces' or 'tiny_face' unless `choose` (an index into the
+    boxes, largest first) or `whole_image` says what to use instead.
+    """
+    if whole_image:
+        return crop_face(img, None, res), None, []
+    boxes = detect_faces(img)
+    box = boxes[pick_face(boxes, choose)]
+    return crop_face(img, box, res), box, boxes

@@ -19,6 +19,8 @@ import torch
 from explorer.core.bundle import Bundle, tensor_to_images
 from facegan.models import bf16_is_fast
 
+TUNED_CACHE = 8  # photos whose tuned weights the render service keeps ready
+
 
 @dataclass(frozen=True)
 class RenderRequest:
@@ -31,6 +33,9 @@ class RenderRequest:
     y: np.ndarray | None = None
     detail: np.ndarray | None = None
     psi: float | np.ndarray = 1.0  # one number, or one per face
+    # Per face: a photo's pivotal-tuned weights (explorer.core.pivotal.TunedWeights) or None;
+    # faces drawn with tuned weights are drawn at psi 1, as the photo was tuned.
+    tuned: tuple[object | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class RenderService:
         if channels_last:
             G = G.to(memory_format=torch.channels_last)
         self._G = G
+        self._tuned_cache: dict[str, dict[str, torch.Tensor]] = {}  # key -> weights, LRU order
         self._model_lock = threading.Lock()  # the worker and `render` never run G at once
         self._cv = threading.Condition()
         self._pending: tuple[RenderRequest, Callable[[RenderResult], None]] | None = None
@@ -87,15 +93,62 @@ class RenderService:
         """Render now on the calling thread (tests, CLI); errors come back in `error`."""
         t0 = time.perf_counter()
         try:
-            inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, req.psi, self.device)
+            psi = req.psi
+            tuned = req.tuned if req.tuned and any(t is not None for t in req.tuned) else None
+            if tuned is not None:
+                n = len(np.atleast_2d(req.z))
+                if len(tuned) != n:
+                    raise ValueError(f"{len(tuned)} tuned weights for {n} faces")
+                psi = np.broadcast_to(np.asarray(req.psi, np.float32), (n,)).copy()
+                psi[[t is not None for t in tuned]] = 1.0
+            inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, psi, self.device)
             with self._model_lock, torch.inference_mode():
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                    out = self._G(*inputs)
+                    out = self._G(*inputs) if tuned is None else self._tuned_render(tuned, inputs)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it
             msg = f"{type(e).__name__}: {e}"
             return RenderResult(req.id, None, msg, (time.perf_counter() - t0) * 1e3)
+
+    def _tuned_render(self, tuned: tuple[object | None, ...],
+                      inputs: tuple[torch.Tensor | None, ...]) -> torch.Tensor:
+        """Draw each group of faces that share tuned weights with those weights (one G call per
+        group); the weights come from a small cache, so a photo's frames never reload them."""
+        from explorer.core.pivotal import tuned_forward
+
+        groups: dict[str, list[int]] = {}
+        by_key: dict[str, object | None] = {}
+        for i, t in enumerate(tuned):
+            k = "" if t is None else t.key  # type: ignore[attr-defined]
+            groups.setdefault(k, []).append(i)
+            by_key[k] = t
+        out: torch.Tensor | None = None
+        for k, rows in groups.items():
+            idx = torch.tensor(rows, device=self.device)
+            part = tuple(None if x is None else (x if x.ndim == 0 else x[idx]) for x in inputs)
+            params = None if not k else self._device_params(k, by_key[k])
+            y = tuned_forward(self._G, params, *part)
+            if out is None:
+                out = y.new_empty((len(tuned), *y.shape[1:]))
+            out[idx] = y
+        assert out is not None
+        return out
+
+    def _device_params(self, key: str, tuned: object) -> dict[str, torch.Tensor]:
+        """The tuned weights on this service's device and memory format (LRU of 8 photos)."""
+        hit = self._tuned_cache.pop(key, None)
+        if hit is None:
+            hit = {}
+            for n, p in tuned.params.items():  # type: ignore[attr-defined]
+                p = p.to(self.device)
+                if self.channels_last and p.ndim == 4:
+                    p = p.contiguous(memory_format=torch.channels_last)
+                hit[n] = p
+        self._tuned_cache[key] = hit
+        while len(self._tuned_cache) > TUNED_CACHE:
+            self._tuned_cache.pop(next(iter(self._tuned_cache)))
+        return hit
 
     # Asynchronous path.
     def submit(self, req: RenderRequest, on_done: Callable[[RenderResult], None]) -> None:

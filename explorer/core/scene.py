@@ -45,18 +45,23 @@ class EditedFace:
         by its encoding; None for a face with none.
     label : what the user calls it ('photo.jpg', '★ 2', 'analogy result').
     photo : whether the face was fitted to a photo (drawn at ψ 1, see the module docstring).
-        A face that carries a detail is always a photo.
+        A face that carries a detail or tuned weights is always a photo.
+    tuned : the photo's pivotal-tuned generator weights (`explorer.core.pivotal.TunedWeights`,
+        immutable), drawn with whether or not `keep_detail` is on; None for a face with none.
     """
 
     z: np.ndarray
     detail: np.ndarray | None = None
     label: str = ""
     photo: bool = False
+    tuned: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", np.asarray(self.z, np.float32).reshape(-1).copy())
         if self.detail is not None:
             object.__setattr__(self, "detail", np.asarray(self.detail, np.float32).copy())
+            object.__setattr__(self, "photo", True)
+        if self.tuned is not None:
             object.__setattr__(self, "photo", True)
 
     def same(self, other: object) -> bool:
@@ -65,6 +70,7 @@ class EditedFace:
             return False
         d1, d2 = self.detail, other.detail
         return (self.label == other.label and self.photo == other.photo
+                and _tuned_key(self.tuned) == _tuned_key(other.tuned)
                 and np.array_equal(self.z, other.z)
                 and (d1 is None) == (d2 is None)
                 and (d1 is None or (d1.shape == d2.shape and np.array_equal(d1, d2))))
@@ -75,6 +81,7 @@ class Favourite:
     name: str
     z: np.ndarray  # (nz,) float32
     detail: np.ndarray | None = None  # a starred photo's detail, as it was drawn
+    tuned: Any = None  # a starred photo's pivotal-tuned weights (explorer.core.pivotal)
 
 
 @dataclass
@@ -89,6 +96,8 @@ class Photo:
     psnr: float = float("nan")
     top: list[tuple[str, float]] = field(default_factory=list)  # [(attribute, probability)]
     detail: np.ndarray | None = None  # (*Bundle.detail_shape) what z alone cannot draw
+    tuned: Any = None  # pivotal-tuned weights (explorer.core.pivotal.TunedWeights), if tuned
+    alignment: Any = None  # how the face was cut from the photo (explorer.core.align)
 
 
 # The fields an undo step captures (favourites and photos are collections, not edits).
@@ -109,6 +118,8 @@ class Scene:
     method : direction method (`explorer.core.directions.METHODS`).
     face : the face being edited in place of the first seed, or None.
     custom_dirs : user-made directions, [(name, (nz,) vector)].
+    discovered : directions the model found (SeFa, GANSpace), [(name, (nz,) unit vector,
+        scale)]; sliders like the others, but neither undoable nor saved until made custom.
     keep_detail : draw a photo with its detail (closer likeness, milder edits).
     """
 
@@ -121,6 +132,7 @@ class Scene:
     method: str = ""
     face: EditedFace | None = None
     custom_dirs: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    discovered: list[tuple[str, np.ndarray, float]] = field(default_factory=list)
     keep_detail: bool = True
     _dirs: tuple[Any, Directions] | None = field(default=None, repr=False, compare=False)
     _base: tuple[Any, np.ndarray] | None = field(default=None, repr=False, compare=False)
@@ -137,11 +149,14 @@ class Scene:
     @property
     def directions(self) -> Directions:
         """The method's directions plus the custom ones (cached until either changes)."""
-        key = (self.method, tuple((n, v.tobytes()) for n, v in self.custom_dirs))
+        key = (self.method, tuple((n, v.tobytes()) for n, v in self.custom_dirs),
+               tuple(n for n, _, _ in self.discovered))
         if self._dirs is None or self._dirs[0] != key:
             d = get_directions(self.bundle, self.method)
             for name, vec in self.custom_dirs:
                 d = d.with_custom(name, vec)
+            for name, vec, scale in self.discovered:
+                d = d.with_custom(name, vec, scale)
             self._dirs = (key, d)
         return self._dirs[1]
 
@@ -204,10 +219,11 @@ class Scene:
     # Requests.
     def request(self, z: np.ndarray, details: Sequence[np.ndarray | None] | np.ndarray | None
                 = None, photo: bool | Sequence[bool] | np.ndarray = False, *, edit: bool = True,
-                id: int = 0) -> RenderRequest:
+                id: int = 0, tuned: Sequence[Any] | None = None) -> RenderRequest:
         """Draw faces z (n, nz) under this scene's rules: the slider edits (unless `edit` is
         False), y from the cond sliders, each face's detail (one per face, None for none; or an
-        (n, *detail_shape) array), ψ 1 for photos (`photo`, and every face given a detail)."""
+        (n, *detail_shape) array), ψ 1 for photos (`photo`, and every face given a detail or
+        tuned weights); `tuned`: per face, a photo's pivotal-tuned weights or None."""
         z = np.atleast_2d(np.asarray(z, np.float32))
         n = len(z)
         detail: np.ndarray | None
@@ -219,26 +235,40 @@ class Scene:
             detail = self.bundle.stack_details(list(details))
         if details is not None and not isinstance(details, np.ndarray):
             photo = np.asarray(photo, bool) | np.array([d is not None for d in details])
+        tt = None
+        if tuned is not None and any(t is not None for t in tuned):
+            tt = tuple(tuned)
+            photo = np.asarray(photo, bool) | np.array([t is not None for t in tt])
         zz = self.edited_latents(z) if edit else z
         return RenderRequest(id, np.ascontiguousarray(zz), self.cond_vector(n), detail,
-                             self.face_psi(photo, n))
+                             self.face_psi(photo, n), tt)
 
     def canvas_request(self, id: int = 0, preview: EditedFace | None = None) -> RenderRequest:
         """The canvas: the grid of seeds with the edited face first, all with the slider edits;
         or, during a walk's playback, its frame `preview` alone (already edited). The edited
         face's detail is drawn only while `keep_detail` is on; a photo stays at ψ 1 either way."""
         if preview is not None:
-            return self.request(preview.z, [preview.detail], preview.photo, edit=False, id=id)
+            return self.request(preview.z, [preview.detail], preview.photo, edit=False, id=id,
+                                tuned=[preview.tuned])
         z = self.base_latents()
         face = self.face
         details = [self.drawn_detail(face)] + [None] * (len(z) - 1)
         photo = np.zeros(len(z), bool)
         photo[0] = face is not None and face.photo
-        return self.request(z, details, photo, id=id)
+        tuned = [None if face is None else face.tuned] + [None] * (len(z) - 1)
+        return self.request(z, details, photo, id=id, tuned=tuned)
 
     def draw(self, req: RenderRequest) -> np.ndarray:
         """Render `req` now on the calling thread: (n, res, res, 3) uint8 (the CLI's path)."""
-        return self.bundle.generate(req.z, req.y, req.detail, req.psi)
+        if not req.tuned:
+            return self.bundle.generate(req.z, req.y, req.detail, req.psi)
+        out = []
+        for i, t in enumerate(req.tuned):  # faces with tuned weights, one at a time
+            psi = req.psi if np.ndim(req.psi) == 0 else np.asarray(req.psi)[i : i + 1]
+            out.append(self.bundle.generate(
+                req.z[i : i + 1], None if req.y is None else req.y[i : i + 1],
+                None if req.detail is None else req.detail[i : i + 1], psi, tuned=t))
+        return np.concatenate(out)
 
     def current_face(self) -> EditedFace:
         """The first canvas face as drawn now (slider edits applied), e.g. to star it."""
@@ -246,7 +276,7 @@ class Scene:
         f = self.face
         if f is None:
             return EditedFace(z, label=f"seed {self.seed}")
-        return EditedFace(z, self.drawn_detail(f), f.label, f.photo)
+        return EditedFace(z, self.drawn_detail(f), f.label, f.photo, f.tuned)
 
     # Undo snapshots.
     def snapshot(self) -> dict[str, Any]:
@@ -283,6 +313,7 @@ class Scene:
             "custom_z": None if f is None else f.z,
             "custom_detail": None if f is None else f.detail,
             "custom_label": "" if f is None else f.label,
+            "custom_tuned": tuned_bytes(None if f is None else f.tuned),
             "custom_dirs": [{"name": n, "vector": v} for n, v in self.custom_dirs],
             "keep_detail": self.keep_detail,
         }
@@ -291,7 +322,9 @@ class Scene:
         """The undoable fields a session dict describes (a snapshot to `restore`)."""
         z = _vector(d.get("custom_z"))
         detail = self.fitting_detail(d.get("custom_detail"))
-        face = None if z is None else EditedFace(z, detail, str(d.get("custom_label", "")))
+        tuned = self.fitting_tuned(d.get("custom_tuned"))
+        face = None if z is None else EditedFace(z, detail, str(d.get("custom_label", "")),
+                                                 tuned=tuned)
         method = d.get("method", default_method(self.bundle))
         methods = available_methods(self.bundle)
         return {"seed": int(d.get("seed", 0)), "psi": float(d.get("psi", DEFAULT_PSI)),
@@ -302,6 +335,19 @@ class Scene:
                 "face": face,
                 "custom_dirs": [(str(c["name"]), _vector(c["vector"])) for c in
                                 d.get("custom_dirs", []) or []]}
+
+    def fitting_tuned(self, v: Any) -> Any:
+        """Saved tuned weights (safetensors bytes as uint8), or None where absent or made for
+        another model."""
+        if v is None:
+            return None
+        from explorer.core.pivotal import TunedWeights, TunedWeightsError
+
+        try:
+            return TunedWeights.from_bytes(self.bundle.network("G"),
+                                           np.asarray(v, np.uint8).tobytes())
+        except TunedWeightsError:
+            return None
 
     def fitting_detail(self, v: Any) -> np.ndarray | None:
         """A saved photo detail, or None where it is absent or does not fit this model."""
@@ -316,10 +362,13 @@ def session_dict(scene: Scene, favourites: Sequence[Favourite],
     """Everything a session file holds about the scene, favourites and photos (with their
     crops), as plain values and numpy arrays (`explorer.core.session` stores arrays compactly)."""
     d = scene.to_dict()
-    d["favourites"] = [{"name": f.name, "z": f.z, "detail": f.detail} for f in favourites]
+    d["favourites"] = [{"name": f.name, "z": f.z, "detail": f.detail,
+                        "tuned": tuned_bytes(f.tuned)}
+                       for f in favourites]
     d["photos"] = [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr,
                     "top": [list(t) for t in p.top], "detail": p.detail,
-                    "face": p.face, "recon": p.recon}
+                    "face": p.face, "recon": p.recon,
+                    "tuned": tuned_bytes(p.tuned), "alignment": _alignment_dict(p.alignment)}
                    for p in photos]
     return d
 
@@ -332,13 +381,16 @@ def read_session(scene: Scene, d: dict[str, Any]
 
     check_session(d, int(scene.bundle.nz), tuple(scene.bundle.detail_shape))
     favourites = [Favourite(str(f.get("name", "★")), _vector(f["z"]),
-                            scene.fitting_detail(f.get("detail")))
+                            scene.fitting_detail(f.get("detail")),
+                            scene.fitting_tuned(f.get("tuned")))
                   for f in d.get("favourites", []) or []]
     photos = [Photo(str(p.get("name", "photo")), str(p.get("path", "")), _vector(p["z"]),
                     face=_image(p.get("face")), recon=_image(p.get("recon")),
                     psnr=float(p.get("psnr", float("nan"))),
                     top=[(str(a), float(b)) for a, b in p.get("top", []) or []],
-                    detail=scene.fitting_detail(p.get("detail")))
+                    detail=scene.fitting_detail(p.get("detail")),
+                    tuned=scene.fitting_tuned(p.get("tuned")),
+                    alignment=_alignment_of(p.get("alignment")))
               for p in d.get("photos", []) or []]
     return scene.from_dict(d), favourites, photos
 
@@ -349,6 +401,39 @@ def _image(v: Any) -> np.ndarray | None:
         return None
     a = np.asarray(v)
     return a if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 else None
+
+
+def _tuned_key(t: Any) -> str | None:
+    return None if t is None else t.key
+
+
+def tuned_bytes(tuned: Any) -> np.ndarray | None:
+    """Tuned weights as a session stores them: their safetensors bytes, as uint8 (base64 in
+    the file; never pickle)."""
+    return None if tuned is None else np.frombuffer(tuned.to_bytes(), np.uint8).copy()
+
+
+def _alignment_dict(al: Any) -> dict[str, Any] | None:
+    """How a photo's face was cut (explorer.core.align.Alignment) as plain session data."""
+    if al is None:
+        return None
+    return {"matrix": np.asarray(al.matrix, np.float64).tolist(), "side": int(al.side),
+            "photo_shape": list(al.photo_shape), "method": al.method, "finder": al.finder}
+
+
+def _alignment_of(d: Any) -> Any:
+    """The Alignment a session saved, or None where absent or malformed."""
+    if not isinstance(d, dict):
+        return None
+    from explorer.core.align import Alignment
+
+    try:
+        m = np.asarray(d["matrix"], np.float64).reshape(2, 3)
+        h, w = (int(v) for v in d["photo_shape"])
+        return Alignment(m, int(d["side"]), (h, w), str(d.get("method", "eyes")),
+                         None, str(d.get("finder", "")))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _vector(v: Any) -> np.ndarray | None:

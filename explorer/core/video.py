@@ -1,9 +1,9 @@
 """Export a sequence of frames as MP4 (H.264, yuv420p), WebM (VP9) or GIF.
 
-Video goes through PyAV (its wheel carries libx264 and libvpx-vp9); GIF through Pillow with every
-frame quantised to a palette first, which is about 70x faster here than letting Pillow quantise
-inside `save`. Frames are written to a temporary file beside the target and renamed on success, so
-a cancelled or failed export never leaves a half-written file behind.
+Video goes through PyAV (its wheel carries libx264 and libvpx-vp9); GIF through Pillow with one
+palette shared by every frame, each frame quantised at its own size before it is enlarged, repeated
+frames merged into one longer frame. Frames are written to a temporary file beside the target and
+renamed on success, so a cancelled or failed export never leaves a half-written file behind.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from PIL import Image
 from explorer.core.atomic import temp_beside
 
 FORMATS = {".mp4": "H.264 MP4", ".webm": "VP9 WebM", ".gif": "GIF"}
+
+
+TRANSPARENT = 255  # the GIF palette index left free for "unchanged since the last frame"
 
 
 class ExportCancelled(Exception):
@@ -73,17 +76,61 @@ def _write_av(
 def _write_gif(
     frames: Iterable[np.ndarray], tmp: str, fps: int, size: int | None, step: Callable[[], None]
 ) -> None:
-    images: list[Image.Image] = []
+    """One shared palette for the whole clip, frames quantised at their own size before being
+    enlarged (nearest keeps every palette index), a repeated frame lengthens the one before it.
+
+    240 frames of 64 px written at 512 px: 5-11x faster and 0.44x the size of quantising every
+    enlarged frame with its own palette (benchmarks/gif_export.py)."""
+    small: list[np.ndarray] = []
+    durations: list[float] = []
+    frame_ms = 1000 / fps
     for frame in frames:
-        img = Image.fromarray(_prepare(frame, size, even=False))
-        images.append(img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=0))
+        f = np.asarray(frame)
+        # Quantise before enlarging (64 -> 512 px is 64x fewer pixels to map); shrinking goes first.
+        f = _prepare(f, size if size is not None and size < f.shape[0] else None, even=False)
+        if small and f.shape == small[-1].shape and np.array_equal(f, small[-1]):
+            durations[-1] += frame_ms
+        else:
+            small.append(np.ascontiguousarray(f))
+            durations.append(frame_ms)
         step()
-    if not images:
+    if not small:
         raise ExportError("no frames to export")
+    palette = _shared_palette(small)
+    pal = palette.getpalette()
+    images, before = [], None
+    for f in small:
+        idx = np.asarray(Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE))
+        shown = idx
+        if before is not None:  # pixels unchanged since the last frame: transparent (index 255)
+            shown = np.where(idx == before, np.uint8(TRANSPARENT), idx)
+        before = idx
+        img = Image.fromarray(shown, "P")
+        img.putpalette(pal)
+        if size is not None and (img.width != size or img.height != size):
+            img = img.resize((size, size), Image.Resampling.NEAREST)
+        images.append(img)
+    # disposal 1 keeps each frame under the next, so its transparent pixels show the last colour:
+    # a walk's slow drift compresses to a fraction.
     images[0].save(
         tmp, format="GIF", save_all=True, append_images=images[1:],
-        duration=round(1000 / fps), loop=0, optimize=False, disposal=1,
+        duration=[round(d) for d in durations], loop=0, disposal=1, optimize=False,
+        transparency=TRANSPARENT,
     )
+
+
+def _shared_palette(frames: Sequence[np.ndarray], max_pixels: int = 1 << 20) -> Image.Image:
+    """A 255-colour palette (median cut; the 256th index is left for transparency) of the pixels
+    of all `frames` (subsampled past `max_pixels`), as a "P" image for `Image.quantize`."""
+    pixels = np.concatenate([f.reshape(-1, 3) for f in frames])
+    if len(pixels) > max_pixels:
+        pixels = pixels[:: -(-len(pixels) // max_pixels)]
+    side = int(np.ceil(np.sqrt(len(pixels))))
+    canvas = np.zeros((side * side, 3), np.uint8)
+    canvas[: len(pixels)] = pixels
+    canvas[len(pixels):] = pixels[0]  # padding repeats a real colour, adds none
+    mosaic = Image.fromarray(canvas.reshape(side, side, 3))
+    return mosaic.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
 def export_video(

@@ -23,7 +23,7 @@ from explorer.ui.images import detail_from_mime, latent_from_mime, tile, to_pixm
 from explorer.ui.state import ExplorerState
 
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0)
-SLOT = 110
+SLOT = 90  # three slots side by side fit a 300 px dock (a 1024 px laptop)
 
 
 class FaceSlot(QLabel):
@@ -84,7 +84,7 @@ class AnalogyPanel(QWidget):
         for i, (n, slot) in enumerate(self.slots.items()):
             slot.detail_shape = tuple(state.bundle.detail_shape)
             slot.drop_latent = lambda z, d=None, s=slot: self.set_slot(s.name, z, d)
-            btn = QPushButton("Set from current")
+            btn = QPushButton("Use current")
             btn.setToolTip(f"Put the current face in slot {n}")
             btn.clicked.connect(lambda _=False, n=n: self.set_slot(
                 n, state.current_latent(), state.current_detail()))

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +26,9 @@ from explorer.core.render import RenderResult, RenderService
 from explorer.ui.images import latent_mime, tile, to_qimage
 from explorer.ui.render_bridge import LiveRenderer
 from explorer.ui.state import ExplorerState
+
+PREVIEW_SHARE = 0.25  # of a grid's faces redrawn per frame while a slider is dragged
+SEED_TIP = "Seed: names a face (the grid shows consecutive seeds)"
 
 
 class FaceCanvas(QWidget):
@@ -41,7 +44,7 @@ class FaceCanvas(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(256, 256)
+        self.setMinimumSize(128, 128)  # shrinks on a laptop; the docks keep their room
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._qimage: QImage | None = None
         self._scaled: tuple[tuple[int, int, float], QImage] | None = None  # (w, h, dpr), image
@@ -59,6 +62,10 @@ class FaceCanvas(QWidget):
         self._scaled = None
         self.frame_id = frame_id
         self.update()
+
+    def qimage(self) -> QImage | None:
+        """The frame on screen as a QImage (the start-up cache keeps it), or None."""
+        return self._qimage
 
     def target_rect(self) -> QRect:
         if self._qimage is None:
@@ -127,6 +134,7 @@ class CanvasPanel(QWidget):
 
     stats = Signal(float, float)  # render ms, painted frames per second
     failed = Signal(str)  # a render that could not be drawn, in words (the window shows it)
+    firstFace = Signal(object)  # (res, res, 3) uint8: the first face as just drawn
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -136,6 +144,13 @@ class CanvasPanel(QWidget):
         self.canvas = FaceCanvas(self)
         self.canvas.drag_face = lambda: (state.current_latent(), state.current_detail())
         self.images: np.ndarray | None = None  # (n, res, res, 3) newest shown faces
+        # While a slider is dragged over a grid, each frame redraws the first face and a rotating
+        # share of the others (PREVIEW_SHARE of the grid), so a frame costs a fraction of the
+        # grid and every face shown is exactly drawn; the whole grid follows on release.
+        self.dragging = False
+        self._turn = 0
+        self._subset: dict[int, np.ndarray] = {}  # request id -> face indices it draws
+        self._partial = False  # the faces shown are not all of the newest edit
         self._paints: deque[float] = deque(maxlen=120)
         self.last_ms = float("nan")
         self.error = QLabel("")
@@ -145,9 +160,11 @@ class CanvasPanel(QWidget):
 
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Seed: names a face (the grid shows consecutive seeds)")
+        self.seed.setToolTip(SEED_TIP)
         self.seed.setKeyboardTracking(False)
-        self.random = QPushButton("Random")
+        self.seed.setMinimumWidth(84)  # its hint fits 10 digits; seeds are mostly 5
+        self.random = QToolButton()
+        self.random.setText("Random")
         self.random.setToolTip("A random seed (Ctrl+R)")
         self.random.setShortcut("Ctrl+R")
         self.psi = QDoubleSpinBox()
@@ -160,15 +177,14 @@ class CanvasPanel(QWidget):
                             "too). A photo drawn with its detail is always drawn at 1")
         self.grid = QComboBox()
         self.grid.addItems([f"{n}x{n}" for n in range(1, 7)])
-        self.grid.setToolTip("Show one face or a grid of faces that all get the same edit")
+        self.grid.setToolTip("Grid: show one face or a grid of faces that all get the same edit")
         self.label = QLabel("")
         self.label.setStyleSheet("color: gray;")
         # Long photo names must not widen the window past a 1366 px screen.
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         bar = QHBoxLayout()
-        for w in (QLabel("Seed"), self.seed, self.random, QLabel("ψ"), self.psi, QLabel("Grid"),
-                  self.grid):
+        for w in (QLabel("Seed"), self.seed, self.random, QLabel("ψ"), self.psi, self.grid):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.label)
@@ -178,7 +194,7 @@ class CanvasPanel(QWidget):
         lay.addWidget(self.error)
         lay.addWidget(self.canvas, 1)
 
-        self.seed.valueChanged.connect(state.set_seed)
+        self.seed.valueChanged.connect(lambda v: v >= 0 and state.set_seed(v))
         self.random.clicked.connect(self.random_seed)
         self.psi.valueChanged.connect(state.set_psi)
         self.grid.currentIndexChanged.connect(lambda i: state.set_grid(i + 1))
@@ -194,33 +210,85 @@ class CanvasPanel(QWidget):
 
     def sync_controls(self) -> None:
         s = self.state
-        for w, v in ((self.seed, s.seed), (self.psi, s.psi)):
-            w.blockSignals(True)
-            w.setValue(v)
-            w.blockSignals(False)
+        self.psi.blockSignals(True)
+        self.psi.setValue(s.psi)
+        self.psi.blockSignals(False)
+        self._sync_seed()
         self.grid.blockSignals(True)
         self.grid.setCurrentIndex(s.grid - 1)
         self.grid.blockSignals(False)
         self.label.setText(f"editing {s.custom_label}" if s.custom_label else "")
         self.label.setToolTip(self.label.text())
 
+    def _sync_seed(self) -> None:
+        """The seed box shows what is on the canvas: its seed, or the photo, favourite or atlas
+        face in its place (as the box's special text; typing a seed goes back to seeds)."""
+        s, box = self.state, self.seed
+        box.blockSignals(True)
+        if s.custom_z is not None:
+            label = s.custom_label or "custom face"
+            box.setSpecialValueText(label if len(label) <= 12 else label[:11] + "…")
+            box.setMinimum(-1)
+            box.setValue(-1)
+            box.setToolTip(f"Showing {label}, not a seed. Type or step to a seed to go back.")
+        else:
+            box.setMinimum(0)
+            box.setSpecialValueText("")
+            box.setValue(s.seed)
+            box.setToolTip(SEED_TIP)
+        box.blockSignals(False)
+
     def refresh(self) -> int:
-        """Ask for the state's current faces; returns the request id (-1 when the request could
-        not be made: the reason is shown, not raised into Qt's event loop)."""
+        """Ask for the state's current faces (part of a grid while a slider is dragged: see
+        `set_dragging`); returns the request id (-1 when the request could not be made: the
+        reason is shown, not raised into Qt's event loop)."""
         try:
-            req = self.state.render_request()
-            return self.renderer.request(req.z, req.y, req.detail, req.psi)
+            return self._request()
         except Exception as e:
             self._failed(f"{type(e).__name__}: {e}")
             return -1
 
+    def _request(self) -> int:
+        req = self.state.render_request()
+        n = len(req.z)
+        tuned = req.tuned if req.tuned and any(t is not None for t in req.tuned) else None
+        if (not self.dragging or n < 4 or self.images is None or len(self.images) != n
+                or tuned is not None):  # a tuned photo's grid is drawn whole
+            self._partial = False
+            return self.renderer.request(req.z, req.y, req.detail, req.psi, req.tuned)
+        k = max(1, round(PREVIEW_SHARE * n))
+        others = np.arange(1, n)
+        idx = np.concatenate([[0], np.roll(others, -self._turn)[: k - 1]])
+        self._turn = (self._turn + k - 1) % (n - 1)
+        psi = np.broadcast_to(np.asarray(req.psi, np.float32), (n,))
+        rid = self.renderer.last_id + 1  # known before a synchronous render delivers it
+        self._subset[rid] = idx
+        for old in [i for i in self._subset if i < rid - 64]:
+            del self._subset[old]
+        self._partial = True
+        return self.renderer.request(req.z[idx], None if req.y is None else req.y[idx],
+                                     None if req.detail is None else req.detail[idx], psi[idx])
+
+    def set_dragging(self, on: bool) -> None:
+        """A slider drag starts or ends; at its end the whole grid is drawn again."""
+        self.dragging = bool(on)
+        if not on and self._partial:
+            self.refresh()
+
     def _show(self, res: RenderResult) -> None:
         assert res.images is not None
-        self.images = res.images
+        idx = self._subset.pop(res.id, None)
+        if idx is not None and self.images is not None and len(self.images) > idx.max():
+            images = self.images.copy()
+            images[idx] = res.images
+            self.images = images
+        else:
+            self.images = res.images
         self.last_ms = res.ms
         self.error.hide()
-        cols = int(math.ceil(math.sqrt(len(res.images))))
-        self.canvas.set_frame(tile(res.images, cols), res.id)
+        cols = int(math.ceil(math.sqrt(len(self.images))))
+        self.canvas.set_frame(tile(self.images, cols), res.id)
+        self.firstFace.emit(self.images[0])
 
     def _failed(self, msg: str) -> None:
         self.show_error(f"Render failed: {msg}")

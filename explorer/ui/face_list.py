@@ -19,6 +19,8 @@ class FaceList(QListWidget):
     """Icon-mode strip of faces; item ``LATENT_ROLE`` data is the (nz,) latent, ``DETAIL_ROLE``
     the face's photo detail (None for a face without one)."""
 
+    open_hint = "double-click"  # how an item is opened (the photo strip opens on a click)
+
     def __init__(self, icon: int = 56, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -30,7 +32,7 @@ class FaceList(QListWidget):
 
     def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None,
                  detail: np.ndarray | None = None) -> QListWidgetItem:
-        short = label if len(label) <= 14 else label[:12] + "…"
+        short = label if len(label) <= 16 else label[:15] + "…"
         item = QListWidgetItem(short)
         if image is not None:
             item.setIcon(QIcon(to_pixmap(image)))
@@ -38,7 +40,7 @@ class FaceList(QListWidget):
         item.setData(LABEL_ROLE, label)
         if detail is not None:
             item.setData(DETAIL_ROLE, np.asarray(detail, np.float32).copy())
-        item.setToolTip(f"{label}: double-click to edit it; drag it onto an analogy slot")
+        item.setToolTip(f"{label}: {self.open_hint} to edit it; drag it onto an analogy slot")
         self.addItem(item)
         return item
 

@@ -46,7 +46,7 @@ class FavouritesPanel(QWidget):
 
     def load(self, row: int) -> None:
         fav = self.state.favourites[row]
-        self.state.load_latent(fav.z, fav.name, detail=fav.detail)
+        self.state.load_latent(fav.z, fav.name, detail=fav.detail, tuned=fav.tuned)
 
     def _psi_changed(self) -> None:
         if self.state.psi != self._psi:  # thumbnails are drawn at the window's ψ
@@ -60,6 +60,7 @@ class FavouritesPanel(QWidget):
             return
         scene = self.state.scene
         imgs = scene.draw(scene.request(np.stack([f.z for f in favs]),
-                                        [f.detail for f in favs], edit=False))
+                                        [f.detail for f in favs], edit=False,
+                                        tuned=[f.tuned for f in favs]))
         for f, im in zip(favs, imgs, strict=True):
             self.list.add_face(f.name, f.z, im, f.detail)

@@ -24,13 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.interpolation import interpolate, interpolate_details
-from explorer.ui import workers
-from explorer.ui.face_list import FaceList
+from explorer.ui import pick_dialog, prefs, workers
+from explorer.ui.face_list import LABEL_ROLE, FaceList
 from explorer.ui.images import detail_from_mime, latent_from_mime
 from explorer.ui.state import ExplorerState
 
 VIDEO_FILTER = "MP4 video (*.mp4);;WebM video (*.webm);;Animated GIF (*.gif)"
-SIZES = ("native", "128", "256", "512")
 
 
 class KeyframeList(FaceList):
@@ -88,9 +87,9 @@ class InterpolationPanel(QWidget):
         self.add_current.setToolTip("Append the current (edited) face as a keyframe (Ctrl+K)")
         self.add_current.setShortcut("Ctrl+K")
         self.add_favs = QPushButton("Add favourites")
-        self.add_favs.setToolTip("Append every favourite as a keyframe")
+        self.add_favs.setToolTip("Choose favourites to append as keyframes")
         self.add_photos = QPushButton("Add photos")
-        self.add_photos.setToolTip("Append every encoded photo as a keyframe")
+        self.add_photos.setToolTip("Choose encoded photos to append as keyframes")
         self.remove = QPushButton("Remove")
         self.remove.setToolTip("Remove the selected keyframe")
         self.clear = QPushButton("Clear")
@@ -113,8 +112,10 @@ class InterpolationPanel(QWidget):
         self.fps.setValue(24)
         self.fps.setToolTip("Frames per second when playing and exporting")
         self.size = QComboBox()
-        self.size.addItems(list(SIZES))
-        self.size.setToolTip("Video size in pixels (larger than the model is upscaled)")
+        self.size.addItems(list(prefs.OUTPUT_SIZES))
+        self.size.setCurrentText(prefs.output_size("video"))
+        self.size.setToolTip("Video size in pixels (larger than the model is upscaled smoothly); "
+                             "remembered for next time")
         self.play = QPushButton("▶ Play")
         self.play.setCheckable(True)
         self.play.setToolTip("Play the walk in the canvas (Ctrl+P)")
@@ -160,17 +161,17 @@ class InterpolationPanel(QWidget):
         self.job: workers.Job | None = None
         self.dialog: QProgressDialog | None = None
         self.add_current.clicked.connect(lambda: self.add_keyframe(
-            state.current_latent(), "current", state.current_detail()))
-        self.add_favs.clicked.connect(
-            lambda: [self.add_keyframe(f.z, f.name, f.detail) for f in state.favourites])
-        self.add_photos.clicked.connect(
-            lambda: [self.add_keyframe(p.z, p.name, p.detail) for p in state.photos])
+            state.current_latent(), state.current_name(), state.current_detail()))
+        self.add_favs.clicked.connect(lambda: self._add_some("favourites", state.favourites))
+        self.add_photos.clicked.connect(lambda: self._add_some("photos", state.photos))
         self.remove.clicked.connect(lambda: self.keys.takeItem(self.keys.currentRow()))
         self.clear.clicked.connect(self.keys.clear)
         self.play.toggled.connect(self._play)
         self.export_btn.clicked.connect(self.export_dialog)
+        self.size.currentTextChanged.connect(lambda t: prefs.set_output_size("video", t))
         self.keys.itemDoubleClicked.connect(
-            lambda it: state.load_latent(self.keys.latent(self.keys.row(it)), it.text(),
+            lambda it: state.load_latent(self.keys.latent(self.keys.row(it)),
+                                         str(it.data(LABEL_ROLE)),
                                          detail=self.keys.detail(self.keys.row(it))))
         # Keyframes and settings are part of the session, and unsaved work when they change.
         state.register_session_part("interpolation", self.session_data, self.restore_session)
@@ -182,6 +183,16 @@ class InterpolationPanel(QWidget):
         for w in (self.frames, self.fps):
             w.valueChanged.connect(lambda *_: state.mark_changed())
         self.loop.toggled.connect(lambda *_: state.mark_changed())
+
+    def _add_some(self, what: str, faces: list) -> None:
+        """Ask which of the photos (or favourites) to add, all ticked to start."""
+        if not faces:
+            self.info.setText(f"No {what} yet.")
+            return
+        rows = pick_dialog.pick(self, f"Add {what}", f"Add these {what} as keyframes, in order:",
+                                [f.name for f in faces])
+        for i in rows:
+            self.add_keyframe(faces[i].z, faces[i].name, faces[i].detail)
 
     def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None) -> None:
         """Append a face; a photo's detail comes along (it is drawn as the photo is)."""
@@ -277,8 +288,10 @@ class InterpolationPanel(QWidget):
         if self.keys.count() < 2:
             QMessageBox.information(self, "Export video", "Add at least two keyframes first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export video", "walk.mp4", VIDEO_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Export video", prefs.start_path("walk.mp4"),
+                                              VIDEO_FILTER)
         if path:
+            prefs.remember(path)
             self.export(path)
 
     def export(self, path: str | Path, show_progress: bool = True) -> workers.Job | None:
@@ -292,7 +305,7 @@ class InterpolationPanel(QWidget):
             self.exportFailed.emit(str(e))
             return None
         scene = self.state.scene
-        size = None if self.size.currentText() == "native" else int(self.size.currentText())
+        size = prefs.size_px(self.size.currentText())
         fps = self.fps.value()
         photo = details is not None  # a walk through a photo is drawn at ψ 1 all along
 

@@ -86,9 +86,19 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
     app.setWindowIcon(app_icon())
+    from explorer.ui.startup import StartupSplash, last_frame_path, probe, save_last_frame
+
+    # The last session's face, on screen before torch and the model load (~2 s).
+    frame_path = last_frame_path(args.model)
+    splash = StartupSplash.load(frame_path)
+    if splash is not None:
+        splash.show()
+        app.processEvents()
     from explorer.core.bundle import BundleError, load_bundle
 
     def fail(msg: str) -> int:
+        if splash is not None:
+            splash.close()
         print(f"face-explorer: {msg}", file=sys.stderr)
         if app.platformName() != "offscreen":  # a modal box would hang a headless run
             QMessageBox.critical(None, "Face explorer: cannot open the model", msg)
@@ -104,6 +114,24 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
 
     win = MainWindow(bundle)
     install_error_hook(win)
+    canvas = win.canvas.canvas
+
+    def live(_frame_id: int) -> None:
+        canvas.painted.disconnect(live)
+        if splash is not None:
+            splash.close()
+        elif not frame_path.exists():  # first start: keep a face for the next one
+            save_last_frame(frame_path, canvas.qimage())
+        probe("live-face")
+
+    def keep_last_frame() -> None:
+        try:
+            save_last_frame(frame_path, canvas.qimage())
+        except RuntimeError:  # the window was already deleted: nothing to keep
+            pass
+
+    canvas.painted.connect(live)
+    app.aboutToQuit.connect(keep_last_frame)
     win.show()
     win.offer_restore()  # after a crash: bring back what was autosaved
     if leak:

@@ -9,22 +9,32 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QStyle,
     QTabWidget,
     QWidget,
 )
 
 from explorer.core.render import RenderService
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
 from explorer.ui.favourites_panel import FavouritesPanel
@@ -37,8 +47,49 @@ from explorer.ui.scatter_panel import ScatterPanel
 from explorer.ui.session_io import open_session, save_session_file
 from explorer.ui.slider_panel import SliderPanel
 from explorer.ui.state import ExplorerState
+from explorer.ui.tooltips import TooltipWrapper
 
-EXPORT_SIZES = ("native", "128", "256", "512", "1024")
+
+class ToolTabs(QTabWidget):
+    """Tabs whose pages sit in frameless scroll areas, so each tool stays whole in a short or
+    narrow dock (a 1024x640 laptop). ``currentWidget``/``setCurrentWidget`` speak of the panels."""
+
+    def add_tool(self, w: QWidget, name: str, tip: str) -> None:
+        area = QScrollArea()
+        area.setWidget(w)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        self.setTabToolTip(self.addTab(area, name), tip)
+
+    def fit_width(self) -> None:
+        """Wide enough for the widest tool and a vertical scroll bar: no sideways scrolling."""
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        widest = max(self.panel(i).minimumSizeHint().width() for i in range(self.count()))
+        self.setMinimumWidth(widest + bar + 6)
+
+    def panel(self, i: int) -> QWidget | None:
+        area = self.widget(i)
+        return area.widget() if isinstance(area, QScrollArea) else area
+
+    def currentWidget(self) -> QWidget | None:  # noqa: N802 (Qt API)
+        return self.panel(self.currentIndex())
+
+    def setCurrentWidget(self, w: QWidget) -> None:  # noqa: N802 (Qt API)
+        for i in range(self.count()):
+            if self.panel(i) is w or self.widget(i) is w:
+                self.setCurrentIndex(i)
+                return
+
+
+def fit_screen(win: QWidget, width: int, height: int) -> QSize:
+    """The window's first size: ``width`` x ``height``, or less on a smaller screen."""
+    screen = win.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return QSize(width, height)
+    avail = screen.availableGeometry()
+    return QSize(min(width, avail.width()), min(height, avail.height()))
+
+
 AUTOSAVE_MS = 60_000  # unsaved work is written to the autosave folder this often
 
 
@@ -108,10 +159,11 @@ class MainWindow(QMainWindow):
         self.service = service or RenderService(bundle, threads=2)
         self._own_service = service is None
         self.state = ExplorerState(bundle, self)
-        self.settings = QSettings("face-explorer", "face-explorer")
+        self.settings = prefs.settings()
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
+        self.sliders.dragging.connect(self.canvas.set_dragging)
         self.photos = PhotoPanel(self.state)
         self.interpolation = InterpolationPanel(self.state)
         self.analogy = AnalogyPanel(self.state)
@@ -124,8 +176,8 @@ class MainWindow(QMainWindow):
         self.central.addTab(self.monitor, "Training monitor")
         self.central.setTabToolTip(1, "Watch a training run's curves and samples")
         self.setCentralWidget(self.central)
-        self.tools = QTabWidget()
-        self.tools.setMinimumWidth(400)
+        self.tools = ToolTabs()
+        self.tools.setUsesScrollButtons(True)
         for w, name, tip in (
             (self.photos, "Photos", "Drop photos to encode and edit them"),
             (self.interpolation, "Interpolation", "Walk between faces; export a video"),
@@ -133,8 +185,9 @@ class MainWindow(QMainWindow):
             (self.scatter, "Scatter", "PCA / t-SNE map of the model's faces and your photos"),
             (self.favourites, "Favourites", "Starred faces"),
         ):
-            i = self.tools.addTab(w, name)
-            self.tools.setTabToolTip(i, tip)
+            self.tools.add_tool(w, name, tip)
+        self.tools.fit_width()
+        self.scatter.bigToggled.connect(self.show_scatter_big)
         self._dock("Tools", self.tools, Qt.DockWidgetArea.LeftDockWidgetArea, 420)
         self._dock("Attributes", self.sliders, Qt.DockWidgetArea.RightDockWidgetArea, 370)
 
@@ -145,8 +198,11 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.canvas.failed.connect(lambda m: self.statusBar().showMessage(m, 15000))
+        self.canvas.firstFace.connect(self.photos.show_edit_scores)
         self._menus()
-        self.resize(1366, 740)
+        self._tips = TooltipWrapper(self)
+        QApplication.instance().installEventFilter(self._tips)
+        self.resize(fit_screen(self, 1366, 740))
         self.canvas.refresh()
 
         # Unsaved work: the title's [*], a question before quitting, an autosave to restore.
@@ -192,6 +248,8 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         self._action(f, "Export PNG…", self.export_png_dialog, "Ctrl+E",
                      "Save the faces on the canvas as a PNG (upscaled if you like)")
+        self._action(f, "Save edited photo…", self.photos.save_dialog, "Ctrl+Shift+S",
+                     "Save the photo being edited at its own size, the edit pasted back in")
         self._action(f, "Export video…", self.interpolation.export_dialog, "Ctrl+Shift+E",
                      "Export the interpolation as MP4 / WebM / GIF")
         f.addSeparator()
@@ -217,46 +275,89 @@ class MainWindow(QMainWindow):
         self._action(h, "About Face explorer", self.about_app, tip="Version")
         self._action(h, "About this model", self.about_model, tip="Name and provenance")
 
+    def show_scatter_big(self, on: bool) -> None:
+        """Move the scatter map into the central area (a tab beside the faces), or back."""
+        area = next(self.tools.widget(i) for i in range(self.tools.count())
+                    if self.tools.panel(i) is self.scatter
+                    or getattr(self.tools.panel(i), "stands_for", None) is self.scatter)
+        in_central = self.central.indexOf(self.scatter) >= 0
+        if on and not in_central:
+            area.takeWidget()
+            note = QLabel("The scatter map is in the big area (its tab beside Faces); "
+                          "press Big there to bring it back.")
+            note.setWordWrap(True)
+            note.stands_for = self.scatter
+            area.setWidget(note)
+            i = self.central.addTab(self.scatter, "Scatter")
+            self.central.setCurrentIndex(i)
+        elif not on and in_central:
+            self.central.removeTab(self.central.indexOf(self.scatter))
+            note = area.takeWidget()
+            if note is not None:
+                note.deleteLater()
+            area.setWidget(self.scatter)
+            self.scatter.show()
+            self.tools.setCurrentWidget(self.scatter)
+        self.scatter.big.blockSignals(True)
+        self.scatter.big.setChecked(on)
+        self.scatter.big.blockSignals(False)
+
     # Actions.
     def _focus_filter(self) -> None:
         self.sliders.filter.setFocus()
         self.sliders.filter.selectAll()
 
-    def copy_image(self) -> None:
-        img = self.canvas.current_image()
-        if img is not None:
-            QApplication.clipboard().setImage(to_qimage(img))
-            self.statusBar().showMessage("Image copied", 3000)
-
-    def export_png(self, path: str | Path, size: int | None = None) -> Path:
+    def output_image(self, size: int | None = None) -> QImage | None:
+        """The canvas faces as an image ``size`` px wide (smoothly scaled), or as drawn."""
         img = self.canvas.current_image()
         if img is None:
-            raise RuntimeError("nothing rendered yet")
+            return None
         q = to_qimage(img)
         if size and size != q.width():
             q = q.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                          Qt.TransformationMode.SmoothTransformation)
+        return q
+
+    def copy_image(self) -> None:
+        """Copy the faces at the last image size chosen (512 px until one is chosen)."""
+        q = self.output_image(prefs.size_px(prefs.output_size("image")))
+        if q is not None:
+            QApplication.clipboard().setImage(q)
+            self.statusBar().showMessage(f"Image copied ({q.width()} px)", 3000)
+
+    def export_png(self, path: str | Path, size: int | None = None) -> Path:
+        q = self.output_image(size)
+        if q is None:
+            raise RuntimeError("nothing rendered yet")
         if not q.save(str(path)):
             raise OSError(f"could not write {path}")
         return Path(path)
 
     def export_png_dialog(self) -> None:
-        size, ok = QInputDialog.getItem(self, "Export PNG", "Size (px; larger is upscaled)",
-                                        EXPORT_SIZES, 0, False)
+        sizes = list(prefs.OUTPUT_SIZES)
+        size, ok = QInputDialog.getItem(
+            self, "Export PNG", "Size (px; larger than the model is upscaled smoothly)", sizes,
+            sizes.index(prefs.output_size("image")), False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "faces.png", "PNG (*.png)")
+        prefs.set_output_size("image", size)
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", prefs.start_path("faces.png"),
+                                              "PNG (*.png)")
         if path:
+            prefs.remember(path)
             try:
-                self.export_png(path, None if size == "native" else int(size))
+                self.export_png(path, prefs.size_px(size))
                 self.statusBar().showMessage(f"Saved {path}", 5000)
             except Exception as e:
                 QMessageBox.warning(self, "Export PNG", str(e))
 
     def save_session_dialog(self) -> bool:
-        start = str(self.session_path or "session.json")
+        start = str(self.session_path) if self.session_path else prefs.start_path("session.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "Session (*.json)")
-        return bool(path) and self.save_session(path)
+        if not path:
+            return False
+        prefs.remember(path)
+        return self.save_session(path)
 
     def save_session(self, path: str | Path) -> bool:
         try:
@@ -336,8 +437,10 @@ class MainWindow(QMainWindow):
         self.canvas.show_error(msg)
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Session (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", prefs.start_path(),
+                                              "Session (*.json)")
         if path:
+            prefs.remember(path)
             self.open_session(path)
 
     def open_session(self, path: str | Path) -> bool:
@@ -414,6 +517,7 @@ class MainWindow(QMainWindow):
                 return
         self.autosave_timer.stop()
         remove_session_files(self.autosave_path)  # a clean close: nothing to restore
+        QApplication.instance().removeEventFilter(self._tips)
         self.monitor.stop()
         self.interpolation.stop()
         workers.cancel_all()

@@ -1,5 +1,11 @@
 """Photos: open or drop photos, encode them off the UI thread, show original | reconstruction,
-PSNR and top attributes; the sliders then edit the encoded photo.
+PSNR and what the classifier says of the photo and of the current edit; the sliders then edit the
+encoded photo.
+
+Two ways to encode: fast (the latent and the photo's detail, under a second) or pivotal tuning
+(a copy of the generator tuned to the photo, ~15 s, with progress and cancel: the person keeps
+their likeness under edits). The edit can be seen pasted back into the whole photo (a
+before/after toggle) and saved at the photo's own size.
 
 Errors (no face, several faces, broken or non-image files) are shown in the panel, never raised.
 """
@@ -9,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -22,33 +28,83 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.ui import workers
+from explorer.ui import prefs, workers
 from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
 from explorer.ui.state import ExplorerState, Photo
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
-THUMB = 150
+THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
+WARM_UP_MS = 1500  # after the window opens: load what the first photo needs while it is idle
 
 
-def encode_job(bundle, path: str, choose: int | None, whole: bool):
-    """The background work for one photo: encode, then classify the crop. Returns a Photo."""
+def warm_up_job(bundle):
+    """Load OpenCV and its cascades and run E and C once, so the first photo dropped does not
+    pay for them (cold: ~150 ms of CPU for detection alone here, warm ~30 ms)."""
+
+    def run(progress, cancelled) -> None:
+        import numpy as np
+
+        from explorer.core.photos import FaceBox, detect_faces, eye_angle
+
+        grey = np.full((96, 96, 3), 128, np.uint8)
+        detect_faces(grey)
+        eye_angle(grey, FaceBox(0, 0, 96, 96))
+        face = np.full((1, bundle.resolution, bundle.resolution, 3), 128, np.uint8)
+        if bundle.has_encoder and not cancelled():
+            bundle.encode(face)
+        if bundle.has_classifier and not cancelled():
+            from explorer.core.classify import attribute_probabilities
+
+            attribute_probabilities(bundle, face)
+
+    return run
+
+
+TOP_K = 6
+PREVIEW_SIDE = 720  # the pasted-back preview is drawn on a copy at most this large
+
+
+class Cancelled(Exception):
+    """The user cancelled pivotal tuning."""
+
+
+def classifier_top(bundle, face) -> list[tuple[str, float]]:
+    """The classifier's most probable attributes of a (res, res, 3) face, [] without one."""
+    if not bundle.has_classifier:
+        return []
+    from explorer.core.classify import attribute_probabilities
+    from explorer.core.edits import top_attributes
+
+    probs = attribute_probabilities(bundle, face[None])[0]
+    return top_attributes(probs, bundle.attribute_names, k=TOP_K)
+
+
+def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = False):
+    """The background work for one photo: encode (and with `tune`, pivotal tuning), then
+    classify the aligned crop. Returns a Photo."""
     from explorer.core.encoding import encode_photo
 
     def run(progress, cancelled) -> Photo:
-        res = encode_photo(bundle, path, progress=progress, cancel=cancelled, choose=choose,
-                           whole_image=whole)
-        top: list[tuple[str, float]] = []
-        if bundle.has_classifier:
-            from explorer.core.classify import attribute_probabilities
-            from explorer.core.edits import top_attributes
+        share = 0.1 if tune else 1.0  # tuning takes most of the time
+        res = encode_photo(bundle, path, progress=lambda f: progress(share * f),
+                           cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
+        tuned, recon, psnr = None, res.recon, float(res.psnr)
+        if tune:
+            from explorer.core.encoding import psnr as psnr_of
+            from explorer.core.photo_edit import tune_photo
 
-            probs = attribute_probabilities(bundle, res.face[None])[0]
-            top = top_attributes(probs, bundle.attribute_names, k=6)
+            tuned = tune_photo(bundle, res, progress=lambda f: progress(share + (1 - share) * f),
+                               cancel=cancelled)
+            if cancelled():
+                raise Cancelled("pivotal tuning cancelled")
+            recon = bundle.generate(res.z, tuned=tuned)[0]
+            psnr = psnr_of(recon, res.face)
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
-                     face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
-                     detail=res.detail)
+                     face=res.face, recon=recon, psnr=psnr, top=classifier_top(bundle, res.face),
+                     detail=None if tuned is not None else res.detail, tuned=tuned,
+                     alignment=res.alignment)
 
     return run
 
@@ -73,6 +129,8 @@ class PhotoPanel(QWidget):
         self.job: workers.Job | None = None
         self.current: tuple[str, int | None, bool] | None = None
         self.last_error = ""
+        self.warmed = False  # the warm-up below has run (benchmarks/photo_drop.py waits on it)
+        QTimer.singleShot(WARM_UP_MS, self._warm_up)
 
         self.open_btn = QPushButton("Open photos…")
         self.open_btn.setToolTip("Encode photos (or drop them on the window) (Ctrl+O)")
@@ -103,15 +161,40 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
+        self.tune = QCheckBox("Pivotal tuning (~15 s)")  # the tooltip says what it does
+        self.tune.setToolTip(
+            "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
+            "person survives edits; it takes about 15 s and can be cancelled. Off: the fast "
+            "encoding (latent + detail, under a second).")
         self.keep_detail = QCheckBox("Keep the photo's detail")
         self.keep_detail.setChecked(state.keep_detail)
         self.keep_detail.setToolTip(
             "On: the photo is drawn with the detail its encoding found beyond the latent (a closer "
             "likeness; edits act a little more gently). Off: the latent alone.")
         self.bars = AttributeBars()
+        self.bars.setToolTip("What the classifier says of the photo's aligned crop")
+        self.edit_bars = AttributeBars()
+        self.edit_bars.setToolTip("What the classifier says of the face as edited now")
+        self.full = QLabel()
+        self.full.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.full.setMinimumHeight(120)
+        self.full.setToolTip("The whole photo, with the edit pasted back into it")
+        self.full.hide()
+        self.after_btn = QPushButton("Show the edit in the photo")
+        self.after_btn.setCheckable(True)
+        self.after_btn.setToolTip("Toggle between the photo as it is (before) and with the "
+                                  "current edit pasted back into it (after)")
+        self.save_btn = QPushButton("Save edited photo…")
+        self.save_btn.setToolTip("Save the whole photo at its own size with the edit pasted "
+                                 "back into the face (Ctrl+Shift+S)")
+        for b in (self.after_btn, self.save_btn):
+            b.setEnabled(False)
+        self.editing: Photo | None = None
+        self._photo_cache: tuple[str, object] | None = None  # (path, photo pixels)
         self.list = FaceList(48, self)
+        self.list.open_hint = "click"
         self.list.setMaximumHeight(90)
-        self.list.setToolTip("Encoded photos: double-click one to edit it")
+        self.list.setToolTip("Encoded photos: click one to edit it")
 
         row = QHBoxLayout()
         row.addWidget(self.open_btn)
@@ -133,9 +216,19 @@ class PhotoPanel(QWidget):
         lay.addLayout(fix)
         lay.addLayout(pics)
         lay.addWidget(self.psnr)
+        lay.addWidget(self.tune)
         lay.addWidget(self.keep_detail)
-        lay.addWidget(QLabel("Top attributes"))
-        lay.addWidget(self.bars)
+        full = QHBoxLayout()
+        full.addWidget(self.after_btn)
+        full.addWidget(self.save_btn)
+        lay.addLayout(full)
+        lay.addWidget(self.full)
+        scores = QGridLayout()
+        scores.addWidget(QLabel("The classifier: the photo"), 0, 0)
+        scores.addWidget(QLabel("The current edit"), 0, 1)
+        scores.addWidget(self.bars, 1, 0)
+        scores.addWidget(self.edit_bars, 1, 1)
+        lay.addLayout(scores)
         lay.addWidget(self.list)
         lay.addStretch(1)
 
@@ -143,14 +236,24 @@ class PhotoPanel(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.largest_btn.clicked.connect(lambda: self._retry(choose=0))
         self.whole_btn.clicked.connect(lambda: self._retry(whole=True))
-        self.list.itemDoubleClicked.connect(lambda it: self.select(self.list.row(it)))
+        self.list.itemClicked.connect(lambda it: self.select(self.list.row(it)))
+        state.viewChanged.connect(self._canvas_changed)
         self.keep_detail.toggled.connect(state.set_keep_detail)
+        self.after_btn.toggled.connect(self._toggle_after)
+        self.save_btn.clicked.connect(self.save_dialog)
         state.photosChanged.connect(self.rebuild_list)
+        state.renderChanged.connect(self._refresh_after)
+        if state.bundle.has_encoder:
+            from explorer.core.align import warm_up
+
+            warm_up()  # the face finder loads while the user picks a photo
 
     # Entry points.
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open photos", prefs.start_path(),
+                                                IMAGE_FILTER)
         if paths:
+            prefs.remember(paths[0])
             self.open_paths(paths)
 
     def open_paths(self, paths: list[str]) -> None:
@@ -167,6 +270,16 @@ class PhotoPanel(QWidget):
             self.job.cancel()
 
     # Work.
+    def _warm_up(self) -> None:
+        if self.warmed or not self.state.bundle.has_encoder:
+            self.warmed = True
+            return
+
+        def done(*_: object) -> None:  # a failed warm-up only means a slower first photo
+            self.warmed = True
+
+        self.warm_job = workers.start(warm_up_job(self.state.bundle), on_done=done, on_error=done)
+
     def _next(self) -> None:
         if self.job is not None or not self.queue:
             return
@@ -182,7 +295,10 @@ class PhotoPanel(QWidget):
         self.progress.setValue(0)
         self.cancel_btn.setEnabled(True)
         self.status.setText(f"Encoding {Path(path).name}…")
-        self.job = workers.start(encode_job(self.state.bundle, path, choose, whole),
+        tune = self.tune.isChecked()
+        if tune:
+            self.status.setText(f"Encoding {Path(path).name} with pivotal tuning (~15 s)…")
+        self.job = workers.start(encode_job(self.state.bundle, path, choose, whole, tune),
                                  on_done=self._done, on_error=self._failed,
                                  on_progress=lambda f: self.progress.setValue(round(100 * f)))
 
@@ -196,7 +312,7 @@ class PhotoPanel(QWidget):
         self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
         self.show_photo(photo)
         self.state.add_photo(photo)
-        self.state.load_latent(photo.z, photo.name, detail=photo.detail)
+        self._edit(photo)
         self.photoReady.emit(photo)
         self.message.emit(f"Encoded {photo.name} (PSNR {photo.psnr:.1f} dB)")
         self._finish_job()
@@ -207,7 +323,7 @@ class PhotoPanel(QWidget):
         if type(e).__name__ in ("PhotoError", "BundleError", "ExportCancelled"):
             msg = f"{name}: {e}"
         elif type(e).__name__ == "Cancelled" or "cancel" in str(e).lower():
-            msg = f"{name}: encoding cancelled"
+            msg = f"{name}: {'pivotal tuning' if 'tuning' in str(e) else 'encoding'} cancelled"
         else:
             msg = f"{name}: could not encode ({type(e).__name__}: {e})"
         self.status.setText("")
@@ -239,13 +355,125 @@ class PhotoPanel(QWidget):
             self.recon.setPixmap(to_pixmap(photo.recon).scaled(
                 THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
-        self.psnr.setText(f"Reconstruction error: PSNR {photo.psnr:.1f} dB")
+        how = "pivotal tuning" if photo.tuned is not None else "fast encoding"
+        self.psnr.setText(f"Reconstruction error: PSNR {photo.psnr:.1f} dB ({how})")
         self.bars.set_items(photo.top)
 
     def select(self, row: int) -> None:
         photo = self.state.photos[row]
         self.show_photo(photo)
-        self.state.load_latent(photo.z, photo.name, detail=photo.detail)
+        self.error.hide()
+        self.largest_btn.hide()
+        self.whole_btn.hide()
+        self._edit(photo)
+        self.status.setText(f"{photo.name}: the sliders now edit this photo.")
+
+    def _canvas_changed(self) -> None:
+        """Another face replaced the photo on the canvas: its status line no longer holds."""
+        name = self.state.custom_label if self.state.custom_z is not None else None
+        if self.job is None and not any(name == p.name for p in self.state.photos):
+            self.status.setText("")
+
+    def _edit(self, photo: Photo) -> None:
+        """Make `photo` the face being edited (with its tuned weights or its detail)."""
+        self.editing = photo
+        self.state.load_latent(photo.z, photo.name, detail=photo.detail, tuned=photo.tuned)
+        can = photo.alignment is not None and bool(photo.path)
+        self.after_btn.setEnabled(can)
+        self.save_btn.setEnabled(can)
+        self._refresh_after()
+
+    def _editing_now(self) -> Photo | None:
+        """The photo being edited, if the canvas still shows it."""
+        p = self.editing
+        if p is None or self.state.custom_label != p.name or self.state.custom_z is None:
+            return None
+        return p
+
+    def show_edit_scores(self, face) -> None:
+        """The classifier's reading of the first face as just drawn (connected to the canvas)."""
+        if self._editing_now() is None or not self.state.bundle.has_classifier:
+            self.edit_bars.set_items([])
+            return
+        self.edit_bars.set_items(classifier_top(self.state.bundle, face))
+
+    # The edit in the whole photo.
+    def _photo_pixels(self, photo: Photo):
+        from explorer.core.photos import load_photo
+
+        if self._photo_cache is None or self._photo_cache[0] != photo.path:
+            self._photo_cache = (photo.path, load_photo(photo.path))
+        return self._photo_cache[1]
+
+    def pasted(self, full_size: bool = True):
+        """The photo being edited with the current edit pasted back (None when none is)."""
+        from explorer.core.photo_edit import paste_edit
+
+        p = self._editing_now()
+        if p is None or p.alignment is None:
+            return None
+        img = self._photo_pixels(p)
+        al = p.alignment
+        if not full_size and max(img.shape[:2]) > PREVIEW_SIDE:
+            import cv2
+
+            k = PREVIEW_SIDE / max(img.shape[:2])
+            al = al.scaled(k)
+            img = cv2.resize(img, (al.photo_shape[1], al.photo_shape[0]),
+                             interpolation=cv2.INTER_AREA)
+        s = self.state
+        return paste_edit(s.bundle, img, al, p.z, s.current_latent(), s.cond_vector(1),
+                          s.current_detail(), s.current_tuned())
+
+    def _toggle_after(self, on: bool) -> None:
+        self.after_btn.setText("Show the photo as it was" if on else "Show the edit in the photo")
+        self._refresh_after()
+
+    def _refresh_after(self) -> None:
+        p = self._editing_now()
+        if p is None or p.alignment is None:
+            self.full.hide()
+            return
+        try:
+            img = self.pasted(full_size=False) if self.after_btn.isChecked() else None
+            if img is None:
+                img = self._photo_pixels(p)
+        except Exception as e:  # a moved or deleted photo: say so, lose nothing
+            self.full.setText(f"{p.name}: cannot show the photo ({e})")
+            self.full.show()
+            return
+        w = max(200, self.width() - 16)
+        self.full.setPixmap(to_pixmap(img).scaled(
+            w, w, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        self.full.show()
+
+    def save_dialog(self) -> None:
+        p = self._editing_now()
+        if p is None:
+            self._show_error("Load a photo to edit first.")
+            return
+        stem = Path(p.path).stem
+        out, _ = QFileDialog.getSaveFileName(self, "Save edited photo",
+                                             str(Path(p.path).with_name(f"{stem}_edited.jpg")),
+                                             "JPEG (*.jpg);;PNG (*.png)")
+        if out:
+            self.save_to(out)
+
+    def save_to(self, out: str) -> bool:
+        """Write the edited photo (full size, upright, EXIF kept); errors shown in the panel."""
+        from explorer.core.paste_back import save_like
+
+        p = self._editing_now()
+        try:
+            img = self.pasted(full_size=True)
+            if img is None or p is None:
+                raise ValueError("no photo is being edited")
+            save_like(img, out, original=p.path)
+        except (OSError, ValueError) as e:
+            self._show_error(f"Could not save the edited photo: {e}")
+            return False
+        self.message.emit(f"Saved the edited photo to {out}")
+        return True
 
     def rebuild_list(self) -> None:
         self.keep_detail.blockSignals(True)  # a session brings its own setting
@@ -254,5 +482,6 @@ class PhotoPanel(QWidget):
         self.list.clear()
         for p in self.state.photos:
             if p.recon is None:  # reopened from a session: only the latent was saved
-                p.recon = self.state.bundle.generate(p.z[None], detail=p.detail)[0]
+                p.recon = self.state.bundle.generate(p.z[None], detail=p.detail,
+                                                     tuned=p.tuned)[0]
             self.list.add_face(p.name, p.z, p.recon, p.detail)

@@ -49,12 +49,13 @@ class LiveRenderer(QObject):
         return self._next_id
 
     def request(self, z: np.ndarray, y: np.ndarray | None = None,
-                detail: np.ndarray | None = None, psi: float | np.ndarray = 1.0) -> int:
+                detail: np.ndarray | None = None, psi: float | np.ndarray = 1.0,
+                tuned: tuple[object | None, ...] | None = None) -> int:
         self._next_id += 1
         req = RenderRequest(self._next_id, np.ascontiguousarray(z, np.float32),
                             None if y is None else np.ascontiguousarray(y, np.float32),
                             None if detail is None else np.ascontiguousarray(detail, np.float32),
-                            np.asarray(psi, np.float32))
+                            np.asarray(psi, np.float32), tuned)
         self.submitted_at[req.id] = time.perf_counter()
         if len(self.submitted_at) > 256:
             for k in sorted(self.submitted_at)[:128]:

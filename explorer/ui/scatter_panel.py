@@ -1,20 +1,25 @@
 """Scatter: a PCA / t-SNE map of the model's atlas and the user's photos (pyqtgraph).
 
-Colour by any attribute; hovering shows the face; a click loads it into the canvas; two groups
-picked with the selection box make a new named slider (core ``custom_direction``).
+Colour by any attribute (with a legend); hovering shows the face beside the point; a click loads
+it into the canvas; faces can be drawn on the points; two groups picked with the box or a lasso make
+a new named slider (core ``custom_direction``). The map can move to the window's big area.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -22,6 +27,13 @@ from PySide6.QtWidgets import (
 from explorer.core.directions import custom_direction
 from explorer.ui import workers
 from explorer.ui.images import to_pixmap, to_qimage
+from explorer.ui.scatter_view import (
+    LassoViewBox,
+    Thumbnails,
+    colour_legend,
+    inside_polygon,
+    set_legend,
+)
 from explorer.ui.state import ExplorerState
 
 POS, NEG, PHOTO, PLAIN = (240, 140, 40), (60, 130, 230), (60, 200, 90), (180, 180, 180)
@@ -45,6 +57,8 @@ class ScatterPanel(QWidget):
     """
 
     computed = Signal()
+    partialMap = Signal(object, object)  # t-SNE's points while refined (worker thread -> GUI)
+    bigToggled = Signal(bool)  # the map asks for the window's big area (or back to its tab)
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,34 +68,57 @@ class ScatterPanel(QWidget):
         self.method.addItems(["pca", "tsne"])
         self.method.setToolTip("PCA is instant; t-SNE keeps neighbours together (slower, cached)")
         self.colour = QComboBox()
-        self.colour.addItem("(none)")
+        self.colour.addItem("(none)", "")
         if b.atlas_labels is not None:
-            self.colour.addItems(list(b.attribute_names))
+            for n in b.attribute_names:
+                self.colour.addItem(n.replace("_", " "), n)
+        self.colour.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colour.setMinimumContentsLength(8)
         self.colour.setToolTip("Colour the atlas faces by a labelled attribute "
                                "(orange = has it, blue = has not; photos in green)")
         self.compute_btn = QPushButton("Compute")
         self.compute_btn.setToolTip("Embed the atlas faces and your photos in 2-D")
         self.info = QLabel("")
         self.info.setWordWrap(True)
-        self.plot = pg.PlotWidget()
+        self.view = LassoViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.view)
         self.plot.setBackground("#181818")
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.plot.setMinimumHeight(260)
-        self.scatter = pg.ScatterPlotItem(size=7, hoverable=True, hoverSize=12,
-                                          tip=self._tip, pen=None)
+        self.scatter = pg.ScatterPlotItem(size=7, hoverable=True, hoverSize=12, tip=None,
+                                          pen=None)
         self.plot.addItem(self.scatter)
         self.roi = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen("#ffd54f", width=2))
         self.roi.hide()
         self.plot.addItem(self.roi)
+        self.legend = colour_legend(self.plot)
+        self.lasso: np.ndarray | None = None  # (k, 2) polygon in map coordinates
+        self.select_mode = QComboBox()
+        self.select_mode.addItems(["box", "lasso"])
+        self.select_mode.setToolTip("Pick groups with the yellow box, or draw a lasso around "
+                                    "them (drag on the map; in lasso mode the map pans with the "
+                                    "right button)")
+        self.faces = QCheckBox("Faces")
+        self.faces.setToolTip("Draw the faces on the map: a spread-out sample, and every face "
+                              "once you zoom in far enough")
+        self.big = QPushButton("Big")
+        self.big.setCheckable(True)
+        self.big.setToolTip("Show the map in the window's big area (and back here)")
+        self.thumbs = Thumbnails(self.view, self.face_images)
+        self._thumb_timer = QTimer(self)
+        self._thumb_timer.setSingleShot(True)
+        self._thumb_timer.setInterval(60)
+        self._thumb_timer.timeout.connect(self.thumbs.update)
+        self.tip_anchor: QPoint | None = None  # where the last hover tooltip was shown
         self.preview = QLabel()
-        self.preview.setFixedSize(96, 96)
+        self.preview.setFixedSize(80, 80)
         self.preview.setStyleSheet("background: #181818;")
         self.preview.setToolTip("The face under the mouse")
-        self.group_a = QPushButton("Group A = box")
-        self.group_a.setToolTip("Faces inside the yellow box that HAVE the new attribute")
-        self.group_b = QPushButton("Group B = box")
-        self.group_b.setToolTip("Faces inside the yellow box that do NOT have it")
+        self.group_a = QPushButton("Group A = selection")
+        self.group_a.setToolTip("Faces inside the box or lasso that HAVE the new attribute")
+        self.group_b = QPushButton("Group B = selection")
+        self.group_b.setToolTip("Faces inside the box or lasso that do NOT have it")
         self.name = QLineEdit()
         self.name.setPlaceholderText("new slider name")
         self.name.setToolTip("Name of the slider made from groups A and B")
@@ -91,9 +128,14 @@ class ScatterPanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.method)
-        top.addWidget(QLabel("Colour"))
-        top.addWidget(self.colour, 1)
         top.addWidget(self.compute_btn)
+        top.addWidget(self.faces)
+        top.addStretch(1)
+        top.addWidget(self.big)
+        colour = QHBoxLayout()
+        colour.addWidget(QLabel("Colour"))
+        colour.addWidget(self.colour, 1)
+        colour.addWidget(self.select_mode)
         groups = QHBoxLayout()
         groups.addWidget(self.group_a)
         groups.addWidget(self.group_b)
@@ -109,8 +151,11 @@ class ScatterPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addLayout(colour)
         lay.addLayout(mid, 1)
-        lay.addWidget(QLabel("Move the yellow box over a group of points, then:"))
+        hint = QLabel("Move the yellow box over a group of points (or draw a lasso), then:")
+        hint.setWordWrap(True)
+        lay.addWidget(hint)
         lay.addLayout(groups)
         lay.addLayout(make)
         lay.addWidget(self.info)
@@ -122,9 +167,15 @@ class ScatterPanel(QWidget):
         self._tips: dict[int, str] = {}
         self.job: workers.Job | None = None
         self.compute_btn.clicked.connect(self.compute)
+        self.partialMap.connect(self._partial)
         self.colour.currentIndexChanged.connect(self.recolour)
         self.scatter.sigClicked.connect(self._clicked)
         self.scatter.sigHovered.connect(self._hovered)
+        self.select_mode.currentTextChanged.connect(self._select_mode)
+        self.view.lassoed.connect(self.set_lasso)
+        self.faces.toggled.connect(self.thumbs.set_enabled)
+        self.view.sigRangeChanged.connect(lambda *_: self._thumb_timer.start())
+        self.big.toggled.connect(self.bigToggled)
         self.group_a.clicked.connect(lambda: self.set_group("A"))
         self.group_b.clicked.connect(lambda: self.set_group("B"))
         self.make.clicked.connect(lambda: self.create_slider(self.name.text()))
@@ -150,16 +201,35 @@ class ScatterPanel(QWidget):
         method = self.method.currentText()
         self.info.setText(f"Computing {method.upper()} of {len(z)} faces…")
         self.compute_btn.setEnabled(False)
-        self.job = workers.start(lambda progress, cancelled: embed(z, method, progress=progress),
-                                 on_done=lambda pts: self._done(z, pts),
+        self._partial_at = 0.0
+
+        def run(progress, cancelled):
+            def partial(pts: np.ndarray) -> None:
+                if time.perf_counter() - self._partial_at > 0.5:  # at most two redraws a second
+                    self._partial_at = time.perf_counter()
+                    self.partialMap.emit(z, pts)
+
+            return embed(z, method, progress=progress, partial=partial)
+
+        self.job = workers.start(run, on_done=lambda pts: self._done(z, pts),
                                  on_error=self._failed)
         return self.job
+
+    def _partial(self, z: np.ndarray, pts: np.ndarray) -> None:
+        """Show t-SNE's map while it is being refined: the faces are already the right ones."""
+        if self.job is None:
+            return  # the final map is already shown
+        self.latents, self.points = z, np.asarray(pts, np.float32)
+        self.recolour()
+        self.plot.autoRange()
 
     def _done(self, z: np.ndarray, pts: np.ndarray) -> None:
         self.job = None
         self.compute_btn.setEnabled(True)
         self.latents, self.points = z, np.asarray(pts, np.float32)
         self._tips.clear()
+        self.lasso = None
+        self.view.show_polygon(None)
         self.recolour()
         # Frame the bulk of the atlas: an encoded photo far outside it must not squash the map.
         core = (self.points[: self.n_atlas] if self.n_atlas >= 3 else self.points).astype(float)
@@ -170,7 +240,8 @@ class ScatterPanel(QWidget):
                            padding=0)
         self.roi.setPos(pg.Point(*(lo + 0.1 * span)))
         self.roi.setSize(pg.Point(*(0.3 * span)))
-        self.roi.show()
+        self.roi.setVisible(self.select_mode.currentText() == "box")
+        self.thumbs.set_points(self.points)
         outside = int(((self.points < lo - 0.05 * span) | (self.points > hi + 0.05 * span))
                       .any(1)[self.n_atlas :].sum())
         self.info.setText(f"{self.n_atlas} atlas faces, {len(z) - self.n_atlas} photos"
@@ -188,12 +259,18 @@ class ScatterPanel(QWidget):
             return
         n = len(self.points)
         brushes = [pg.mkBrush(*PLAIN, 170)] * n
-        name = self.colour.currentText()
+        name = str(self.colour.currentData() or "")
         labels = self.state.bundle.atlas_labels
+        entries = [("atlas face", PLAIN)]
         if labels is not None and name in self.state.bundle.attribute_names:
             col = labels[:, self.state.bundle.attribute_names.index(name)]
             brushes = [pg.mkBrush(*(POS if v > 0 else NEG), 170) for v in col]
             brushes += [pg.mkBrush(*PLAIN, 170)] * (n - len(col))
+            pretty = name.replace("_", " ")
+            entries = [(pretty, POS), (f"not {pretty}", NEG)]
+        if n > self.n_atlas:
+            entries.append(("your photos", PHOTO))
+        set_legend(self.legend, entries)
         sizes = [7] * self.n_atlas + [13] * (n - self.n_atlas)
         for i in range(self.n_atlas, n):
             brushes[i] = pg.mkBrush(*PHOTO, 255)
@@ -215,12 +292,29 @@ class ScatterPanel(QWidget):
                              f"<br>{self._label(i)}")
         return self._tips[i]
 
+    def face_images(self, idx: np.ndarray) -> np.ndarray:
+        """Faces of points ``idx`` (k, res, res, 3) uint8, in batches, at the window's ψ."""
+        assert self.latents is not None
+        scene, out = self.state.scene, []
+        for i in range(0, len(idx), 64):
+            out.append(scene.draw(scene.request(self.latents[idx[i : i + 64]], edit=False)))
+        res = self.state.bundle.resolution
+        return np.concatenate(out) if out else np.zeros((0, res, res, 3), np.uint8)
+
     def _hovered(self, item, points, ev) -> None:
-        if len(points):
-            img = self.face(int(points[0].data()))
-            self.preview.setPixmap(to_pixmap(img).scaled(
-                96, 96, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+        if not len(points):
+            return
+        i = int(points[0].data())
+        img = self.face(i)
+        self.preview.setPixmap(to_pixmap(img).scaled(
+            80, 80, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        # The tooltip sits just right of and below the point itself, not where the mouse was
+        # when Qt got round to a tooltip event.
+        scene = self.view.mapViewToScene(points[0].pos())
+        local = self.plot.mapFromScene(scene)
+        self.tip_anchor = self.plot.viewport().mapToGlobal(local) + QPoint(10, 10)
+        QToolTip.showText(self.tip_anchor, self._tip(0, 0, i), self.plot.viewport())
 
     def _clicked(self, item, points, ev) -> None:
         if len(points):
@@ -230,6 +324,27 @@ class ScatterPanel(QWidget):
         """Load point ``i`` (atlas first, then photos) into the canvas."""
         assert self.latents is not None
         self.state.load_latent(self.latents[i], self._label(i))
+
+    def _select_mode(self, mode: str) -> None:
+        self.view.lasso_mode = mode == "lasso"
+        self.roi.setVisible(mode == "box" and self.points is not None)
+        self.view.show_polygon(self.lasso if mode == "lasso" else None, closed=True)
+
+    def set_lasso(self, poly: np.ndarray) -> None:
+        """Select the points inside ``poly`` ((k, 2) map coordinates)."""
+        self.lasso = np.asarray(poly, float)
+        if self.select_mode.currentText() != "lasso":
+            self.select_mode.setCurrentText("lasso")
+        self.view.show_polygon(self.lasso, closed=True)
+        self.info.setText(f"The lasso holds {len(self.selection())} faces.")
+
+    def selection(self) -> np.ndarray:
+        """Indices of the points inside the lasso (lasso mode) or the box."""
+        if self.select_mode.currentText() == "lasso":
+            if self.points is None or self.lasso is None:
+                return np.zeros(0, int)
+            return inside_polygon(self.points, self.lasso)
+        return self.in_box()
 
     def in_box(self) -> np.ndarray:
         """Indices of the points inside the selection box."""
@@ -241,9 +356,10 @@ class ScatterPanel(QWidget):
         return np.flatnonzero(inside)
 
     def set_group(self, which: str, indices: np.ndarray | None = None) -> None:
-        idx = self.in_box() if indices is None else np.asarray(indices)
+        idx = self.selection() if indices is None else np.asarray(indices)
         if len(idx) == 0:
-            self.info.setText("The box holds no faces; move or resize it first.")
+            self.info.setText(f"The {self.select_mode.currentText()} holds no faces; "
+                              "move, resize or draw it first.")
             return
         assert self.latents is not None
         self.groups[which] = self.latents[idx]

@@ -2,25 +2,31 @@
 
 Each slider is throttled at the widget edge (leading + trailing, ~60 Hz) so a drag renders while it
 moves and always ends on the newest value. For a conditional model the cond sliders drive y.
+Below them, directions the model found on its own (SeFa, GANSpace; ``explorer.core.discovered``),
+found off the UI thread, each with a "keep" button that promotes it to a named custom slider.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
     QSlider,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.core.directions import available_methods
+from explorer.ui import workers
+from explorer.ui.readout_panel import ReadoutPanel
 from explorer.ui.state import ExplorerState
 from explorer.ui.throttle import Throttle
 
@@ -31,20 +37,22 @@ RANGE = 3.0  # alpha in [-RANGE, RANGE] standard steps
 class SliderRow(QWidget):
     """Name, slider, value, lock and reset for one attribute."""
 
-    def __init__(self, name: str, cond: bool, panel: SliderPanel, interval_ms: int) -> None:
+    def __init__(self, name: str, cond: bool, panel: SliderPanel, interval_ms: int,
+                 discovered: bool = False) -> None:
         super().__init__(panel)
         self.name = name
         self.state = panel.state
-        self.label = QLabel(name.replace("_", " ") + (" (y)" if cond else ""))
-        self.label.setFixedWidth(128)
+        short = name.split(":")[0] if discovered else name.replace("_", " ")
+        self.label = QLabel(short + (" (y)" if cond else ""))
+        self.label.setFixedWidth(106)
         self.label.setToolTip(name)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(int(-RANGE * STEPS), int(RANGE * STEPS))
-        self.slider.setMinimumWidth(80)
+        self.slider.setMinimumWidth(48)
         what = "the condition y given to the generator" if cond else "along its latent direction"
         self.slider.setToolTip(f"Move every face {what}: more / less {name.replace('_', ' ')}")
         self.value = QLabel("0.00")
-        self.value.setFixedWidth(40)
+        self.value.setFixedWidth(36)
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.lock = QToolButton()
         self.lock.setText("lock")  # plain text: emoji fonts are often missing on Linux
@@ -62,9 +70,21 @@ class SliderRow(QWidget):
         lay.addWidget(self.value)
         lay.addWidget(self.lock)
         lay.addWidget(self.reset)
+        self.keep: QToolButton | None = None
+        if discovered:
+            self.keep = QToolButton()
+            self.keep.setText("keep")
+            self.keep.setToolTip("Keep this direction as a named slider of your own (saved with "
+                                 "the session)")
+            self.keep.clicked.connect(lambda: panel.promote(self.name))
+            lay.replaceWidget(self.lock, self.keep)  # in the lock's place: the row stays narrow
+            self.lock.hide()
+            self.setToolTip(name)
         self.throttle = Throttle(self._commit, interval_ms, self)
         self.slider.valueChanged.connect(self._moved)
+        self.slider.sliderPressed.connect(lambda: panel.dragging.emit(True))
         self.slider.sliderReleased.connect(self._released)
+        self.panel = panel
         self.lock.toggled.connect(lambda on: self.state.set_locked(self.name, on))
         self.reset.clicked.connect(lambda: self.state.reset_alphas([self.name]))
 
@@ -78,6 +98,7 @@ class SliderRow(QWidget):
     def _released(self) -> None:
         self.throttle.flush()
         self.state.end_drag()
+        self.panel.dragging.emit(False)
 
     def sync(self) -> None:
         a = self.state.alphas.get(self.name, 0.0)
@@ -94,7 +115,8 @@ class SliderRow(QWidget):
 
 
 class SliderPanel(QWidget):
-    """All attribute sliders for the state's model.
+    """All attribute sliders for the state's model; ``dragging(bool)`` says when a drag starts
+    and ends (the canvas refreshes part of a grid while it lasts).
 
     Parameters
     ----------
@@ -104,13 +126,14 @@ class SliderPanel(QWidget):
         Throttle interval of each slider (0 = no throttling).
     """
 
+    dragging = Signal(bool)
+
     def __init__(self, state: ExplorerState, interval_ms: int = 16,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.interval_ms = interval_ms
         self.rows: dict[str, SliderRow] = {}
-        self.setMinimumWidth(350)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter attributes…  (Ctrl+F)")
         self.filter.setToolTip("Show only the attributes whose name contains this text")
@@ -124,10 +147,27 @@ class SliderPanel(QWidget):
         self.reset_all = QPushButton("Reset all")
         self.reset_all.setToolTip("Set every unlocked slider back to 0 (Ctrl+0)")
         self.reset_all.setShortcut("Ctrl+0")
+        self.discover_method = QComboBox()
+        self.discover_method.addItems(["SeFa", "GANSpace"])
+        self.discover_method.setToolTip(
+            "Directions the model found without labels. SeFa: the latent directions its first "
+            "layer amplifies most (closed form, instant). GANSpace: principal axes of its early "
+            "features over 3,000 faces. Each is named by what the classifier sees it change.")
+        self.discover_btn = QPushButton("Discover")
+        self.discover_btn.setToolTip("Add sliders for directions the model found on its own")
+        self.discover_info = QLabel("")
+        self.discover_info.setStyleSheet("color: gray;")
+        self.discover_info.setWordWrap(True)
+        self.job: workers.Job | None = None
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
         top.addWidget(self.method)
         top.addWidget(self.reset_all)
+        found = QHBoxLayout()
+        found.addWidget(QLabel("Unlabelled:"))
+        found.addWidget(self.discover_method)
+        found.addWidget(self.discover_btn)
+        found.addStretch(1)
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.setContentsMargins(0, 0, 0, 0)
@@ -140,6 +180,11 @@ class SliderPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(scroll, 1)
+        lay.addLayout(found)
+        lay.addWidget(self.discover_info)
+        self.readout = ReadoutPanel(state)
+        lay.addWidget(self.readout)
+        self.discover_btn.clicked.connect(lambda: self.discover())
 
         self.filter.textChanged.connect(self.apply_filter)
         self.method.currentTextChanged.connect(state.set_method)
@@ -157,13 +202,22 @@ class SliderPanel(QWidget):
                 row.deleteLater()
             self.rows = {}
             cond = set(self.state.cond_names)
+            found = {n for n, _, _ in self.state.discovered}
             while self.body_layout.count():
-                self.body_layout.takeAt(0)
+                item = self.body_layout.takeAt(0)
+                if item.widget() is not None and not isinstance(item.widget(), SliderRow):
+                    item.widget().deleteLater()
             for n in names:
-                row = SliderRow(n, n in cond, self, self.interval_ms)
+                if n in found and n == next(m for m in names if m in found):
+                    head = QLabel("Found by the model")
+                    head.setStyleSheet("color: gray; font-weight: bold; margin-top: 6px;")
+                    self.body_layout.addWidget(head)
+                row = SliderRow(n, n in cond, self, self.interval_ms, discovered=n in found)
                 self.rows[n] = row
                 self.body_layout.addWidget(row)
             self.body_layout.addStretch(1)
+            bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+            self.setMinimumWidth(self.body.minimumSizeHint().width() + bar + 12)
         self.method.blockSignals(True)
         self.method.setCurrentText(self.state.method)
         self.method.blockSignals(False)
@@ -173,6 +227,49 @@ class SliderPanel(QWidget):
     def sync(self) -> None:
         for row in self.rows.values():
             row.sync()
+
+    # Discovered directions.
+    def discover(self, method: str | None = None, k: int = 8) -> workers.Job | None:
+        """Find ``k`` directions by SeFa or GANSpace in the background; they become sliders."""
+        from explorer.core.discovered import discover, latent_std
+
+        method = (method or self.discover_method.currentText()).lower()
+        bundle = self.state.bundle
+        self.discover_btn.setEnabled(False)
+        self.discover_info.setText(f"Finding {method} directions…")
+
+        def run(progress, cancelled):
+            d = discover(bundle, method, k, progress=progress)
+            return d, latent_std(bundle, d.vectors)
+
+        self.job = workers.start(run, on_done=self._discovered, on_error=self._discover_failed)
+        return self.job
+
+    def _discovered(self, result) -> None:
+        d, scale = result
+        self.job = None
+        self.discover_btn.setEnabled(True)
+        self.state.set_discovered(list(zip(d.names, d.vectors, scale, strict=True)))
+        self.discover_info.setText(f"{len(d.names)} directions found by {d.method}; "
+                                   "press keep on one to make it your own slider.")
+
+    def _discover_failed(self, e: Exception) -> None:
+        self.job = None
+        self.discover_btn.setEnabled(True)
+        self.discover_info.setText(f"Could not find directions: {e}")
+
+    def promote(self, name: str) -> str | None:
+        """Ask a name and keep the discovered direction ``name`` as a custom slider."""
+        effect = name.split(":", 1)[1].split(",")[0].strip() if ":" in name else name
+        guess = effect.rsplit(" ", 1)[0] if effect else name
+        new, ok = QInputDialog.getText(self, "Keep direction", f"Name for “{name}”:",
+                                       text=f"{guess} (found)")
+        new = new.strip()
+        if not ok or not new:
+            return None
+        self.state.promote_discovered(name, new)
+        self.discover_info.setText(f"Kept as “{new}”.")
+        return new
 
     def apply_filter(self, text: str) -> None:
         t = text.strip().lower().replace(" ", "_")

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from explorer.core.directions import Directions
+from explorer.core.naming import face_name, favourite_name
 from explorer.core.render import RenderRequest
 from explorer.core.scene import (
     EditedFace,
@@ -113,6 +114,7 @@ class ExplorerState(QObject):
     method = property(lambda self: self.scene.method)
     face = property(lambda self: self.scene.face)
     custom_dirs = property(lambda self: self.scene.custom_dirs)
+    discovered = property(lambda self: self.scene.discovered)
     keep_detail = property(lambda self: self.scene.keep_detail)
 
     @property
@@ -124,6 +126,11 @@ class ExplorerState(QObject):
     def custom_detail(self) -> np.ndarray | None:
         """The edited photo's detail, or None."""
         return None if self.scene.face is None else self.scene.face.detail
+
+    @property
+    def custom_tuned(self) -> Any:
+        """The edited photo's pivotal-tuned weights, or None."""
+        return None if self.scene.face is None else self.scene.face.tuned
 
     @property
     def custom_label(self) -> str:
@@ -194,6 +201,14 @@ class ExplorerState(QObject):
     def current_latent(self) -> np.ndarray:
         """The (edited) first face on the canvas, (nz,)."""
         return self.scene.current_face().z.copy()
+
+    def current_name(self) -> str:
+        """What the first canvas face is: "seed 7", "me.jpg", "★2 seed 3", plus its edits."""
+        return face_name(self.seed, self.custom_label, self.edit_alphas())
+
+    def current_tuned(self) -> Any:
+        """The pivotal-tuned weights the first face is drawn with (a tuned photo's), or None."""
+        return None if self.scene.face is None else self.scene.face.tuned
 
     def current_detail(self) -> np.ndarray | None:
         """The detail the edited first face is drawn with (a photo's), or None."""
@@ -280,9 +295,9 @@ class ExplorerState(QObject):
         self._push(f"Load {face.label}", **changes)
 
     def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
-                    detail: np.ndarray | None = None) -> None:
-        """`load_face` of a latent; a photo brings its detail along."""
-        self.load_face(EditedFace(z, detail, label), reset_sliders)
+                    detail: np.ndarray | None = None, tuned: Any = None) -> None:
+        """`load_face` of a latent; a photo brings its detail, or its tuned weights, along."""
+        self.load_face(EditedFace(z, detail, label, tuned=tuned), reset_sliders)
 
     def add_custom_direction(self, name: str, vector: np.ndarray) -> None:
         dirs = [(n, v) for n, v in self.custom_dirs if n != name]
@@ -290,6 +305,26 @@ class ExplorerState(QObject):
         self._push(f"New slider {name}", custom_dirs=dirs)
 
     # Not undoable.
+    def set_discovered(self, items: list[tuple[str, np.ndarray, float]]) -> None:
+        """Show these discovered directions (SeFa, GANSpace) as sliders, replacing the last."""
+        self.scene.discovered = [(n, np.asarray(v, np.float32).reshape(-1), float(s))
+                                 for n, v, s in items]
+        self.directionsChanged.emit()
+        self.renderChanged.emit()
+
+    def promote_discovered(self, name: str, new_name: str) -> None:
+        """Keep a discovered direction as a custom slider named ``new_name`` (saved, undoable);
+        its current slider value comes along."""
+        found = [v for n, v, _ in self.scene.discovered if n == name]
+        if not found:
+            return
+        alpha = self.alphas.get(name, 0.0)
+        self.scene.discovered = [t for t in self.scene.discovered if t[0] != name]
+        self.add_custom_direction(new_name, found[0])
+        if alpha:
+            self.set_alpha(new_name, alpha)
+            self.end_drag()
+
     def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None) -> None:
         """Show z (and a walk's detail for this frame) in place of the first face; None ends it."""
         self.preview = None if z is None else EditedFace(z, detail, "preview")
@@ -298,11 +333,15 @@ class ExplorerState(QObject):
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
                       detail: np.ndarray | None = None) -> Favourite:
         """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
+        tuned = None
         if z is None:
-            z, detail = self.current_latent(), self.current_detail()
-        fav = Favourite(name or f"★ {len(self.favourites) + 1}",
+            face = self.current_face()
+            z, detail, tuned = face.z, face.detail, face.tuned
+            name = name or favourite_name(len(self.favourites) + 1, self.seed, self.custom_label,
+                                          self.edit_alphas())
+        fav = Favourite(name or f"★{len(self.favourites) + 1}",
                         np.asarray(z, np.float32).reshape(-1),
-                        self.scene.fitting_detail(detail))
+                        self.scene.fitting_detail(detail), tuned)
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.mark_changed()

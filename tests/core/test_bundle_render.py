@@ -159,7 +159,9 @@ def test_newest_request_wins_and_superseded_are_dropped(bundle: Bundle) -> None:
         assert done.wait(10)
     ids = [r.id for r in results]
     assert ids[0] == 0 and ids[-1] == 10 and len(ids) <= 3  # 1..9 were superseded, not queued
-    np.testing.assert_array_equal(results[-1].images, bundle.generate(seed_latents([10], 8)))
+    # The service draws channels-last, `generate` contiguous: oneDNN may round a level apart.
+    np.testing.assert_allclose(results[-1].images, bundle.generate(seed_latents([10], 8)),
+                               rtol=0, atol=1)
 
 
 def test_cgan_renders_with_condition(cgan_bundle: Bundle) -> None:

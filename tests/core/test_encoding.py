@@ -28,7 +28,7 @@ def test_utkface_photo_found_cropped_and_refined(bundle: Bundle) -> None:
     assert r.psnr == pytest.approx(psnr(r.recon, r.face), abs=0.2)
     assert r.detail is not None and r.detail.shape == bundle.detail_shape
     np.testing.assert_array_equal(bundle.generate(r.z, detail=r.detail)[0], r.recon)
-    for stage in ("load", "detect", "crop", "encoder", "refine"):
+    for stage in ("load", "detect", "encoder", "refine"):
         assert stage in r.timings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,9 +106,11 @@ def test_encode_score_interpolate_embed_with_a_photo(
         with av.open(str(tmp_path / "p.gif")) as f:
             mid = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)][4]
         mids[bool(extra)] = mid.astype(int)
-    assert np.abs(mids[False] - recon.astype(int)).mean() < 1
-    assert np.abs(mids[True] - recon.astype(int)).max() > 1
-    assert np.abs(mids[True] - latent_alone).mean() < 1
+    # A GIF shares one 255-colour palette over the walk (explorer.core.video): ~2-4 levels.
+    assert np.abs(mids[False] - recon.astype(int)).mean() < 4
+    assert np.abs(mids[True] - latent_alone).mean() < 4
+    assert np.abs(mids[False] - recon.astype(int)).mean() < np.abs(
+        mids[True] - recon.astype(int)).mean()
     code, out, err = run(capsys, "embed", photo, "--model", m, "--method", "pca", "--budget", "0.1",
                          "--color-by", "Male", "--cache-dir", str(tmp_path / "cache"),
                          "--out", str(tmp_path / "m.png"), "--csv", str(tmp_path / "m.csv"))
@@ -287,3 +290,22 @@ def test_sigterm_during_a_cli_export_leaves_no_part_file(tiny_model: Path,
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "Traceback" not in err, err
     assert not out.exists() and not list(tmp_path.glob(".*part"))
+
+
+def test_o_is_short_for_out(tiny_model: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    for name in SUBCOMMANDS:
+        code, out, _ = run(capsys, name, "--help")
+        if "--out" in out:
+            assert re.search(r"-o \w+, --out", out), name
+    code, _, err = run(capsys, "sample", "--model", str(tiny_model), "--seeds", "1-2",
+                       "--size", "16", "-o", str(tmp_path / "short.png"))
+    assert code == 0, err
+    assert Image.open(tmp_path / "short.png").size == (32, 16)
+
+
+def test_face_train_takes_o_for_out() -> None:
+    from trainer.cli import build_parser
+
+    args = build_parser().parse_args(["--data", "x", "-o", "runs/short"])
+    assert args.out == "runs/short"

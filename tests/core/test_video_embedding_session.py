@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image, ImageSequence
 
 from explorer.core.embedding import embed
 from explorer.core.session import SessionError, load_session, save_session
@@ -77,12 +78,18 @@ def test_failed_export_leaves_no_file_and_says_why(tmp_path: Path) -> None:
 def test_embeddings_are_cached_by_content(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     pts = np.concatenate([rng.normal(0, 1, (40, 8)), rng.normal(6, 1, (40, 8))]).astype(np.float32)
+    maps: list[np.ndarray] = []
     for method in ("pca", "tsne"):
-        y = embed(pts, method, cache_dir=tmp_path)
+        y = embed(pts, method, cache_dir=tmp_path, partial=maps.append)
         assert y.shape == (80, 2) and y.dtype == np.float32
         # the two clusters stay apart in the map
         gap = np.linalg.norm(y[:40].mean(0) - y[40:].mean(0))
         assert gap > 2 * y[:40].std(0).max()
+    # t-SNE handed out its map while refining it: it moved, and ended where the result is
+    assert len(maps) >= 10 and all(m.shape == (80, 2) for m in maps)
+    assert not np.allclose(maps[0], maps[-1])
+    drift = (maps[-1] - maps[-1].mean(0)) - (y - y.mean(0))
+    assert np.abs(drift).max() < 0.02 * np.ptp(y, axis=0).max()
     files = sorted(tmp_path.glob("*.npy"))
     assert len(files) == 2
     np.save(files[0], np.full((80, 2), 7.0, np.float32))  # a cache hit returns the stored map
@@ -109,3 +116,37 @@ def test_session_round_trip(tmp_path: Path) -> None:
         load_session(tmp_path / "bad.json")
     with pytest.raises(SessionError, match="no such session"):
         load_session(tmp_path / "missing.json")
+
+
+def test_gif_frames_decode_back_through_transparency_and_repeats(tmp_path: Path) -> None:
+    # A square moving over a fixed background: most pixels are unchanged from frame to frame, so
+    # they are written transparent; every decoded frame must still show its own picture. A frame
+    # repeated three times becomes one frame three times as long.
+    frames = []
+    for i in range(6):
+        f = np.full((16, 16, 3), (30, 90, 160), np.uint8)
+        f[4:8, 2 * i : 2 * i + 4] = (240, 200, 20)
+        frames.append(f)
+    frames[3:3] = [frames[2], frames[2]]
+    out = export_video(frames, tmp_path / "walk.gif", fps=10, size=64)
+    with Image.open(out) as im:
+        decoded = [np.asarray(f.convert("RGB")).astype(int) for f in ImageSequence.Iterator(im)]
+        durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+    assert len(decoded) == 6
+    assert durations[2] == 300 and durations[0] == 100
+    for got, want in zip(decoded, frames[:3] + frames[5:], strict=True):
+        assert got.shape == (64, 64, 3)
+        assert np.abs(got[::4, ::4] - want).max() <= 8
+
+
+def test_pca_map_follows_the_widest_spread_with_a_fixed_sign() -> None:
+    from explorer.core.embedding import pca_2d
+
+    rng = np.random.default_rng(2)
+    pts = rng.normal(0, 0.01, (200, 6))
+    pts[:, 4] *= 50  # the widest spread: the map's x
+    pts[:, 1] *= 20  # the next: its y
+    xy = pca_2d(pts.astype(np.float32))
+    assert np.corrcoef(xy[:, 0], pts[:, 4])[0, 1] > 0.999  # same sign, whatever the solver
+    assert np.corrcoef(xy[:, 1], pts[:, 1])[0, 1] > 0.99
+    np.testing.assert_allclose(pca_2d(-pts.astype(np.float32)), -xy, atol=1e-3)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from testdata import TINY_ATTRIBUTES
 
@@ -28,11 +29,12 @@ def _labelled_folder(root: Path, n: int = 96) -> Path:
     return root
 
 
-def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["dcgan", "style"])
+def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path, kind: str) -> None:
     folder = _labelled_folder(tmp_path / "faces")
     values = preset("tiny")
     values.update(steps=20, encoder_steps=20, classifier_steps=20, holdout=24, atlas_size=32,
-                  sample_every=1000, snapshot_every=1000)
+                  sample_every=1000, snapshot_every=1000, kind=kind, judge=kind == "style")
     train, held = load_dataset(folder, 16, cache_dir=tmp_path / "cache").split_holdout(24)
     model = Run(tmp_path / "run", TrainConfig(**values), train, quiet=True,
                 command=["t"]).train()
@@ -54,6 +56,9 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path) -> None:
     assert list(psnr) == ["E alone", "E + refinement", "E + refinement + photo detail"]
     assert all(5 < v < 60 for v in psnr.values())
     assert "photo detail (what the app edits by default)" in text
+    # A model with the independent judge is graded by it, the bundled classifier beside it.
+    judged = "Judged by the independent judge; the last two columns by the bundled classifier"
+    assert (judged in text) == (kind == "style")
     for fig in ("samples", "reconstructions", "nearest", "interpolation", "edit_Smiling"):
         img = np.asarray(Image.open(docs / "evaluation" / f"{fig}.png"))
         assert img.ndim == 3 and img.std() > 1, fig  # a real picture, not a blank

@@ -77,3 +77,11 @@ def no_modal_boxes(monkeypatch):
                             lambda *a, **k: shown.append(str(a[2]) if len(a) > 2 else ""))
     monkeypatch.setattr(QMessageBox, "about", lambda *a, **k: shown.append(str(a[2])))
     return shown
+
+
+@pytest.fixture(autouse=True)
+def settings_file(tmp_path, monkeypatch):
+    """Remembered sizes and folders go to a fresh INI file per test (explorer.ui.prefs)."""
+    path = tmp_path / "face-explorer-settings.ini"
+    monkeypatch.setenv("FACE_EXPLORER_SETTINGS", str(path))
+    return path

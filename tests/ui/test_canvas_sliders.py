@@ -158,3 +158,26 @@ def test_export_png_copy_and_about(window, tmp_path):
     assert f"{window.bundle.resolution}×{window.bundle.resolution}" in about
     for key in window.bundle.meta.get("provenance", {}):
         assert key in about
+
+
+def test_grid_drag_redraws_part_of_the_grid_exactly_then_all_of_it_on_release(window):
+    win = window
+    win.state.set_grid(3)
+    res = win.bundle.resolution
+    row = win.sliders.rows["Smiling"]
+    old = win.canvas.images.copy()
+    row.slider.setSliderDown(True)
+    row.slider.setValue(200)  # a drag over a 3x3 grid: face 0 and a quarter of the rest
+    moving = win.canvas.images.copy()
+    full = expected(win, {"Smiling": 2.0})
+    faces = [full[r * (res + 1): r * (res + 1) + res, c * (res + 1): c * (res + 1) + res]
+             for r in range(3) for c in range(3)]
+    redrawn = [i for i in range(9) if not np.array_equal(moving[i], old[i])]
+    assert 0 in redrawn and 1 <= len(redrawn) <= 3  # a fraction of the grid per frame...
+    for i in range(9):  # ...and every face shown is exactly one edit or the other, never a blur
+        np.testing.assert_array_equal(moving[i], faces[i] if i in redrawn else old[i])
+    row.slider.setValue(210)
+    again = [i for i in range(9) if not np.array_equal(win.canvas.images[i], moving[i])]
+    assert set(again) - {0}, "the next frame redraws other faces"
+    row.slider.setSliderDown(False)  # release: the whole grid at the final value
+    np.testing.assert_array_equal(win.canvas.current_image(), expected(win, {"Smiling": 2.1}))

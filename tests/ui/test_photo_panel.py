@@ -113,3 +113,46 @@ def test_face_problems_offer_a_way_out(window, qtbot, tmp_path, kind):
     panel.whole_btn.click()  # encode the centre square instead
     wait_idle(qtbot, panel)
     assert len(window.state.photos) == 1
+
+
+@needs(UTKFACE)
+def test_pivotal_tuning_mode_paste_back_and_the_edit_scores(window, qtbot, tmp_path):
+    """With pivotal tuning on, the photo is drawn with its tuned weights; the classifier reads
+    the photo and the edit; the edit shows in the whole photo and saves at the photo's size; a
+    session keeps the tuned weights."""
+    from PIL import Image
+
+    from explorer.core.session import load_session, save_session
+
+    panel = window.photos
+    panel.tune.setChecked(True)
+    src = utk_photos(3)[2]
+    panel.open_paths([str(src)])
+    wait_idle(qtbot, panel)
+    assert panel.error.isHidden(), panel.last_error
+    photo = window.state.photos[0]
+    assert photo.tuned is not None and photo.detail is None
+    assert "pivotal tuning" in panel.psnr.text()
+    tuned_face = window.bundle.generate(photo.z, tuned=photo.tuned)[0]
+    assert np.abs(window.canvas.current_image().astype(int) - tuned_face).max() <= 1
+    assert len(panel.bars.items) >= 3 and len(panel.edit_bars.items) >= 3
+    before_scores = list(panel.edit_bars.items)
+    window.sliders.rows["Smiling"].slider.setValue(300)
+    assert panel.edit_bars.items != before_scores  # the edit is read again
+    # Before / after in the whole photo, and the saved file.
+    assert panel.after_btn.isEnabled()
+    panel.after_btn.setChecked(True)
+    assert panel.full.isVisible() and not panel.full.pixmap().isNull()
+    out = tmp_path / "edited.jpg"
+    assert panel.save_to(str(out))
+    with Image.open(src) as a, Image.open(out) as b:
+        assert a.size == b.size
+    # A session round trip keeps the tuned weights (safetensors bytes) and the alignment.
+    path = tmp_path / "s.json"
+    save_session(path, window.state.to_session())
+    window.state.from_session(load_session(path))
+    again = window.state.photos[0]
+    assert again.tuned is not None and again.tuned.key == photo.tuned.key
+    assert again.alignment is not None
+    assert window.state.custom_tuned is not None
+    assert window.state.custom_tuned.key == photo.tuned.key

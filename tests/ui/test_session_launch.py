@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel
 
 from explorer.core.latents import seed_latent
+from explorer.ui.images import qimage_to_array
 
 
 def test_saved_session_reopens_identical(window, open_window, tmp_path, no_modal_boxes):
@@ -75,3 +80,43 @@ def test_the_cli_draws_the_face_the_window_shows_for_a_seed(window, tiny_model, 
     cli = np.asarray(Image.open(out).convert("RGB")).astype(int)
     # (The window's render service runs G channels-last: pixels may differ by one level.)
     assert np.abs(cli - window.canvas.current_image().astype(int)).max() <= 1
+
+
+def test_a_second_start_shows_the_last_face_before_the_model_loads(qapp, tiny_model, tmp_path,
+                                                                    monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.ui.launch import launch
+    from explorer.ui.main_window import MainWindow
+    from explorer.ui.startup import StartupSplash, last_frame_path
+
+    monkeypatch.setenv("FACE_EXPLORER_CACHE", str(tmp_path))
+    seen: dict[str, object] = {}
+
+    def run_until_live(app) -> int:  # stands in for app.exec(): until the window shows a face
+        tops = QApplication.topLevelWidgets()
+        seen["splash"] = [w for w in tops if isinstance(w, StartupSplash) and w.isVisible()]
+        win = next(w for w in tops if isinstance(w, MainWindow) and w.isVisible())
+        end = time.perf_counter() + 20
+        while win.canvas.canvas.painted_id < 1 and time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+        app.processEvents()
+        seen["frame"] = win.canvas.current_image()
+        seen["splash_after"] = [w for w in seen["splash"] if w.isVisible()]
+        win.close()
+        win.deleteLater()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", run_until_live)
+    path = last_frame_path(str(tiny_model))
+    assert launch(["--model", str(tiny_model)]) == 0
+    assert seen["splash"] == [] and path.exists()  # a first start has nothing to show yet
+    first = seen["frame"]
+    assert launch(["--model", str(tiny_model)]) == 0
+    (splash,) = seen["splash"]  # the second shows the first one's face at once...
+    assert seen["splash_after"] == []  # ...until the live window has painted its own
+    shown = qimage_to_array(splash.findChild(QLabel).pixmap().toImage())
+    kept = qimage_to_array(QImage(str(path)))
+    np.testing.assert_array_equal(kept, first)
+    assert shown.shape[0] > kept.shape[0]  # enlarged for the screen

@@ -1,0 +1,57 @@
+"""A photo, edited: pivotal tuning of an encoded photo, and its edit pasted back into the photo.
+
+The steps the window and the CLI share: `tune_photo` tunes a copy of G's weights around the
+photo's inverted latent (`explorer.core.pivotal`), `paste_edit` draws the reconstruction and the
+edit with the same weights and carries the change into the full photo
+(`explorer.core.paste_back`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from explorer.core.align import Alignment
+from explorer.core.bundle import Bundle, images_to_tensor
+from explorer.core.encoding import EncodeResult
+from explorer.core.paste_back import paste_back
+from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
+
+
+def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
+               progress: Callable[[float], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> TunedWeights:
+    """Pivotal tuning for an encoded photo: G's weights tuned so that its latent alone (no
+    detail) draws the aligned crop; the perceptual term uses the bundled classifier's trunk."""
+    G = bundle.network("G")
+    C = bundle.network("C") if bundle.has_classifier else None
+    y = bundle.default_y(1)
+    with torch.inference_mode(False):
+        return tune_generator(
+            G, torch.from_numpy(np.asarray(result.z, np.float32).reshape(1, -1)),
+            images_to_tensor(result.face[None]),
+            None if y is None else torch.from_numpy(y), None, steps=steps,
+            features=None if C is None else C.features, progress=progress, cancel=cancel)
+
+
+def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,
+               z_edit: np.ndarray, y: np.ndarray | None = None,
+               detail: np.ndarray | None = None,
+               tuned: TunedWeights | None = None) -> np.ndarray:
+    """The full photo with the edit (z -> z_edit, neutral y -> y) carried onto it: the
+    reconstruction and the edit are drawn alike (same detail, same tuned weights, psi 1) and
+    only their difference is pasted (`alignment`: how the photo's face was cut)."""
+    if alignment is None:
+        raise ValueError("this encoding does not say where the face came from in the photo")
+    z = np.asarray(z, np.float32).reshape(1, -1)
+    z2 = np.asarray(z_edit, np.float32).reshape(1, -1)
+    y0 = bundle.default_y(1)  # the photo was encoded with the neutral condition
+    y1 = y0 if y is None else np.asarray(y, np.float32).reshape(1, -1)
+    recon = bundle.generate(z, y0, detail, 1.0, tuned=tuned)[0]
+    edited = bundle.generate(z2, y1, detail, 1.0, tuned=tuned)[0]
+    return paste_back(photo, alignment, recon, edited)
+
+
+__all__ = ["paste_edit", "tune_photo"]

@@ -1,0 +1,243 @@
+"""Pivotal tuning (Roich et al. 2022, "PTI"): a copy of G's weights tuned to one photo.
+
+After the latent inversion (`explorer.core.encoding`), the latent is the *pivot*: G's weights are
+fine-tuned so that G(pivot) draws the photo itself, while a *locality* term keeps G unchanged for
+latents a little away from the pivot (random directions, at distances edits move: PTI's locality
+regulariser). Edits then move the latent as usual and are drawn with the tuned weights: the photo
+keeps its likeness and the edit keeps acting.
+
+Written against the generic generator interface only: any `nn.Module` G whose forward is
+`G(latent, y, detail, psi)` (today's DCGAN, where the latent is z; a style-based G, where it is w)
+is tuned through its `named_parameters()` and drawn with `torch.func.functional_call`, so the
+bundled model is never modified and never reloaded.
+
+The tuned weights travel with the photo as safetensors bytes (`TunedWeights.to_bytes`): the
+difference from the model's own weights, in float16 (half the size of float32; the difference
+is small, so float16's ~1e-3 relative error is far below a grey level), never pickle. Their `key`
+(a hash of those bytes) identifies them to render caches.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+STEPS = 350  # PTI's own count (danielroich/PTI, configs/hyperparameters.py)
+LR = 1e-3
+LOCALITY_WEIGHT = 1.0
+LOCALITY_EVERY = 2  # the locality term every this many steps (it costs two extra forwards)
+FEATURE_WEIGHT = 0.5  # the perceptual term on C's features, as in the latent inversion
+FORMAT = "face-explorer-pti"
+FORMAT_VERSION = 1
+
+
+class TunedWeightsError(ValueError):
+    """Tuned weights that do not fit this model; `str(e)` is the user message."""
+
+
+@dataclass(frozen=True, eq=False)
+class TunedWeights:
+    """A generator's parameters tuned to one photo.
+
+    params : every trainable parameter of G by name (float32, CPU), the tuned values.
+    key : a short hash of the serialised weights: equal keys, equal weights.
+    psnr_before, psnr_after : reconstruction of the photo at the pivot, in dB.
+    steps, seconds : how long the tuning ran.
+    """
+
+    params: Mapping[str, torch.Tensor] = field(repr=False)
+    key: str
+    psnr_before: float = float("nan")
+    psnr_after: float = float("nan")
+    steps: int = 0
+    seconds: float = 0.0
+    data: bytes = field(default=b"", repr=False)
+
+    def __deepcopy__(self, memo: dict) -> TunedWeights:
+        return self  # immutable: undo snapshots share it instead of copying megabytes
+
+    def to_bytes(self) -> bytes:
+        """The safetensors serialisation (the difference from the model's weights, float16)."""
+        return self.data
+
+    @classmethod
+    def from_params(cls, G: nn.Module, params: Mapping[str, torch.Tensor],
+                    **info: float) -> TunedWeights:
+        """Wrap tuned `params` of G, serialising them (so the key and bytes are known)."""
+        from safetensors.torch import save
+
+        base = dict(G.named_parameters())
+        delta = {}
+        for name, p in params.items():
+            if name not in base or base[name].shape != p.shape:
+                raise TunedWeightsError(f"tuned weight {name} does not fit this generator")
+            d = (p.detach().float().cpu() - base[name].detach().float().cpu()).half()
+            if bool(d.any()):  # untouched parameters (a style G's mapping) are not stored
+                delta[name] = d
+        meta = {"format": FORMAT, "version": str(FORMAT_VERSION),
+                **{k: f"{v}" for k, v in info.items()}}
+        data = save(delta, metadata=meta)
+        # The weights as they will be read back (the float16 rounding included), so a photo
+        # draws the same before and after a session round trip.
+        tuned = {n: base[n].detach().float().cpu() + d.float() for n, d in delta.items()}
+        return cls(params=tuned, key=hashlib.sha1(data).hexdigest()[:16], data=data,
+                   **{k: v for k, v in info.items() if k in ("psnr_before", "psnr_after",
+                                                             "steps", "seconds")})  # type: ignore[arg-type]
+
+    @classmethod
+    def from_bytes(cls, G: nn.Module, data: bytes) -> TunedWeights:
+        """Read serialised tuned weights for G; TunedWeightsError if they do not fit it."""
+        import json
+        import struct
+
+        from safetensors.torch import load
+
+        try:
+            data = bytes(data)
+            delta = load(data)
+            (n,) = struct.unpack("<Q", data[:8])  # the safetensors header: length, then JSON
+            meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+        except Exception as e:  # safetensors raises several types for damaged data
+            raise TunedWeightsError(f"the photo's tuned weights cannot be read ({e})") from None
+        if meta.get("format") != FORMAT:
+            raise TunedWeightsError("the photo's tuned weights are not face-explorer PTI weights")
+        base = dict(G.named_parameters())
+        for name, d in delta.items():
+            if name not in base or base[name].shape != d.shape:
+                raise TunedWeightsError("the photo's tuned weights were made for another model; "
+                                        "tune the photo again with this one")
+        tuned = {n: base[n].detach().float().cpu() + d.float() for n, d in delta.items()}
+
+        def num(k: str) -> float:
+            try:
+                return float(meta.get(k, "nan"))
+            except ValueError:
+                return float("nan")
+
+        return cls(params=tuned, key=hashlib.sha1(bytes(data)).hexdigest()[:16],
+                   data=data, psnr_before=num("psnr_before"),
+                   psnr_after=num("psnr_after"), steps=int(num("steps") if
+                                                           math.isfinite(num("steps")) else 0),
+                   seconds=num("seconds"))
+
+
+def tuned_forward(G: nn.Module, tuned: TunedWeights | Mapping[str, torch.Tensor] | None,
+                  *inputs: object) -> torch.Tensor:
+    """G(*inputs) drawn with the tuned parameters (None: G's own), without touching G."""
+    if tuned is None:
+        return G(*inputs)
+    params = tuned.params if isinstance(tuned, TunedWeights) else tuned
+    return torch.func.functional_call(G, dict(params), tuple(inputs), strict=False)
+
+
+def _psnr(x: torch.Tensor, t: torch.Tensor) -> float:
+    mse = float(F.mse_loss(x.detach().clamp(-1, 1), t))
+    return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
+
+
+class _Adam:
+    """Adam over a list of tensors (see explorer.core.encoding._Adam for why not torch's)."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
+        self.params, self.lr, self.t = params, lr, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        c1, c2 = 1 - 0.9**self.t, 1 - 0.999**self.t
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            if p.grad is None:
+                continue
+            m.mul_(0.9).add_(p.grad, alpha=0.1)
+            v.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
+            p.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + 1e-8))
+            p.grad = None
+
+
+def tune_generator(
+    G: nn.Module,
+    pivot: torch.Tensor,
+    target: torch.Tensor,
+    y: torch.Tensor | None = None,
+    detail: torch.Tensor | None = None,
+    steps: int = STEPS,
+    lr: float = LR,
+    locality: float = LOCALITY_WEIGHT,
+    locality_radius: float | None = None,
+    random_latents: Callable[[int, torch.Generator], torch.Tensor] | None = None,
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    seed: int = 0,
+) -> TunedWeights:
+    """Tune a copy of G so that G(pivot, y, detail) draws `target` (1, 3, res, res) in [-1, 1].
+
+    pivot : (1, d) the inverted latent (z for the DCGAN, w for a style G).
+    locality : weight of the term that keeps G(latent) unchanged for latents at a random
+        distance up to `locality_radius` (default half the pivot's norm) from the pivot, in
+        random directions; `random_latents(n, gen)` draws them from the prior (default N(0, I)).
+    features : a perceptual feature map (the bundled classifier's trunk) for the loss.
+    cancel : checked every step; the tuning stops there and returns what it has.
+    Returns the tuned parameters; G itself is not modified.
+    """
+    t_start = time.perf_counter()
+    G.eval()
+    G_t = copy.deepcopy(G).eval()
+    G_t.requires_grad_(True)
+    params = [p for p in G_t.parameters() if p.requires_grad]
+    opt = _Adam(params, lr)
+    gen = torch.Generator().manual_seed(seed)
+    radius = locality_radius if locality_radius is not None else 0.5 * float(pivot.norm())
+    pivot = pivot.detach()
+    with torch.no_grad():
+        before = G(pivot, y, detail)
+        feat_t = features(target) if features is not None else None
+    psnr_before = _psnr(before, target)
+    done = 0
+    for step in range(steps):
+        if cancel is not None and cancel():
+            break
+        x = G_t(pivot, y, detail)
+        loss = F.mse_loss(x, target) + 0.5 * F.l1_loss(x, target)
+        if features is not None and feat_t is not None:
+            loss = loss + FEATURE_WEIGHT * F.mse_loss(features(x), feat_t)
+        if locality > 0 and step % LOCALITY_EVERY == 0:
+            if random_latents is not None:
+                r = random_latents(1, gen)
+            else:  # the prior: N(0, I), through G's mapping when it has one (w for a style G)
+                r = torch.randn(pivot.shape, generator=gen)
+                mapping = getattr(G, "map", None)
+                if callable(mapping):
+                    with torch.no_grad():
+                        r = mapping(r, y)
+            d = r - pivot
+            dist = torch.rand((), generator=gen) * radius
+            near = pivot + dist * d / d.norm().clamp_min(1e-8)
+            with torch.no_grad():
+                ref = G(near, y, None)
+            loss = loss + locality * F.mse_loss(G_t(near, y, None), ref)
+        loss.backward()
+        opt.step()
+        done += 1
+        if progress is not None:
+            progress(done / steps)
+    tuned = {n: p.detach().clone() for n, p in G_t.named_parameters()}
+    seconds = time.perf_counter() - t_start
+    tw = TunedWeights.from_params(G, tuned, psnr_before=psnr_before, steps=done, seconds=seconds)
+    with torch.no_grad():  # as drawn from the stored (float16-difference) weights
+        after = tuned_forward(G, tw, pivot, y, detail)
+    return TunedWeights.from_params(G, tuned, psnr_before=psnr_before,
+                                    psnr_after=_psnr(after, target), steps=done, seconds=seconds)
+
+
+__all__ = ["STEPS", "TunedWeights", "TunedWeightsError", "tune_generator", "tuned_forward"]

@@ -1,0 +1,112 @@
+"""The live attribute readout under the sliders: the classifier's view of the edited face.
+
+Each change of the faces asks for a readout of the first face; the classification runs on the
+thread pool, one at a time, and only the newest request waiting is run next, so a drag is
+followed without queueing up stale work (``explorer.core.readout``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from explorer.core.readout import Readout, readout
+from explorer.ui import workers
+from explorer.ui.state import ExplorerState
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}%"
+
+
+class ReadoutPanel(QWidget):
+    """Target attribute before → after, and the attributes the edit moves most."""
+
+    updated = Signal(object)  # the Readout now shown
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.title = QLabel("What the classifier sees")
+        self.title.setStyleSheet("color: gray; font-weight: bold;")
+        self.title.setToolTip("The bundled classifier's probabilities for the first face as "
+                              "edited, against the same face unedited; updated while you drag")
+        self.rows = QGridLayout()
+        self.rows.setVerticalSpacing(1)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.addWidget(self.title)
+        lay.addLayout(self.rows)
+        self.current: Readout | None = None
+        self.target: str | None = None
+        self.job: workers.Job | None = None
+        self._pending = False
+        self._alphas = dict(state.alphas)
+        self.worker_threads: set[int] = set()  # where readouts were computed (tests)
+        self.setVisible(bool(state.bundle.has_classifier))
+        if state.bundle.has_classifier:
+            state.renderChanged.connect(self.request)
+            self.request()
+
+    def request(self) -> None:
+        """Ask for a readout of the faces as they are now (coalesced while one runs)."""
+        changed = [k for k, v in self.state.alphas.items() if self._alphas.get(k, 0.0) != v]
+        if changed:
+            self.target = changed[-1]
+        self._alphas = dict(self.state.alphas)
+        if self.job is not None:
+            self._pending = True
+            return
+        self._start()
+
+    def _start(self) -> None:
+        scene = self.state.scene
+        # Immutable requests built here; only drawing and classifying run on the pool.
+        edited = scene.canvas_request()
+        face = scene.face
+        unedited = scene.request(scene.base_latents()[:1], [scene.drawn_detail(face)],
+                                 face is not None and face.photo, edit=False)
+        target, bundle = self.target, scene.bundle
+
+        def run(progress, cancelled):
+            self.worker_threads.add(threading.get_ident())
+            return readout(bundle, edited, unedited, target)
+
+        self._pending = False
+        self.job = workers.start(run, on_done=self._done, on_error=self._failed)
+
+    def _done(self, r: Readout) -> None:
+        self.job = None
+        self.show_readout(r)
+        if self._pending:
+            self._start()
+
+    def _failed(self, e: Exception) -> None:
+        self.job = None
+        self.title.setText(f"Readout failed: {e}")
+        if self._pending:
+            self._start()
+
+    def show_readout(self, r: Readout) -> None:
+        self.current = r
+        while self.rows.count():
+            w = self.rows.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        lines = ([r.target] if r.target else []) + r.movers
+        for i, name in enumerate(lines):
+            b, a = r.before[name], r.after[name]
+            label = QLabel(name.replace("_", " ") + (" (slider)" if name == r.target else ""))
+            bar = QProgressBar()
+            bar.setRange(0, 100)
+            bar.setValue(round(100 * a))
+            bar.setFormat(f"{_pct(b)} → {_pct(a)}")
+            bar.setMaximumHeight(15)
+            bar.setToolTip(f"{name}: {_pct(b)} unedited, {_pct(a)} as edited "
+                           f"({100 * (a - b):+.0f} points)")
+            self.rows.addWidget(label, i, 0)
+            self.rows.addWidget(bar, i, 1)
+        self.updated.emit(r)
