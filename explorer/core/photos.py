@@ -140,16 +140,23 @@ def _gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
 
 
-def detect_faces(img: np.ndarray) -> list[FaceBox]:
-    """Frontal faces found by OpenCV's Haar cascade, largest first (photo pixels).
-
-    PhotoError 'no_face' for a photo too thin one way to hold a face (a 30000x20 strip), and
-    'unreadable' if OpenCV fails on it: one line, never an OpenCV assertion."""
+def check_face_room(img: np.ndarray) -> None:
+    """PhotoError 'no_face' for a photo too thin one way to hold a face (a 30000x20 strip): one
+    line, before any detector resizes it to nothing and fails an OpenCV assertion."""
     h, w = img.shape[:2]
     if min(h, w) < MIN_FACE:
         raise PhotoError(
             "no_face", f"the photo is {w}x{h} px, too small one way to hold a face (at least "
             f"{MIN_FACE} px each way); use the whole image or another photo")
+
+
+def detect_faces(img: np.ndarray) -> list[FaceBox]:
+    """Frontal faces found by OpenCV's Haar cascade, largest first (photo pixels).
+
+    PhotoError 'no_face' for a photo too thin one way to hold a face (a 30000x20 strip), and
+    'unreadable' if OpenCV fails on it: one line, never an OpenCV assertion."""
+    check_face_room(img)
+    h, w = img.shape[:2]
     try:
         return _detect(img)
     except Exception as e:  # cv2.error on a shape it was never meant for
