@@ -35,6 +35,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render_latency.py
+	$(BIN)/python benchmarks/slider_latency.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/scatter_map.py
+	$(BIN)/python benchmarks/embedding.py --skip-sklearn
+	$(BIN)/python benchmarks/photo_drop.py
+	$(BIN)/python benchmarks/gif_export.py
 	$(BIN)/python benchmarks/train_throughput.py
 
 clean:

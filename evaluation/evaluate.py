@@ -201,6 +201,7 @@ class Context:
     psi: float
     n_edit: int
     budget: float
+    extra_args: str = ""  # the options that differ from the defaults, for the reproduce line
 
     @property
     def names(self) -> list[str]:
@@ -261,7 +262,8 @@ def _header(c: Context) -> None:
               + f" · commit {prov.get('commit')}", "",
               f"All figures are measured on the **{len(c.held)} held-out faces** (the last "
               f"{len(c.held)} of `{c.data_dir.name}`), which no network was trained on.", "",
-              f"Reproduce: `face-train evaluate {c.model} --data {c.data_dir}{report}`", "")
+              f"Reproduce: `face-train evaluate {c.model} --data {c.data_dir}{c.extra_args}"
+              f"{report}`", "")
 
 
 def _classifier_section(c: Context) -> None:
@@ -574,17 +576,22 @@ def _targets_section(c: Context, enc: Encoded,
     c.rep.add("")
 
 
-def _judge(mf: Any) -> Judge:
-    """The independent judge J with the bundled classifier C beside it, else C alone."""
+def _judge(mf: Any, judge_from: Any = None) -> Judge:
+    """The independent judge J (the model's own, or `judge_from`'s: another model file's J,
+    trained on real photos only, grades any model on the same attributes) with the bundled
+    classifier C beside it; else C alone."""
     bundled = Judge(mf.network("C"), mf.attribute_names)
-    if "J" not in mf.parts:
+    src = judge_from if judge_from is not None else mf
+    if "J" not in src.parts:
         return bundled
-    return Judge(mf.network("J"), mf.attribute_names, "independent judge", second=bundled)
+    if src.attribute_names != mf.attribute_names:
+        raise ModelFileError(f"{src.path.name}: its judge knows other attributes than the model")
+    return Judge(src.network("J"), mf.attribute_names, "independent judge", second=bundled)
 
 
 def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_refine: int,
              n_utk: int, n_edit: int, alpha: float, psi: float, budget: float,
-             report: str = "evaluation") -> Path:
+             report: str = "evaluation", judge: Path | None = None) -> Path:
     """Write `out/REPORT.md` with its figures in `out/REPORT/`; return the report's path."""
     from explorer.core.bundle import load_bundle
 
@@ -600,8 +607,11 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     figs = out / report
     figs.mkdir(parents=True, exist_ok=True)
     c = Context(model, data_dir, mf, load_bundle(model), mf.network("G"), mf.network("E"),
-                _judge(mf), train, held, figs, Report(),
+                _judge(mf, load_model(judge) if judge else None), train, held, figs, Report(),
                 alpha, psi, n_edit, budget)
+    given = {"--n-refine": (n_refine, 100), "--n-utk": (n_utk, 100), "--n-edit": (n_edit, 300),
+             "--budget": (budget, 0.6), "--judge": (judge, None)}
+    c.extra_args = "".join(f" {k} {v}" for k, (v, d) in given.items() if v != d)
     _header(c)
     _classifier_section(c)
     enc = _reconstruction_section(c, utk_dir, n_refine, n_utk)
@@ -633,6 +643,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--report", default="evaluation",
                    help="report name: writes OUT/REPORT.md and its figures in OUT/REPORT/")
     p.add_argument("--budget", type=float, default=0.6, help="refinement seconds per face")
+    p.add_argument("--judge", type=Path, default=None,
+                   help="take the independent judge from this model file (for a model without "
+                        "one, so two models are graded by the same judge)")
     args = p.parse_args(argv)
     if args.psi is None:
         from explorer.core.bundle import DEFAULT_PSI
@@ -641,7 +654,7 @@ def main(argv: list[str]) -> int:
     try:
         path = evaluate(args.model, args.data, args.utk, args.out, n_refine=args.n_refine,
                         n_utk=args.n_utk, n_edit=args.n_edit, alpha=args.alpha, psi=args.psi,
-                        budget=args.budget, report=args.report)
+                        budget=args.budget, report=args.report, judge=args.judge)
     except (ModelFileError, DataError) as e:
         print(f"face-train evaluate: {e}", file=sys.stderr)
         return 2

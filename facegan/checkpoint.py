@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from facegan.models import ModelConfig, build
@@ -130,7 +130,10 @@ def save_model(
         parts=sorted(networks),
     )
     header = {META_KEY: json.dumps(doc)}
-    atomic_write(path, lambda tmp: save_file(out, tmp, metadata=header))
+    # Serialised here and written by Python, so a full disk is an OSError (ENOSPC), not a
+    # library's own error type.
+    blob = safetensors_bytes(out, metadata=header)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(blob))
 
 
 @dataclass
@@ -212,9 +215,8 @@ def _read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def load_model(path: str | os.PathLike[str]) -> ModelFile:
-    """Load and validate a model file; raise ModelFileError with a clear message if unusable."""
-    path = Path(path)
+def _open_meta(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(safetensors header, face-explorer metadata) of a model file, checked, without its data."""
     if not path.exists():
         raise ModelFileError(f"no such model file: {path}")
     if path.is_dir():
@@ -233,10 +235,29 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path.name}: model metadata is not a JSON object")
     meta = migrate(meta, path.name)
+    _check_meta(meta, path.name)
+    return header, meta
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked metadata of a model file, without reading its tensors."""
+    return _open_meta(Path(path))[1]
+
+
+def load_model(path: str | os.PathLike[str]) -> ModelFile:
+    """Load and validate a model file; raise ModelFileError with a clear message if unusable.
+
+    Everything that can be checked from the header (metadata types, every network's tensor
+    names and shapes against the stored config) is checked before any tensor is read, so a file
+    whose metadata promises huge networks is refused at once.
+    """
+    path = Path(path)
+    header, meta = _open_meta(path)
     try:
         cfg = ModelConfig.from_dict(meta["model_config"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path.name}: invalid model config: {e}") from None
+    _check_shapes(header, meta, cfg, path.name)
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -248,6 +269,76 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
     mf = ModelFile(path=path, meta=meta, config=cfg, tensors=tensors)
     _validate(mf)
     return mf
+
+
+# Metadata fields the explorer reads, and the JSON types they must have.
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "step": (int,), "phase": (str,), "final": (bool,),
+    "provenance": (dict,), "train_config": (dict,), "model_config": (dict,),
+    "attribute_names": (list,), "parts": (list,), "classifier": (dict,),
+}
+_TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a JSON object",
+               list: "a list"}
+
+
+def _check_meta(meta: dict[str, Any], name: str) -> None:
+    """Refuse metadata of the wrong JSON types with one line (the explorer trusts these)."""
+    for key, types in _META_TYPES.items():
+        v = meta.get(key)
+        if v is None:
+            continue
+        bad_bool = isinstance(v, bool) and bool not in types
+        if bad_bool or not isinstance(v, types):
+            raise ModelFileError(
+                f"{name}: metadata field {key!r} must be {_TYPE_WORDS[types[0]]}, got "
+                f"{type(v).__name__} {json.dumps(v)[:60]}")
+    for key in ("attribute_names", "parts"):
+        items = meta.get(key) or []
+        if not all(isinstance(a, str) and a for a in items):
+            raise ModelFileError(f"{name}: metadata field {key!r} must be a list of names, got "
+                                 f"{json.dumps(items)[:80]}")
+        if len(set(items)) != len(items):
+            raise ModelFileError(f"{name}: metadata field {key!r} names something twice")
+    unknown = [p for p in meta.get("parts") or [] if p not in PARTS]
+    if unknown:
+        raise ModelFileError(f"{name}: unknown network parts {unknown}; expected some of {PARTS}")
+
+
+def _expected_shapes(cfg: ModelConfig, part: str) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes of one network of `cfg`, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        net = build(cfg, part, init=False)
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def _check_shapes(header: dict[str, Any], meta: dict[str, Any], cfg: ModelConfig,
+                  name: str) -> None:
+    """Every network's tensors in the header match what its config builds, before any is read."""
+    stored = {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
+    for part in meta.get("parts") or []:
+        try:
+            want = _expected_shapes(cfg, part)
+        except ValueError as e:  # e.g. parts lists 'C' but the config has no classes
+            raise ModelFileError(f"{name}: cannot build {part}: {e}") from None
+        prefix = part + "."
+        have = {k[len(prefix):]: s for k, s in stored.items() if k.startswith(prefix)}
+        missing = sorted(set(want) - set(have))
+        extra = sorted(set(have) - set(want))
+        wrong = [k for k in want if k in have and have[k] != want[k]]
+        if missing or extra or wrong:
+            if wrong:
+                k = wrong[0]
+                why = (f"{prefix}{k} is {list(have[k])}, the config needs {list(want[k])}; "
+                       f"{len(wrong)} tensors differ")
+            else:
+                why = (f"missing {[prefix + k for k in missing[:3]]}" if missing else
+                       f"unexpected {[prefix + k for k in extra[:3]]}")
+            raise ModelFileError(
+                f"{name}: the {part} weights do not match the stored model config ({why})")
+    if "C" in (meta.get("parts") or []) and cfg.n_classes != len(meta.get("attribute_names") or []):
+        raise ModelFileError(
+            f"{name}: the classifier has {cfg.n_classes} outputs but the file names "
+            f"{len(meta.get('attribute_names') or [])} attributes")
 
 
 def migrate(meta: dict[str, Any], name: str) -> dict[str, Any]:
@@ -288,6 +379,13 @@ def _validate(mf: ModelFile) -> None:
     if ATLAS_Z in mf.tensors and ATLAS_LABELS in mf.tensors:
         if mf.tensors[ATLAS_Z].shape[0] != mf.tensors[ATLAS_LABELS].shape[0]:
             raise ModelFileError(f"{name}: atlas.z and atlas.labels differ in length")
+    for key, t in mf.tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            n_bad = int((~torch.isfinite(t)).sum())
+            what = "the generator" if key.startswith("G.") else key
+            raise ModelFileError(
+                f"{name}: {key} holds {n_bad} NaN or infinite values (a diverged training run?); "
+                f"{what} cannot be used")
 
 
 def state_path(model_path: str | os.PathLike[str]) -> Path:
@@ -297,7 +395,11 @@ def state_path(model_path: str | os.PathLike[str]) -> Path:
 
 
 def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a Python file: a full disk raises OSError, not a C++ error
+            torch.save(state, f)
+
+    atomic_write(path, write)
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:

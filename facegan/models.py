@@ -49,7 +49,13 @@ class ModelConfig:
     mapping_layers: int = 4
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        for f in ("resolution", "nz", "ngf", "ndf", "nef", "n_classes", "mapping_layers"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{f} must be a whole number, got {v!r}")
+        if not all(isinstance(a, str) for a in self.cond_attributes):
+            raise ValueError(f"cond_attributes must be names, got {list(self.cond_attributes)}")
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise ValueError(f"unknown model kind {self.kind!r}; expected one of {KINDS}")
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
@@ -59,7 +65,7 @@ class ModelConfig:
             raise ValueError("a style generator has no conditional variant yet")
         if not 1 <= self.mapping_layers <= 8:
             raise ValueError("mapping_layers must be 1 to 8")
-        if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1:
+        if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1 or self.n_classes < 0:
             raise ValueError("latent size and widths must be positive")
 
     @property
@@ -85,7 +91,10 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model_config fields: {sorted(unknown)}")
         d = dict(d)
-        d["cond_attributes"] = tuple(d.get("cond_attributes", ()))
+        cond = d.get("cond_attributes", ())
+        if not isinstance(cond, (list, tuple)):
+            raise ValueError(f"cond_attributes must be a list of names, got {cond!r}")
+        d["cond_attributes"] = tuple(cond)
         return cls(**d)
 
 
@@ -349,8 +358,10 @@ def _style_generator(cfg: ModelConfig) -> nn.Module:
     return StyleGenerator(cfg.nz, _widths(cfg.ngf, cfg.n_stages), cfg.mapping_layers)
 
 
-def build(cfg: ModelConfig, part: str) -> nn.Module:
-    """Build one network by its short name: 'G', 'D', 'E', 'C' or 'J' (the judge)."""
+def build(cfg: ModelConfig, part: str, *, init: bool = True) -> nn.Module:
+    """Build one network by its short name: 'G', 'D', 'E', 'C' or 'J' (the judge).
+
+    `init=False` skips the DCGAN initialisation (for shapes only, or weights loaded next)."""
     factories = {"G": Generator, "D": Discriminator, "E": Encoder, "C": AttributeClassifier,
                  "J": JudgeClassifier}
     if cfg.kind == "style":
@@ -360,7 +371,7 @@ def build(cfg: ModelConfig, part: str) -> nn.Module:
     if part in ("C", "J") and cfg.n_classes < 1:
         raise ValueError("this config has no classifier (n_classes = 0)")
     net = factories[part](cfg)
-    if part == "J":  # another initialisation than C's: PyTorch's default (Kaiming uniform)
+    if part == "J" or not init:  # J: PyTorch's default initialisation (Kaiming uniform)
         return net
     init_weights(net)
     return net

@@ -89,7 +89,10 @@ def main() -> None:
     young = p[adult, names.index("Young")] > 0.5
     acc_young = float((young == (age[adult] < 36)).mean())
     print(f"framing {a.framing}, classifier {a.classifier or 'from the model file'}")
-    print(f"UTKFace: faces found {len(kept)}/{len(files)}; Male right {acc_male:.1%}; "
+    male_adult = float(((p[adult, names.index("Male")] > 0.5) == male[adult]).mean())
+    print(f"UTKFace: faces found {len(kept)}/{len(files)}; Male right {acc_male:.1%} "
+          f"(adults {male_adult:.1%}, under 18 "
+          f"{((p[~adult, names.index('Male')] > 0.5) == male[~adult]).mean():.1%}); "
           f"Young vs age<36 on {adult.sum()} adults {acc_young:.1%}")
     if a.celeba_tail:
         from trainer.data import _read_celeba

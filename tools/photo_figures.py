@@ -1,4 +1,4 @@
-"""Figures of real photos edited end to end: docs/screenshots/photo_edit_*.png.
+"""Figures of real photos edited end to end: docs/screenshots/photo_edits.png.
 
     python tools/photo_figures.py [--steps 350] [--set Smiling=2] [--out docs/screenshots]
 
@@ -69,7 +69,6 @@ def main() -> None:
         row = Image.new("RGB", (SIDE * len(cells), SIDE + 18), "white")
         for i, c in enumerate(cells):
             row.paste(c, (i * SIDE, 0))
-        row.save(a.out / f"photo_edit_{len(rows)}.png")
         rows.append(row)
         print(f"{path.name}: inversion {r.psnr:.1f} dB, PTI {tw.psnr_after:.1f} dB in "
               f"{tw.seconds:.0f} s", flush=True)

@@ -1,9 +1,10 @@
 """Screenshots of the real window for the README (run under Xvfb, not offscreen).
 
-    timeout 120 xvfb-run -a -s "-screen 0 1366x768x24" \\
+    timeout 600 xvfb-run -a -s "-screen 0 1600x1000x24" \\
         nice -n 15 .venv/bin/python tools/screenshots.py [--model PATH] [--photo JPG]
 
-Writes docs/screenshots/{photo_sliders,scatter,interpolation,grid_analogy}.png.
+Writes docs/screenshots/{photo_sliders,scatter,interpolation,grid_analogy}.png (1366x768), and
+laptop_1024x640.png and large_1600x1000.png: the window at a laptop's size and a large one.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
 
     def settle() -> None:
-        wait(lambda: win.canvas.renderer.idle(), 0.5)
+        wait(lambda: win.canvas.renderer.idle() and win.sliders.readout.job is None, 0.5)
 
     def shot(name: str) -> None:
         settle()
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     win.scatter.compute()
     wait(lambda: win.scatter.points is not None, 0.3, timeout=300)
     if "Male" in names:
-        win.scatter.colour.setCurrentText("Male")
+        win.scatter.colour.setCurrentIndex(win.scatter.colour.findData("Male"))
     win.scatter._hovered(None, [win.scatter.scatter.points()[0]], None)
     shot("scatter")
 
@@ -114,6 +115,32 @@ def main(argv: list[str] | None = None) -> int:
     if "Smiling" in win.sliders.rows:
         win.sliders.rows["Smiling"].slider.setValue(200)
     shot("grid_analogy")
+
+    # 5. A 1024x640 laptop: a photo edited, SeFa's directions found, the live readout.
+    win.sliders.rows["Smiling"].slider.setValue(0) if "Smiling" in win.sliders.rows else None
+    win.state.set_grid(1)
+    win.resize(1024, 640)
+    win.sliders.discover("sefa")
+    wait(lambda: bool(win.state.discovered), 0.3, timeout=300)
+    if win.state.photos:
+        win.photos.select(0)
+    win.tools.setCurrentWidget(win.photos)
+    if "Eyeglasses" in win.sliders.rows:
+        win.sliders.rows["Eyeglasses"].slider.setValue(250)
+    wait(lambda: win.sliders.readout.job is None, 0.5, timeout=60)
+    shot("laptop_1024x640")
+
+    # 6. 1600x1000: the scatter in the big area with faces drawn on it, beside the sliders.
+    win.resize(1600, 1000)
+    win.tools.setCurrentWidget(win.scatter)
+    win.scatter.big.setChecked(True)
+    win.scatter.faces.setChecked(True)
+    wait(seconds=0.5)
+    win.scatter.thumbs.update()
+    first = win.sliders.rows[win.state.discovered[0][0]]
+    first.slider.setValue(200)
+    wait(lambda: win.sliders.readout.job is None, 0.5, timeout=60)
+    shot("large_1600x1000")
     win.close()
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any
 
@@ -129,22 +130,67 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return TrainConfig(**values), explicit
 
 
+def flag_of(field: str) -> str:
+    """The command-line flag that sets a TrainConfig field."""
+    special = {"cond_attributes": "--cond", "bf16": "--no-bf16",
+               "channels_last": "--no-channels-last"}
+    return special.get(field) or next((f for f, k, _, _ in FLAGS if k == field), field)
+
+
+def resume_config(stored: Any, explicit: dict[str, Any], preset_name: str | None) -> Any:
+    """A resumed run's config: the run's own, with the flags a resume may change.
+
+    A flag that would change the run's shape or data (--res, --nz, --kind, --cond, ...) and
+    differs from the stored value is refused; a --preset is ignored with a warning.
+    """
+    from trainer.config import preset
+    from trainer.run import RESUMABLE, RunError
+
+    conflicts = [f"{flag_of(k)} {_show(v)} (the run has {_show(getattr(stored, k))})"
+                 for k, v in explicit.items()
+                 if k not in RESUMABLE and _norm(v) != _norm(getattr(stored, k))]
+    if conflicts:
+        raise RunError(f"--resume continues the run with its own config; these flags differ "
+                       f"from it: {', '.join(conflicts)}. Drop them, or start a new run (--out)")
+    if preset_name:
+        differ = [k for k, v in preset(preset_name).items()
+                  if k not in explicit and _norm(v) != _norm(getattr(stored, k))]
+        if differ:
+            print(f"face-train: warning: --preset {preset_name} is ignored on --resume; the run "
+                  f"keeps its own {', '.join(differ[:6])}", file=sys.stderr)
+    return stored.with_(**{k: v for k, v in explicit.items() if k in RESUMABLE})
+
+
+def _norm(v: Any) -> Any:
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def _show(v: Any) -> str:
+    return ",".join(v) if isinstance(v, (list, tuple)) else str(v)
+
+
 def train_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from facegan.checkpoint import ModelFileError
+    from trainer.config import TrainConfig
     from trainer.data import DataError, fake_dataset, load_dataset
-    from trainer.run import RESUMABLE, Run, RunError
+    from trainer.run import RESUMABLE, Run, RunError, read_run_state
+    from trainer.runfolder import RunLock
 
     try:
         cfg, explicit = config_from_args(args)
     except (ValueError, TypeError) as e:
-        print(f"face-train: {e}", file=sys.stderr)
+        msg = str(e)
+        field = msg.split(" ", 1)[0]
+        if getattr(args, field, None) is not None:  # the flag typed: "--steps must be ..."
+            msg = flag_of(field) + msg[len(field):]
+        print(f"face-train: {msg}", file=sys.stderr)
         return 2
     device = pick_device(args.device)
     ddp = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if ddp:
-        import torch.distributed as dist
+    import torch.distributed as dist
 
+    if ddp:
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
         if device == "cuda":
             import torch
@@ -152,7 +198,15 @@ def train_main(argv: list[str]) -> int:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             torch.cuda.set_device(local)
             device = f"cuda:{local}"
+    run: Any = None
+    lock: RunLock | None = None
     try:
+        if not ddp or dist.get_rank() == 0:  # before reading data: a busy folder fails at once
+            lock = RunLock(args.out).acquire()
+        state = read_run_state(args.out) if args.resume else None
+        if state is not None:
+            cfg = resume_config(TrainConfig.from_dict(state["train_config"]), explicit,
+                                args.preset)
         if args.data == "fake":
             data = fake_dataset(n=max(64, cfg.batch * 4), res=cfg.res)
         else:
@@ -166,19 +220,30 @@ def train_main(argv: list[str]) -> int:
             calib = train.subset(slice(len(train) - n_cal, len(train)))
         overrides = {k: v for k, v in explicit.items() if k in RESUMABLE}
         run = Run(args.out, cfg, train, resume=args.resume, overrides=overrides, device=device,
-                  command=["face-train", *argv], quiet=args.quiet, calib=calib)
+                  command=["face-train", *argv], quiet=args.quiet, calib=calib, lock=lock,
+                  state=state)
+        del state
         path = run.train()
+        if ddp:  # every rank waits for rank 0's final write; one leaving early aborts gloo
+            dist.barrier()
     except (DataError, RunError, ModelFileError) as e:
         print(f"face-train: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except OSError as e:  # a full disk, a folder that went away, unreadable data
+        where = f" ({e.filename})" if e.filename else ""
+        hint = ""
+        if os.path.exists(os.path.join(args.out, "model.state.pt")):
+            hint = f"; {args.out} keeps its last snapshot: fix this and continue with --resume"
+        print(f"face-train: {e.strerror or e}{where}{hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # 128 + the signal, as shells report it (SIGTERM 143)
+        sig = getattr(run, "signal", None) or signal.SIGINT
+        return 128 + int(sig)
     finally:
-        if ddp:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
+        if lock is not None:
+            lock.release()
+        if ddp and dist.is_initialized():
+            dist.destroy_process_group()
     if run.is_main and not args.quiet:
         print(f"done: open it with  face-explorer --model {path}")
     return 0

@@ -71,6 +71,13 @@ class TrainConfig:
             raise ValueError("gan_minutes must be >= 0")
         if not 0 <= self.balance_margin < 0.5:
             raise ValueError("balance_margin must be in [0, 0.5)")
+        for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",
+                     "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("sample_every", "snapshot_every", "log_every", "r1_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
         self.model_config()  # validates kind, resolution and widths
 
     def model_config(self, n_classes: int = 0) -> ModelConfig:

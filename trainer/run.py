@@ -3,7 +3,8 @@
 Run folder layout::
 
     runs/NAME/
-      training_options.json   the command, the config, the data set
+      training_options.json   the command, the config, the data set (and its fingerprint)
+      .face-train.lock        held by the trainer working here (one at a time)
       model.safetensors       the explorer's model file (updated at every snapshot)
       model.state.pt          everything needed to resume (D, optimisers, RNG, step)
       metrics.jsonl           one JSON record per logged step; {"phase": "done"} when finished
@@ -14,6 +15,7 @@ Run folder layout::
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from facegan.checkpoint import (
     ATLAS_LABELS,
@@ -31,6 +34,7 @@ from facegan.checkpoint import (
     ATTR_DIRECTIONS_SAMPLED,
     ModelFileError,
     load_state,
+    read_meta,
     save_model,
     save_state,
     state_path,
@@ -40,16 +44,20 @@ from trainer import finalize, monitor
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
 from trainer.loop import PHASES, StopRequested, Trainer
+from trainer.runfolder import RunError, RunLock, check_same_data, data_fingerprint
 from trainer.warm import load_parent, warm_start
 
 MODEL_NAME = "model.safetensors"
 # Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
-             "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior")
+             "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior", "bf16",
+             "channels_last")
 
 
-class RunError(RuntimeError):
-    """A run that cannot start or continue, with a message that says what to do."""
+def read_run_state(out: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The training state stored in a run folder, or None if it holds none."""
+    f = state_path(Path(out) / MODEL_NAME)
+    return load_state(f) if f.exists() else None
 
 
 def git_commit() -> str | None:
@@ -62,23 +70,41 @@ def git_commit() -> str | None:
 
 
 class Run:
-    """Owns a run folder and drives a Trainer through it."""
+    """Owns a run folder and drives a Trainer through it.
+
+    The folder is locked for this process (`lock`, or one taken here) until `train` returns or
+    `close` is called; `state` is the folder's stored state when the caller already read it.
+    """
 
     def __init__(self, out: str | Path, cfg: TrainConfig, train: FaceDataset,
                  *, resume: bool = False, overrides: dict[str, Any] | None = None,
                  device: str = "cpu", command: list[str] | None = None, quiet: bool = False,
-                 calib: FaceDataset | None = None) -> None:
+                 calib: FaceDataset | None = None, lock: RunLock | None = None,
+                 state: dict[str, Any] | None = None) -> None:
         self.out = Path(out)
         self.model_path = self.out / MODEL_NAME
         self.state_file = state_path(self.model_path)
         self.command = command or sys.argv
         self.quiet = quiet
-        state = None
-        if self.state_file.exists():
+        self.signal: int | None = None  # the signal that stopped training, if one did
+        main_rank = not dist.is_initialized() or dist.get_rank() == 0
+        self.lock = lock if lock is not None or not main_rank else RunLock(self.out).acquire()
+        try:
+            self._setup(cfg, train, resume, overrides, device, calib, state)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, cfg: TrainConfig, train: FaceDataset, resume: bool,
+               overrides: dict[str, Any] | None, device: str, calib: FaceDataset | None,
+               state: dict[str, Any] | None) -> None:
+        quiet = self.quiet
+        if state is None and self.state_file.exists():
+            state = load_state(self.state_file)
+        if state is not None:
             if not resume:
                 raise RunError(f"{self.out} already holds a run; pass --resume to continue it, "
                                "or choose another --out")
-            state = load_state(self.state_file)
             cfg = TrainConfig.from_dict(state["train_config"]).with_(**(overrides or {}))
         elif resume and any(self.out.glob("*.safetensors")):
             raise RunError(f"{self.out}: no training state ({self.state_file.name}) to resume from")
@@ -87,11 +113,20 @@ class Run:
             torch.set_num_threads(cfg.threads)
         self.data = train
         self.calib = calib
+        self.fingerprint = data_fingerprint(train)
+        if state is not None:
+            check_same_data(state.get("data"), self.fingerprint, self.out,
+                            has_classifier="C" in state, stored_images=self._stored_images())
         self.trainer = Trainer(cfg, train, device=device)
         if calib is not None:  # the classifier never trains on its calibration images
             self.trainer.c_limit = max(1, len(train) - len(calib))
         if state is not None:
-            self.trainer.load_state_dict(state)
+            try:
+                self.trainer.load_state_dict(state)
+            except (RuntimeError, KeyError, ValueError) as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+                raise RunError(f"{self.state_file.name} does not fit this config and data "
+                               f"({first[:200]})") from None
         elif cfg.init_from:
             counts = warm_start(self.trainer.nets(), load_parent(cfg.init_from))
             if not quiet:
@@ -106,6 +141,8 @@ class Run:
             if state is None:
                 (self.out / "metrics.jsonl").unlink(missing_ok=True)
                 self._write_options()
+            else:  # records of steps after the snapshot are logged again from here
+                monitor.truncate_jsonl(self.out / "metrics.jsonl", self.trainer.total_steps)
         t = self.trainer
         t.add_callback("on_step", self._on_step)
         t.add_callback("on_sample", self._on_sample)
@@ -117,9 +154,27 @@ class Run:
 
     def _write_options(self) -> None:
         doc = {"command": self.command, "train_config": self.cfg.to_dict(),
-               "data": {"source": self.data.source, "layout": self.data.layout,
-                        "images": len(self.data)}}
+               "data": self.fingerprint}
         (self.out / "training_options.json").write_text(json.dumps(doc, indent=2))
+
+    def _stored_images(self) -> int | None:
+        """The training set's size from training_options.json (runs made before fingerprints)."""
+        try:
+            doc = json.loads((self.out / "training_options.json").read_text())
+            return int(doc["data"]["images"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def close(self) -> None:
+        """Release the run folder's lock (this process no longer trains in it)."""
+        lock = getattr(self, "lock", None)
+        if lock is not None:
+            lock.release()
+
+    def _save_state(self) -> None:
+        s = self.trainer.state_dict()
+        s["data"] = self.fingerprint
+        save_state(self.state_file, s)
 
     # Events.
 
@@ -175,8 +230,7 @@ class Run:
 
     def snapshot(self) -> None:
         """State first, then the model file; each write is atomic."""
-        t = self.trainer
-        save_state(self.state_file, t.state_dict())
+        self._save_state()
         self.export(self.model_path, final=False)
         monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
 
@@ -228,16 +282,26 @@ class Run:
             temps = finalize.fit_temperature(t.C, self.calib)
             extra_meta["classifier"] = {"calibration_images": len(self.calib),
                                         "temperature_mean": float(np.mean(temps))}
-        save_state(self.state_file, t.state_dict())
+        self._save_state()
+        grids = sorted(self.samples.glob("grid_*.png"))
+        monitor.write_timelapse(grids, self.out / "timelapse.gif")
+        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
+        # Last: a final model file at the run's last step is what marks the run finished.
         self.export(self.model_path, final=True, extras=extras, extra_meta=extra_meta)
         # The monitor's "finished" (the last record names no step of any phase).
         monitor.append_jsonl(self.out / "metrics.jsonl", {
             "phase": "done", "total_steps": t.total_steps, "time": round(t.wall_time, 2)})
-        grids = sorted(self.samples.glob("grid_*.png"))
-        monitor.write_timelapse(grids, self.out / "timelapse.gif")
-        monitor.plot_curves(monitor.read_jsonl(self.out / "metrics.jsonl"), self.out / "curves.png")
         if not self.quiet:
             print(f"wrote {self.model_path}", file=sys.stderr)
+
+    def finished(self) -> bool:
+        """Whether the final model file of this run's last step was written (finishing is a
+        phase like the others: a run stopped during it, or whose disk filled, is not done)."""
+        try:
+            meta = read_meta(self.model_path)
+        except ModelFileError:
+            return False
+        return meta.get("final") is True and meta.get("step") == self.trainer.total_steps
 
     def train(self) -> Path:
         """Run to the end; Ctrl-C or SIGTERM finishes the current step, saves and stops cleanly.
@@ -249,6 +313,7 @@ class Run:
         t = self.trainer
 
         def on_signal(signum: int, frame: Any) -> None:
+            self.signal = signum
             if t.stop_requested:
                 raise KeyboardInterrupt
             t.stop_requested = True
@@ -263,6 +328,11 @@ class Run:
             if t.phase != "done":
                 self._open_bar()
                 t.run()
+            elif self.is_main and not self.finished():
+                self.finish()  # stopped while finishing: encode, atlas, directions, model file
+            elif self.is_main and not self.quiet:
+                print(f"{self.out} is finished ({t.total_steps} steps); nothing to do. Pass "
+                      f"--steps with more than {t.cfg.steps} to train further", file=sys.stderr)
         except KeyboardInterrupt as e:
             if self._bar is not None:
                 self._bar.close()
@@ -278,6 +348,7 @@ class Run:
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
+            self.close()
         return self.model_path
 
 

@@ -19,6 +19,8 @@ from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
 from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
 
+EDIT_STRENGTH = 3.0  # the sliders' reach, in standard steps
+
 
 def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
                progress: Callable[[float], None] | None = None,
@@ -33,7 +35,22 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             G, torch.from_numpy(np.asarray(result.z, np.float32).reshape(1, -1)),
             images_to_tensor(result.face[None]),
             None if y is None else torch.from_numpy(y), None, steps=steps,
-            features=None if C is None else C.features, progress=progress, cancel=cancel)
+            features=None if C is None else C.features, progress=progress, cancel=cancel,
+            edits=slider_edits(bundle))
+
+
+def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:
+    """(n_attr, latent) offsets of every attribute slider at `strength` standard steps: what
+    pivotal tuning must keep acting (`tune_generator`'s `edits`); None without directions."""
+    from explorer.core.directions import default_method, get_directions
+
+    try:
+        d = get_directions(bundle, default_method(bundle))
+    except Exception:  # a model with no directions: tune without the term
+        return None
+    v = np.asarray(d.vectors, np.float32) * np.asarray(d.scale, np.float32)[:, None]
+    v = v[np.abs(v).sum(1) > 0]
+    return torch.from_numpy(strength * v) if len(v) else None
 
 
 def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,

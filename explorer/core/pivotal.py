@@ -35,6 +35,7 @@ LR = 1e-3
 LOCALITY_WEIGHT = 1.0
 LOCALITY_EVERY = 2  # the locality term every this many steps (it costs two extra forwards)
 FEATURE_WEIGHT = 0.5  # the perceptual term on C's features, as in the latent inversion
+EDIT_WEIGHT = 1.0  # the term that keeps edits' effects (see tune_generator's `edits`)
 FORMAT = "face-explorer-pti"
 FORMAT_VERSION = 1
 
@@ -179,6 +180,8 @@ def tune_generator(
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     seed: int = 0,
+    edits: torch.Tensor | None = None,
+    edit_weight: float = EDIT_WEIGHT,
 ) -> TunedWeights:
     """Tune a copy of G so that G(pivot, y, detail) draws `target` (1, 3, res, res) in [-1, 1].
 
@@ -187,6 +190,11 @@ def tune_generator(
         distance up to `locality_radius` (default half the pivot's norm) from the pivot, in
         random directions; `random_latents(n, gen)` draws them from the prior (default N(0, I)).
     features : a perceptual feature map (the bundled classifier's trunk) for the loss.
+    edits : (k, d) latent offsets the user will apply (attribute directions at slider
+        strength); the tuned G must change the drawing under each as G did: the term
+        |(G_t(p + e) - G_t(p)) - (G(p + e) - G(p))|^2, weighted by `edit_weight`, on a random
+        one (random sign and strength) every LOCALITY_EVERY steps. This keeps edits acting
+        at full strength where PTI's own locality term only keeps far-away faces unchanged.
     cancel : checked every step; the tuning stops there and returns what it has.
     Returns the tuned parameters; G itself is not modified.
     """
@@ -226,6 +234,14 @@ def tune_generator(
             with torch.no_grad():
                 ref = G(near, y, None)
             loss = loss + locality * F.mse_loss(G_t(near, y, None), ref)
+        if edits is not None and edit_weight > 0 and step % LOCALITY_EVERY == 0:
+            i = int(torch.randint(0, len(edits), (1,), generator=gen))
+            k = (torch.rand((), generator=gen) * 0.75 + 0.25) * (
+                1 if torch.rand((), generator=gen) < 0.5 else -1)
+            moved = pivot + k * edits[i : i + 1]
+            with torch.no_grad():
+                change = G(moved, y, detail) - before
+            loss = loss + edit_weight * F.mse_loss(G_t(moved, y, detail) - x, change)
         loss.backward()
         opt.step()
         done += 1

@@ -80,12 +80,6 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
     leak = refcount_leak()
     if leak:
         print(f"face-explorer: warning: {leak}", file=sys.stderr)
-    from explorer import __version__
-    from explorer.ui.help import app_icon
-
-    app.setApplicationVersion(__version__)
-    app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
-    app.setWindowIcon(app_icon())
     from explorer.ui.startup import StartupSplash, last_frame_path, probe, save_last_frame
 
     # The last session's face, on screen before torch and the model load (~2 s).
@@ -94,6 +88,12 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
     if splash is not None:
         splash.show()
         app.processEvents()
+    from explorer import __version__
+    from explorer.ui.help import app_icon
+
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
+    app.setWindowIcon(app_icon())
     from explorer.core.bundle import BundleError, load_bundle
 
     def fail(msg: str) -> int:

@@ -290,6 +290,7 @@ class MainWindow(QMainWindow):
             area.setWidget(note)
             i = self.central.addTab(self.scatter, "Scatter")
             self.central.setCurrentIndex(i)
+            self.tools.setCurrentIndex(0)  # the dock shows a tool again, not the note
         elif not on and in_central:
             self.central.removeTab(self.central.indexOf(self.scatter))
             note = area.takeWidget()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -161,6 +162,7 @@ class PhotoPanel(QWidget):
             lab.setStyleSheet("background: #181818;")
             lab.setToolTip(tip)
         self.psnr = QLabel("")
+        self.psnr.setWordWrap(True)
         self.tune = QCheckBox("Pivotal tuning (~15 s)")  # the tooltip says what it does
         self.tune.setToolTip(
             "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
@@ -178,13 +180,15 @@ class PhotoPanel(QWidget):
         self.full = QLabel()
         self.full.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.full.setMinimumHeight(120)
+        # The pixmap must not widen the panel (a 300 px dock would scroll sideways).
+        self.full.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.full.setToolTip("The whole photo, with the edit pasted back into it")
         self.full.hide()
-        self.after_btn = QPushButton("Show the edit in the photo")
+        self.after_btn = QPushButton("Edit in the photo")
         self.after_btn.setCheckable(True)
         self.after_btn.setToolTip("Toggle between the photo as it is (before) and with the "
                                   "current edit pasted back into it (after)")
-        self.save_btn = QPushButton("Save edited photo…")
+        self.save_btn = QPushButton("Save photo…")
         self.save_btn.setToolTip("Save the whole photo at its own size with the edit pasted "
                                  "back into the face (Ctrl+Shift+S)")
         for b in (self.after_btn, self.save_btn):
@@ -223,12 +227,11 @@ class PhotoPanel(QWidget):
         full.addWidget(self.save_btn)
         lay.addLayout(full)
         lay.addWidget(self.full)
-        scores = QGridLayout()
-        scores.addWidget(QLabel("The classifier: the photo"), 0, 0)
-        scores.addWidget(QLabel("The current edit"), 0, 1)
-        scores.addWidget(self.bars, 1, 0)
-        scores.addWidget(self.edit_bars, 1, 1)
-        lay.addLayout(scores)
+        # One above the other: side by side they widened the Tools dock past a 1024 px laptop.
+        lay.addWidget(QLabel("The classifier: the photo"))
+        lay.addWidget(self.bars)
+        lay.addWidget(QLabel("The current edit"))
+        lay.addWidget(self.edit_bars)
         lay.addWidget(self.list)
         lay.addStretch(1)
 
@@ -426,7 +429,7 @@ class PhotoPanel(QWidget):
                           s.current_detail(), s.current_tuned())
 
     def _toggle_after(self, on: bool) -> None:
-        self.after_btn.setText("Show the photo as it was" if on else "Show the edit in the photo")
+        self.after_btn.setText("The photo as it was" if on else "Edit in the photo")
         self._refresh_after()
 
     def _refresh_after(self) -> None:
@@ -442,7 +445,8 @@ class PhotoPanel(QWidget):
             self.full.setText(f"{p.name}: cannot show the photo ({e})")
             self.full.show()
             return
-        w = max(200, self.width() - 16)
+        view = self.parentWidget()  # the tab's scroll viewport: what can be seen of the panel
+        w = max(120, min(self.width(), view.width() if view is not None else self.width()) - 16)
         self.full.setPixmap(to_pixmap(img).scaled(
             w, w, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
         self.full.show()

@@ -1,20 +1,23 @@
 """The live attribute readout under the sliders: the classifier's view of the edited face.
 
 Each change of the faces asks for a readout of the first face; the classification runs on the
-thread pool, one at a time, and only the newest request waiting is run next, so a drag is
-followed without queueing up stale work (``explorer.core.readout``).
+thread pool, one at a time, and only the newest request waiting is run next (at most one every
+``GAP_MS`` after the last, so it never crowds out the canvas's own renders during a drag), so a
+drag is followed without queueing up stale work (``explorer.core.readout``).
 """
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from explorer.core.readout import Readout, readout
 from explorer.ui import workers
 from explorer.ui.state import ExplorerState
+
+GAP_MS = 80  # rest between two readouts while a drag goes on
 
 
 def _pct(p: float) -> str:
@@ -44,6 +47,10 @@ class ReadoutPanel(QWidget):
         self.target: str | None = None
         self.job: workers.Job | None = None
         self._pending = False
+        self._gap = QTimer(self)
+        self._gap.setSingleShot(True)
+        self._gap.setInterval(GAP_MS)
+        self._gap.timeout.connect(lambda: self._pending and self.job is None and self._start())
         self._alphas = dict(state.alphas)
         self.worker_threads: set[int] = set()  # where readouts were computed (tests)
         self.setVisible(bool(state.bundle.has_classifier))
@@ -53,11 +60,15 @@ class ReadoutPanel(QWidget):
 
     def request(self) -> None:
         """Ask for a readout of the faces as they are now (coalesced while one runs)."""
+        if self.state.preview is not None:
+            return  # a walk playing in the canvas: the edited face itself has not changed
         changed = [k for k, v in self.state.alphas.items() if self._alphas.get(k, 0.0) != v]
         if changed:
             self.target = changed[-1]
+        if self.target is not None and not self.state.alphas.get(self.target):
+            self.target = None  # its slider is back at 0: nothing to follow
         self._alphas = dict(self.state.alphas)
-        if self.job is not None:
+        if self.job is not None or self._gap.isActive():
             self._pending = True
             return
         self._start()
@@ -81,14 +92,12 @@ class ReadoutPanel(QWidget):
     def _done(self, r: Readout) -> None:
         self.job = None
         self.show_readout(r)
-        if self._pending:
-            self._start()
+        self._gap.start()
 
     def _failed(self, e: Exception) -> None:
         self.job = None
         self.title.setText(f"Readout failed: {e}")
-        if self._pending:
-            self._start()
+        self._gap.start()
 
     def show_readout(self, r: Readout) -> None:
         self.current = r
@@ -96,7 +105,13 @@ class ReadoutPanel(QWidget):
             w = self.rows.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        lines = ([r.target] if r.target else []) + r.movers
+        lines = ([r.target] if r.target else []) + \
+            [n for n in r.movers if abs(r.change(n)) >= 0.005]
+        if not lines:
+            hint = QLabel("Move a slider: the classifier's view of the face follows here.")
+            hint.setWordWrap(True)
+            hint.setStyleSheet("color: gray;")
+            self.rows.addWidget(hint, 0, 0, 1, 2)
         for i, name in enumerate(lines):
             b, a = r.before[name], r.after[name]
             label = QLabel(name.replace("_", " ") + (" (slider)" if name == r.target else ""))

@@ -43,8 +43,10 @@ class SliderRow(QWidget):
         self.name = name
         self.state = panel.state
         short = name.split(":")[0] if discovered else name.replace("_", " ")
-        self.label = QLabel(short + (" (y)" if cond else ""))
+        self.label = QLabel()
         self.label.setFixedWidth(106)
+        self.label.setText(self.label.fontMetrics().elidedText(
+            short + (" (y)" if cond else ""), Qt.TextElideMode.ElideRight, 104))
         self.label.setToolTip(name)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(int(-RANGE * STEPS), int(RANGE * STEPS))

@@ -292,6 +292,36 @@ def test_sigterm_during_a_cli_export_leaves_no_part_file(tiny_model: Path,
     assert not out.exists() and not list(tmp_path.glob(".*part"))
 
 
+def test_hostile_model_metadata_fails_cleanly(tiny_model: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Metadata of the wrong types and NaN weights: one line each, never a traceback."""
+    import json
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(tiny_model), framework="pt") as f:
+        meta = json.loads(f.metadata()["face_explorer"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    n_attr = len(meta["attribute_names"])
+    nan_g = dict(tensors)
+    nan_g["G.to_rgb.0.weight"] = torch.full_like(tensors["G.to_rgb.0.weight"], float("nan"))
+    cases = [
+        (dict(provenance="hand made"), tensors, "provenance"),
+        (dict(attribute_names=list(range(n_attr))), tensors, "attribute_names"),
+        (dict(model_config={**meta["model_config"], "nz": 8.0}), tensors, "nz"),
+        ({}, {**tensors, "attr.directions.sampled": torch.zeros(2, 3)}, "sampled has shape"),
+        ({}, nan_g, "NaN or infinite"),
+    ]
+    for i, (change, ts, message) in enumerate(cases):
+        p = tmp_path / f"hostile{i}.safetensors"
+        save_file(ts, str(p), metadata={"face_explorer": json.dumps({**meta, **change})})
+        code, _, err = run(capsys, "sample", "--model", str(p), "--out", str(tmp_path / "s.png"))
+        assert code == 2 and message in err and "Traceback" not in err, (change, err)
+        assert len(err.strip().splitlines()) == 1
+
+
 def test_o_is_short_for_out(tiny_model: Path, tmp_path: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
     for name in SUBCOMMANDS:

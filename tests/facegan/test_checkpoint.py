@@ -248,6 +248,76 @@ def test_training_state_refuses_code(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_metadata_promising_huge_networks_is_refused_before_any_tensor_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ngf=1024 over a small file's tensors: refused from the header (it cost 3 GB and 15 s)."""
+    small = tmp_path / "small.safetensors"
+    _write(small)
+    huge = tmp_path / "huge.safetensors"
+    _rewrite_meta(small, huge, model_config=_cfg(ngf=1024, nef=1024, resolution=16).to_dict())
+    import facegan.checkpoint as ck
+
+    def no_read(*a: object, **kw: object) -> None:
+        raise AssertionError("tensor data read before the shapes were checked")
+
+    monkeypatch.setattr(ck, "safe_open", no_read)
+    with pytest.raises(ModelFileError, match=r"weights do not match.*the config needs \[1024"):
+        load_model(huge)
+
+
+def test_metadata_of_the_wrong_types_gives_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.safetensors"
+    _write(good)
+    cfg = _cfg().to_dict()
+    cases = [
+        (dict(attribute_names=[1, 2, 3]), "attribute_names.*list of names"),
+        (dict(attribute_names=[{"a": 1}, "Male", "Young"]), "attribute_names.*list of names"),
+        (dict(attribute_names="Smiling"), "attribute_names.*a list"),
+        (dict(attribute_names=["Smiling", "Smiling", "Young"]), "twice"),
+        (dict(model_config={**cfg, "nz": 8.0}), "nz must be a whole number"),
+        (dict(model_config={**cfg, "nz": True}), "nz must be a whole number"),
+        (dict(model_config={**cfg, "cond_attributes": "Smiling"}), "cond_attributes"),
+        (dict(model_config=[1, 2]), "model_config"),
+        (dict(provenance="made by hand"), "provenance.*JSON object"),
+        (dict(train_config=3), "train_config.*JSON object"),
+        (dict(step="seven"), "step.*integer"),
+        (dict(parts=["G", "X"]), "unknown network parts"),
+        (dict(parts="G"), "parts.*a list"),
+    ]
+    for i, (change, msg) in enumerate(cases):
+        p = tmp_path / f"m{i}.safetensors"
+        _rewrite_meta(good, p, **change)
+        with pytest.raises(ModelFileError, match=msg):
+            load_model(p)
+
+
+def _rewrite_tensor(src: Path, dst: Path, key: str, value: torch.Tensor) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors[key] = value
+    save_file(tensors, str(dst), metadata=meta)
+
+
+def test_wrong_sampled_directions_and_non_finite_weights_are_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.safetensors"
+    _write(good)
+    bad = tmp_path / "sampled.safetensors"
+    _rewrite_tensor(good, bad, "attr.directions.sampled", torch.zeros(2, 5))
+    with pytest.raises(ModelFileError, match="attr.directions.sampled has shape"):
+        load_model(bad)
+    mf = load_model(good)
+    for value in (float("nan"), float("inf")):
+        w = mf.tensors["G.project.0.weight"].clone()
+        w[0, 0, 0, 0] = value
+        p = tmp_path / f"g_{value}.safetensors"
+        _rewrite_tensor(good, p, "G.project.0.weight", w)
+        with pytest.raises(ModelFileError, match="G.project.0.weight holds 1 NaN or infinite"):
+            load_model(p)
+
+
 def test_sampled_directions_are_shape_checked(tmp_path: Path) -> None:
     """attr.directions.sampled must be one row per attribute name, nz wide; else a clear error."""
     cfg = _cfg()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -47,6 +48,15 @@ def test_the_window_fits_1024x640_with_docks_beside_a_shrunken_canvas(window, qt
 def test_every_control_of_every_tool_can_be_scrolled_into_view_at_1024x640(window, qtbot):
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: window.width() <= 1024, timeout=3000)
+    # The photo panel as it is with a photo open: scores, a long PSNR line, the whole photo.
+    photos, names = window.photos, window.bundle.attribute_names
+    for bars in (photos.bars, photos.edit_bars):
+        bars.set_items([(n, 0.5) for n in names[:6]])
+    photos.psnr.setText("Reconstruction error: PSNR 30.4 dB (fast encoding)")
+    big = QPixmap(600, 600)
+    big.fill(Qt.GlobalColor.gray)
+    photos.full.setPixmap(big)
+    photos.full.show()
     tools = window.tools
     for i in range(tools.count()):
         tools.setCurrentIndex(i)

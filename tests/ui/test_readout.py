@@ -43,3 +43,14 @@ def test_the_readout_follows_a_drag(window, qtbot):
     assert panel.worker_threads and threading.get_ident() not in panel.worker_threads
     texts = [panel.rows.itemAt(i).widget() for i in range(panel.rows.count())]
     assert any(getattr(w, "text", lambda: "")().endswith("(slider)") for w in texts)
+
+
+def test_the_readout_lets_go_of_a_slider_set_back_to_zero(window, qtbot):
+    panel = window.sliders.readout
+    name = next(n for n in window.state.slider_names if n in window.bundle.attribute_names)
+    window.sliders.rows[name].slider.setValue(200)
+    qtbot.waitUntil(lambda: panel.current is not None and panel.current.target == name,
+                    timeout=15000)
+    window.state.reset_alphas()
+    qtbot.waitUntil(lambda: panel.current.target is None, timeout=15000)
+    assert all(abs(panel.current.change(n)) < 1e-6 for n in panel.current.after)
