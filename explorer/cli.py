@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.cli_io import (
     CliError,
     check_out,
+    image_format,
     open_bundle,
     parse_seeds,
     parse_setting,
@@ -34,6 +35,8 @@ SUBCOMMANDS = ("sample", "edit", "interpolate", "analogy", "encode", "embed", "s
 PROG = "face-explorer"
 # explorer.core.directions.METHODS, spelled out so `--help` stays free of torch imports.
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
+MAX_FRAMES = 2000  # as the window's Frames box; GIF frames are all held in memory
+MAX_SIZE = 2048
 DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in the window
 
 
@@ -43,6 +46,7 @@ DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in 
 def cmd_sample(args: argparse.Namespace) -> int:
 
     seeds = parse_seeds(args.seeds)  # before loading: bad input fails fast
+    image_format(args.out)
     b = open_bundle(args)
     scene = _scene(b, args)
     save_grid(scene.draw(scene.request(b.seed_latents(seeds, args.psi))), args.out, args.cols,
@@ -74,6 +78,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
     if Path(args.source).is_dir():
         return _batch(args, photo_paths([args.source]), _edit_one, "edited")
+    if not args.paste_back:  # a photo pasted back keeps its own format
+        image_format(args.out)
     b = open_bundle(args)
     _edit_one(b, args.source, args.out, args)
     return 0
@@ -174,6 +180,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     if len(args.keyframes) < 2:
         raise CliError("give at least two keyframes (seeds, photos or .npy latents)")
+    if not 2 <= args.frames <= MAX_FRAMES:  # a 10,000-frame GIF once took 2.1 GB
+        raise CliError(f"--frames must be between 2 and {MAX_FRAMES}, got {args.frames}")
+    if not 2 <= args.size <= MAX_SIZE:
+        raise CliError(f"--size must be between 2 and {MAX_SIZE} pixels, got {args.size}")
+    if args.size % 2 and args.out.suffix.lower() in (".mp4", ".webm"):
+        raise CliError(f"--size {args.size} is odd, and MP4/WebM video needs even sides; use "
+                       f"{args.size - 1} or {args.size + 1} (or a .gif)")
+    check_out(args.out)
     b = open_bundle(args)
     scene = _scene(b, args)
     keys = [read_face(b, k, args, detail=not args.no_detail) for k in args.keyframes]
@@ -204,6 +218,7 @@ def cmd_analogy(args: argparse.Namespace) -> int:
 
     from explorer.core.analogy import analogy
 
+    image_format(args.out)
     b = open_bundle(args)
     scene = _scene(b, args)
     fa, fb, fc = (read_face(b, s, args, detail=not args.no_detail)
@@ -381,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-15", help="seed list, e.g. 1,4,10-13")
     p.add_argument("--cols", type=int, default=4, help="grid columns")
     p.add_argument("--size", type=int, default=128, help="pixels per face in the grid")
-    p.add_argument("-o", "--out", type=Path, default=Path("samples.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("samples.png"),
+                   help="output image: .png, .jpg or .webp")
     p.set_defaults(run=cmd_sample)
 
     p = sub.add_parser("edit", help="photo, folder or seed + --set Smiling=+1.5 --lock Male -> "
@@ -410,13 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
     _tune_args(p)
     p.add_argument("--size", type=int, default=256, help="output pixels per face")
     p.add_argument("-o", "--out", type=Path, default=Path("edited.png"),
-                   help="output image; a folder when SOURCE is a folder of photos")
+                   help="output image (.png, .jpg or .webp); a folder when SOURCE is a folder of "
+                        "photos")
     p.set_defaults(run=cmd_edit)
 
     p = sub.add_parser("interpolate", help="seeds/photos -> MP4, WebM or GIF", formatter_class=fmt)
     _common(p)
     p.add_argument("keyframes", nargs="+", metavar="SOURCE", help="two or more keyframes")
-    p.add_argument("--frames", type=int, default=96, help="number of frames")
+    p.add_argument("--frames", type=int, default=96,
+                   help=f"number of frames (at most {MAX_FRAMES})")
     p.add_argument("--fps", type=int, default=24, help="frames per second")
     p.add_argument("--mode", choices=("slerp", "lerp"), default="slerp", help="interpolation")
     p.add_argument("--easing", choices=("linear", "ease-in-out"), default="ease-in-out")
@@ -424,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-detail", action="store_true",
                    help="walk through photos' latents alone, without the detail their encoding "
                         "found (with it, a walk through a photo is drawn at psi 1)")
-    p.add_argument("--size", type=int, default=256, help="video side in pixels")
+    p.add_argument("--size", type=int, default=256,
+                   help="video side in pixels (even for MP4/WebM)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("-o", "--out", type=Path, default=Path("interpolation.mp4"),
                    help="output file; .mp4 (H.264), .webm (VP9) or .gif")
@@ -440,7 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use photos' latents alone, without the detail their encoding found "
                         "(with it, a photo C keeps its likeness in the result)")
     p.add_argument("--size", type=int, default=192, help="output pixels per face")
-    p.add_argument("-o", "--out", type=Path, default=Path("analogy.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("analogy.png"),
+                   help="output image: .png, .jpg or .webp")
     p.set_defaults(run=cmd_analogy)
 
     p = sub.add_parser("encode", help="photos -> latents (.npy), photo detail (_detail.npy) "
@@ -463,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color-by", metavar="ATTRIBUTE", help="colour atlas faces by this label")
     p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder")
     p.add_argument("--whole-image", action="store_true", help="use whole photos, no detection")
-    p.add_argument("-o", "--out", type=Path, default=Path("embedding.png"), help="output PNG")
+    p.add_argument("-o", "--out", type=Path, default=Path("embedding.png"),
+                   help="output figure (PNG, SVG, PDF, ...: from the suffix)")
     p.add_argument("--csv", type=Path, default=None, help="also write the points as CSV")
     p.set_defaults(run=cmd_embed)
 
@@ -476,6 +497,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-image", action="store_true", help="use the whole photo, no detection")
     p.set_defaults(run=cmd_score)
     return parser
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM raises SystemExit(143) in the main thread, so an export in progress removes its
+    part file on the way out (SIGKILL cannot be caught: the next export cleans those up)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -493,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from explorer.core.session import SessionError
     from explorer.core.video import ExportCancelled, ExportError
 
+    _exit_on_sigterm()
     user_errors = (CliError, BundleError, PhotoError, ExportError, ExportCancelled, SessionError,
                    ValueError, KeyError, OSError)
     try:

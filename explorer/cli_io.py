@@ -177,19 +177,43 @@ def resize_faces(images: np.ndarray, size: int | None) -> list[Any]:
     return out
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format for an output image's suffix; CliError for one we do not write."""
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CliError(f"cannot write {path.suffix or 'a file without a suffix'!r} images; "
+                       f"name the output {', '.join(IMAGE_FORMATS)}")
+    return fmt
+
+
 def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
-    """Save (n, h, w, 3) uint8 images as one PNG grid (atomic: a failure leaves no file)."""
-    import numpy as np
+    """Save (n, h, w, 3) uint8 images as one image grid in the format its suffix names (PNG,
+    JPEG, WebP), atomically: a part file with the umask's mode, renamed when complete."""
+    import os
+
     from PIL import Image
 
-    from facegan.files import atomic_write
-    from facegan.images import image_grid
+    from facegan.files import temp_beside
 
-    tiles = np.stack([np.asarray(t.convert("RGB")) for t in resize_faces(images, size)])
-    grid = image_grid(tiles, max(1, min(cols, len(tiles))), pad=0)
+    fmt = image_format(path)
+    tiles = resize_faces(images, size)
+    cols = max(1, min(cols, len(tiles)))
+    rows = (len(tiles) + cols - 1) // cols
+    w, h = tiles[0].size
+    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
+    for i, t in enumerate(tiles):
+        grid.paste(t, ((i % cols) * w, (i // cols) * h))
     check_out(path)
-    atomic_write(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"), suffix=".png",
-                 durable=False)
+    tmp = temp_beside(path)
+    try:
+        grid.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_out(path: Path) -> None:

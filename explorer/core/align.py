@@ -291,11 +291,12 @@ def find_face_aligned(
 ) -> tuple[np.ndarray, Alignment, FaceBox | None, list[FaceBox]]:
     """Detect, pick (`photos.pick_face`: PhotoError for none / several / tiny), align by the eyes
     and crop: (face (res, res, 3) uint8, alignment, box used, every box found)."""
-    from explorer.core.photos import detect_faces, pick_face
+    from explorer.core.photos import check_face_room, detect_faces, pick_face
 
     if whole_image:
         al = box_alignment(img, None, res)
         return warp_face(img, al, res), al, None, []
+    check_face_room(img)  # a 30000x20 strip: one line, not an OpenCV assertion in a detector
     found: list[tuple[FaceBox, Eyes | None]] = list(detect_landmarked(img))
     finder = "dlib"
     if not found:

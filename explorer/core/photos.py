@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,14 @@ def load_photo(src: str | Path | bytes) -> np.ndarray:
             raise PhotoError("unreadable", f"no such photo: {p}")
         if p.is_dir():
             raise PhotoError("unreadable", f"{p} is a folder, not a photo")
+        # A FIFO, socket or device named like a photo would block open() or read() forever (the
+        # window's encoder, and every photo queued after it, with it): only regular files open.
+        mode = os.stat(p).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket"
+                    if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode)
+                    or stat.S_ISBLK(mode) else "not a regular file")
+            raise PhotoError("unreadable", f"{p.name} is {kind}, not a photo file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -116,15 +126,40 @@ def _gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
 
 
+def check_face_room(img: np.ndarray) -> None:
+    """PhotoError 'no_face' for a photo too thin one way to hold a face (a 30000x20 strip): one
+    line, before any detector resizes it to nothing and fails an OpenCV assertion."""
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_FACE:
+        raise PhotoError(
+            "no_face", f"the photo is {w}x{h} px, too small one way to hold a face (at least "
+            f"{MIN_FACE} px each way); use the whole image or another photo")
+
+
 def detect_faces(img: np.ndarray) -> list[FaceBox]:
-    """Frontal faces found by OpenCV's Haar cascade, largest first (photo pixels)."""
+    """Frontal faces found by OpenCV's Haar cascade, largest first (photo pixels).
+
+    PhotoError 'no_face' for a photo too thin one way to hold a face (a 30000x20 strip), and
+    'unreadable' if OpenCV fails on it: one line, never an OpenCV assertion."""
+    check_face_room(img)
+    h, w = img.shape[:2]
+    try:
+        return _detect(img)
+    except Exception as e:  # cv2.error on a shape it was never meant for
+        last = (str(e).strip().splitlines() or [type(e).__name__])[-1][:160]
+        raise PhotoError("unreadable", f"face detection failed on this {w}x{h} photo ({last})"
+                         ) from None
+
+
+def _detect(img: np.ndarray) -> list[FaceBox]:
     import cv2
 
     h, w = img.shape[:2]
     k = min(1.0, DETECT_SIDE / max(h, w))
     gray = _gray(img)
     if k < 1.0:
-        gray = cv2.resize(gray, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, (max(1, round(w * k)), max(1, round(h * k))),
+                          interpolation=cv2.INTER_AREA)
     # A face that touches the border (tightly cropped photos such as UTKFace's) is missed by the
     # cascade half the time; a replicated 15% margin finds 94 of 100 instead of 54.
     pad = round(PAD * max(gray.shape))

@@ -287,10 +287,11 @@ class Scene:
                 "custom_dirs": [(n, v.copy()) for n, v in self.custom_dirs]}
 
     def changed_fields(self, snap: dict[str, Any]) -> set[str]:
-        return {k for k in UNDOABLE if not same_value(getattr(self, k), snap[k])}
+        return {k for k in UNDOABLE if k in snap and not same_value(getattr(self, k), snap[k])}
 
     def restore(self, snap: dict[str, Any]) -> set[str]:
-        """Set the undoable fields from `snap`; return the names of those that changed."""
+        """Set the undoable fields from `snap` (all of them, or only those an undo step
+        changed); return the names of those that changed."""
         changed = self.changed_fields(snap)
         for k in changed:
             v = snap[k]
@@ -303,16 +304,18 @@ class Scene:
 
     # Session schema.
     def to_dict(self) -> dict[str, Any]:
+        """The scene as plain values and numpy arrays (the session file keeps arrays apart)."""
         f = self.face
         return {
             "model_path": str(getattr(self.bundle, "path", "")),
             "seed": self.seed, "psi": self.psi, "grid": self.grid,
             "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
-            "custom_z": None if f is None else f.z.tolist(),
-            "custom_detail": None if f is None or f.detail is None else f.detail.tolist(),
+            "custom_z": None if f is None else f.z,
+            "custom_detail": None if f is None else f.detail,
             "custom_label": "" if f is None else f.label,
             "custom_tuned": tuned_bytes(None if f is None else f.tuned),
-            "custom_dirs": [{"name": n, "vector": v.tolist()} for n, v in self.custom_dirs],
+            "custom_dirs": [{"name": n, "vector": v} for n, v in self.custom_dirs],
+            "keep_detail": self.keep_detail,
         }
 
     def from_dict(self, d: dict[str, Any]) -> dict[str, Any]:
@@ -326,12 +329,12 @@ class Scene:
         methods = available_methods(self.bundle)
         return {"seed": int(d.get("seed", 0)), "psi": float(d.get("psi", DEFAULT_PSI)),
                 "grid": int(d.get("grid", 1)),
-                "alphas": {str(k): float(v) for k, v in d.get("alphas", {}).items()},
-                "locks": set(d.get("locks", [])),
+                "alphas": {str(k): float(v) for k, v in (d.get("alphas") or {}).items()},
+                "locks": set(d.get("locks", []) or []),
                 "method": method if method in methods else default_method(self.bundle),
                 "face": face,
-                "custom_dirs": [(c["name"], _vector(c["vector"])) for c in
-                                d.get("custom_dirs", [])]}
+                "custom_dirs": [(str(c["name"]), _vector(c["vector"])) for c in
+                                d.get("custom_dirs", []) or []]}
 
     def fitting_tuned(self, v: Any) -> Any:
         """Saved tuned weights (safetensors bytes as uint8), or None where absent or made for
@@ -356,15 +359,15 @@ class Scene:
 
 def session_dict(scene: Scene, favourites: Sequence[Favourite],
                  photos: Sequence[Photo]) -> dict[str, Any]:
-    """Everything a session file holds, as JSON-able values."""
+    """Everything a session file holds about the scene, favourites and photos (with their
+    crops), as plain values and numpy arrays (`explorer.core.session` stores arrays compactly)."""
     d = scene.to_dict()
-    d["favourites"] = [{"name": f.name, "z": f.z.tolist(),
-                        "detail": None if f.detail is None else f.detail.tolist(),
+    d["favourites"] = [{"name": f.name, "z": f.z, "detail": f.detail,
                         "tuned": tuned_bytes(f.tuned)}
                        for f in favourites]
-    d["photos"] = [{"name": p.name, "path": p.path, "z": p.z.tolist(), "psnr": p.psnr,
-                    "top": [list(t) for t in p.top],
-                    "detail": None if p.detail is None else p.detail.tolist(),
+    d["photos"] = [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr,
+                    "top": [list(t) for t in p.top], "detail": p.detail,
+                    "face": p.face, "recon": p.recon,
                     "tuned": tuned_bytes(p.tuned), "alignment": _alignment_dict(p.alignment)}
                    for p in photos]
     return d
@@ -372,18 +375,32 @@ def session_dict(scene: Scene, favourites: Sequence[Favourite],
 
 def read_session(scene: Scene, d: dict[str, Any]
                  ) -> tuple[dict[str, Any], list[Favourite], list[Photo]]:
-    """A session dict -> (the scene's undoable fields, favourites, photos)."""
-    favourites = [Favourite(f["name"], _vector(f["z"]), scene.fitting_detail(f.get("detail")),
+    """A session dict -> (the scene's undoable fields, favourites, photos). It is checked
+    against the model first: SessionError lists what does not fit (`check_session`)."""
+    from explorer.core.session import check_session
+
+    check_session(d, int(scene.bundle.nz), tuple(scene.bundle.detail_shape))
+    favourites = [Favourite(str(f.get("name", "★")), _vector(f["z"]),
+                            scene.fitting_detail(f.get("detail")),
                             scene.fitting_tuned(f.get("tuned")))
-                  for f in d.get("favourites", [])]
-    photos = [Photo(p["name"], p.get("path", ""), _vector(p["z"]),
+                  for f in d.get("favourites", []) or []]
+    photos = [Photo(str(p.get("name", "photo")), str(p.get("path", "")), _vector(p["z"]),
+                    face=_image(p.get("face")), recon=_image(p.get("recon")),
                     psnr=float(p.get("psnr", float("nan"))),
-                    top=[(str(a), float(b)) for a, b in p.get("top", [])],
+                    top=[(str(a), float(b)) for a, b in p.get("top", []) or []],
                     detail=scene.fitting_detail(p.get("detail")),
                     tuned=scene.fitting_tuned(p.get("tuned")),
                     alignment=_alignment_of(p.get("alignment")))
-              for p in d.get("photos", [])]
+              for p in d.get("photos", []) or []]
     return scene.from_dict(d), favourites, photos
+
+
+def _image(v: Any) -> np.ndarray | None:
+    """A saved (h, w, 3) uint8 crop or reconstruction, or None."""
+    if v is None:
+        return None
+    a = np.asarray(v)
+    return a if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3 else None
 
 
 def _tuned_key(t: Any) -> str | None:

@@ -158,6 +158,9 @@ def export_video(
         raise ExportError(f"fps must be between 1 and 240, got {fps}")
     if size is not None and size < 2:
         raise ExportError(f"size must be at least 2 pixels, got {size}")
+    if size is not None and size % 2 and suffix != ".gif":  # yuv420p: never a silent 254
+        raise ExportError(f"size {size} is odd, and {FORMATS[suffix]} needs even sides; use "
+                          f"{size - 1} or {size + 1} (or a GIF)")
     if not path.parent.is_dir():
         raise ExportError(f"the folder {path.parent} does not exist")
     total = n_frames
@@ -172,7 +175,7 @@ def export_video(
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")
 
-    def write(tmp: str) -> None:
+    def write(tmp: str) -> None:  # a part file with the umask's mode (facegan.files)
         if cancel is not None and cancel():
             raise ExportCancelled(f"export to {path.name} cancelled")
         if suffix == ".gif":
@@ -182,7 +185,7 @@ def export_video(
             _write_av(frames, tmp, fmt, codec, fps, size, step)
 
     try:
-        atomic_write(path, write, suffix=suffix + ".part", durable=False)
+        atomic_write(path, write, suffix=suffix, durable=False)
     except (ExportCancelled, ExportError):
         raise
     except BaseException as e:

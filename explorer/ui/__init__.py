@@ -3,7 +3,3 @@
 Panels live one per module and talk to an :class:`~explorer.ui.state.ExplorerState`; the main window
 only assembles them. Compute goes through :mod:`explorer.core`; no torch is imported here.
 """
-
-from explorer.ui import qt_fixes as _qt_fixes
-
-_qt_fixes.apply()

@@ -128,8 +128,43 @@ class AnalogyPanel(QWidget):
         lay.addWidget(self.strip)
         lay.addStretch(1)
         self.strength.valueChanged.connect(self.update_result)
+        # The slots and the strength are part of the session, and unsaved work when they change.
+        state.register_session_part("analogy", self.session_data, self.restore_session)
+        self.strength.valueChanged.connect(lambda *_: state.mark_changed())
+        for slot in self.slots.values():
+            slot.changed.connect(state.mark_changed)
         self.use.clicked.connect(lambda: self.result_z is not None and state.load_latent(
             self.result_z, "analogy result", detail=self.result_detail))
+
+    # Sessions.
+    def session_data(self) -> dict:
+        return {"slots": {n: {"z": s.z, "detail": s.detail} for n, s in self.slots.items()
+                          if s.z is not None},
+                "strength": self.strength.value()}
+
+    def restore_session(self, d: dict) -> None:
+        """Put saved slots and strength back ({}: an older session without them)."""
+        for n, slot in self.slots.items():
+            slot.z = slot.detail = None
+            slot.clear()
+            slot.setText(f"{n}\ndrop a face")
+        self.result_z = self.result_detail = self.result_image = self.strip_images = None
+        self.result.clear()
+        self.result.setText("A − B + C")
+        self.strip.clear()
+        self.use.setEnabled(False)
+        strength = d.get("strength")
+        if isinstance(strength, (int, float)) and not isinstance(strength, bool):
+            self.strength.blockSignals(True)
+            self.strength.setValue(float(strength))
+            self.strength.blockSignals(False)
+        slots = d.get("slots") or {}
+        for n in "ABC":
+            s = slots.get(n) if isinstance(slots, dict) else None
+            if isinstance(s, dict) and s.get("z") is not None:
+                detail = s.get("detail")
+                self.set_slot(n, np.asarray(s["z"], np.float32).reshape(-1),
+                              None if detail is None else np.asarray(detail, np.float32))
 
     def _render(self, z: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
         """Faces at the window's ψ; with a photo's detail (one for all), as the photo is drawn."""

@@ -133,6 +133,7 @@ class CanvasPanel(QWidget):
     """
 
     stats = Signal(float, float)  # render ms, painted frames per second
+    failed = Signal(str)  # a render that could not be drawn, in words (the window shows it)
     firstFace = Signal(object)  # (res, res, 3) uint8: the first face as just drawn
 
     def __init__(self, state: ExplorerState, service: RenderService, sync: bool = False,
@@ -239,7 +240,15 @@ class CanvasPanel(QWidget):
 
     def refresh(self) -> int:
         """Ask for the state's current faces (part of a grid while a slider is dragged: see
-        `set_dragging`); returns the request id."""
+        `set_dragging`); returns the request id (-1 when the request could not be made: the
+        reason is shown, not raised into Qt's event loop)."""
+        try:
+            return self._request()
+        except Exception as e:
+            self._failed(f"{type(e).__name__}: {e}")
+            return -1
+
+    def _request(self) -> int:
         req = self.state.render_request()
         n = len(req.z)
         tuned = req.tuned if req.tuned and any(t is not None for t in req.tuned) else None
@@ -282,7 +291,11 @@ class CanvasPanel(QWidget):
         self.firstFace.emit(self.images[0])
 
     def _failed(self, msg: str) -> None:
-        self.error.setText(f"Render failed: {msg}")
+        self.show_error(f"Render failed: {msg}")
+        self.failed.emit(f"Render failed: {msg}")
+
+    def show_error(self, msg: str) -> None:
+        self.error.setText(msg)
         self.error.show()
 
     def _on_painted(self, frame_id: int) -> None:

@@ -173,6 +173,16 @@ class InterpolationPanel(QWidget):
             lambda it: state.load_latent(self.keys.latent(self.keys.row(it)),
                                          str(it.data(LABEL_ROLE)),
                                          detail=self.keys.detail(self.keys.row(it))))
+        # Keyframes and settings are part of the session, and unsaved work when they change.
+        state.register_session_part("interpolation", self.session_data, self.restore_session)
+        model = self.keys.model()
+        for sig in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+            sig.connect(lambda *_: state.mark_changed())
+        for w in (self.mode, self.easing, self.size):
+            w.currentIndexChanged.connect(lambda *_: state.mark_changed())
+        for w in (self.frames, self.fps):
+            w.valueChanged.connect(lambda *_: state.mark_changed())
+        self.loop.toggled.connect(lambda *_: state.mark_changed())
 
     def _add_some(self, what: str, faces: list) -> None:
         """Ask which of the photos (or favourites) to add, all ticked to start."""
@@ -190,6 +200,39 @@ class InterpolationPanel(QWidget):
         img = scene.draw(scene.request(z, [detail], edit=False))[0]
         self.keys.add_face(label, z, img, detail)
         self.info.setText(f"{self.keys.count()} keyframes.")
+
+    # Sessions.
+    def session_data(self) -> dict:
+        """Keyframes (label, latent, photo detail) and the walk's settings."""
+        from explorer.ui.face_list import LABEL_ROLE
+
+        return {
+            "keyframes": [{"label": str(self.keys.item(i).data(LABEL_ROLE)),
+                           "z": self.keys.latent(i), "detail": self.keys.detail(i)}
+                          for i in range(self.keys.count())],
+            "mode": self.mode.currentText(), "easing": self.easing.currentText(),
+            "frames": self.frames.value(), "loop": self.loop.isChecked(),
+            "fps": self.fps.value(), "size": self.size.currentText(),
+        }
+
+    def restore_session(self, d: dict) -> None:
+        """Put saved keyframes and settings back ({}: an older session without them)."""
+        self.stop()
+        self.keys.clear()
+        for k in d.get("keyframes", []) or []:
+            detail = k.get("detail")
+            self.add_keyframe(np.asarray(k["z"], np.float32).reshape(-1),
+                              str(k.get("label", "keyframe")),
+                              None if detail is None else np.asarray(detail, np.float32))
+        for combo, key in ((self.mode, "mode"), (self.easing, "easing"), (self.size, "size")):
+            if str(d.get(key)) in [combo.itemText(i) for i in range(combo.count())]:
+                combo.setCurrentText(str(d[key]))
+        for box, key in ((self.frames, "frames"), (self.fps, "fps")):
+            if isinstance(d.get(key), int) and not isinstance(d.get(key), bool):
+                box.setValue(d[key])
+        self.loop.setChecked(bool(d.get("loop", False)))
+        self.info.setText(f"{self.keys.count()} keyframes." if self.keys.count()
+                          else "Add two or more keyframes.")
 
     def walk(self) -> np.ndarray:
         """(frames, nz) latents of the walk (no slider edits)."""

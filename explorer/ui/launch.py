@@ -75,6 +75,11 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("face-explorer")
+    from explorer.ui.qt_check import refcount_leak
+
+    leak = refcount_leak()
+    if leak:
+        print(f"face-explorer: warning: {leak}", file=sys.stderr)
     from explorer.ui.startup import StartupSplash, last_frame_path, probe, save_last_frame
 
     # The last session's face, on screen before torch and the model load (~2 s).
@@ -105,9 +110,10 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
         return fail(str(e))
     except Exception as e:  # anything else the loader did not foresee
         return fail(f"cannot open the model: {type(e).__name__}: {e}")
-    from explorer.ui.main_window import MainWindow
+    from explorer.ui.main_window import MainWindow, install_error_hook
 
     win = MainWindow(bundle)
+    install_error_hook(win)
     canvas = win.canvas.canvas
 
     def live(_frame_id: int) -> None:
@@ -127,6 +133,9 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
     canvas.painted.connect(live)
     app.aboutToQuit.connect(keep_last_frame)
     win.show()
+    win.offer_restore()  # after a crash: bring back what was autosaved
+    if leak:
+        win.statusBar().showMessage(leak)
     if args.session:
         win.open_session(args.session)
     if args.photos:

@@ -6,9 +6,10 @@ It holds no editing logic: panels talk to the :class:`ExplorerState`; menu actio
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -89,6 +90,49 @@ def fit_screen(win: QWidget, width: int, height: int) -> QSize:
     return QSize(min(width, avail.width()), min(height, avail.height()))
 
 
+AUTOSAVE_MS = 60_000  # unsaved work is written to the autosave folder this often
+
+
+def autosave_folder() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".local" / "share" / "face-explorer") / "autosave"
+
+
+def crashed_autosaves(folder: Path) -> list[Path]:
+    """Autosaves left by windows that did not close (their process is gone), newest first."""
+    from facegan.files import pid_alive
+
+    found = []
+    for p in folder.glob("autosave-*.json"):
+        pid = p.stem.removeprefix("autosave-")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            found.append(p)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def install_error_hook(window: MainWindow) -> None:
+    """Errors raised inside Qt slots reach sys.excepthook (PySide prints them there): show them
+    in the window too, not only on stderr."""
+    import sys
+    import traceback
+
+    def hook(kind, value, tb) -> None:
+        traceback.print_exception(kind, value, tb)
+        try:
+            window.show_error(f"Something went wrong: {kind.__name__}: {value}")
+        except RuntimeError:  # the window is gone
+            pass
+
+    sys.excepthook = hook
+
+
+def remove_session_files(path: Path) -> None:
+    from explorer.core.session import arrays_files
+
+    for f in [path, *arrays_files(path)]:
+        f.unlink(missing_ok=True)
+
+
 class MainWindow(QMainWindow):
     """The face-explorer window for one model.
 
@@ -153,12 +197,25 @@ class MainWindow(QMainWindow):
             lambda ms, fps: self.stats.setText(f"render {ms:.1f} ms · {fps:.0f} fps"))
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.canvas.failed.connect(lambda m: self.statusBar().showMessage(m, 15000))
         self.canvas.firstFace.connect(self.photos.show_edit_scores)
         self._menus()
         self._tips = TooltipWrapper(self)
         QApplication.instance().installEventFilter(self._tips)
         self.resize(fit_screen(self, 1366, 740))
         self.canvas.refresh()
+
+        # Unsaved work: the title's [*], a question before quitting, an autosave to restore.
+        self.setWindowTitle(f"Face explorer — {bundle.name}[*]")
+        self.session_path: Path | None = None
+        self._saved_revision = self.state.revision
+        self.autosave_path = autosave_folder() / f"autosave-{os.getpid()}.json"
+        self._autosaved_revision = self.state.revision
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.state.changed.connect(lambda: self.setWindowModified(self.unsaved()))
 
     def _dock(self, title: str, w: QWidget, area: Qt.DockWidgetArea, width: int) -> None:
         d = QDockWidget(title, self)
@@ -295,22 +352,90 @@ class MainWindow(QMainWindow):
             except Exception as e:
                 QMessageBox.warning(self, "Export PNG", str(e))
 
-    def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session",
-                                              prefs.start_path("session.json"),
-                                              "Session (*.json)")
-        if path:
-            prefs.remember(path)
-            self.save_session(path)
+    def save_session_dialog(self) -> bool:
+        start = str(self.session_path) if self.session_path else prefs.start_path("session.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "Session (*.json)")
+        if not path:
+            return False
+        prefs.remember(path)
+        return self.save_session(path)
 
-    def save_session(self, path: str | Path) -> None:
+    def save_session(self, path: str | Path) -> bool:
         try:
             save_session_file(path, self.state)
         except Exception as e:
             QMessageBox.warning(self, "Save session", f"Could not save the session: {e}")
-            return
+            return False
         self._add_recent(str(path))
+        self.session_path = Path(path)
+        self._mark_saved()
         self.statusBar().showMessage(f"Session saved to {path}", 5000)
+        return True
+
+    # Unsaved work.
+    def unsaved(self) -> bool:
+        """True when something a session saves changed since the last save or open."""
+        return self.state.revision != self._saved_revision
+
+    def _mark_saved(self) -> None:
+        self._saved_revision = self.state.revision
+        self.setWindowModified(False)
+
+    def autosave(self) -> Path | None:
+        """Write unsaved work to this window's autosave file (a crash loses a minute at most)."""
+        if not self.unsaved() or self.state.revision == self._autosaved_revision:
+            return None
+        try:
+            save_session_file(self.autosave_path, self.state)
+        except Exception as e:
+            self.statusBar().showMessage(f"Autosave failed: {e}", 8000)
+            return None
+        self._autosaved_revision = self.state.revision
+        return self.autosave_path
+
+    def ask_restore(self, path: Path) -> bool:
+        if QApplication.platformName() == "offscreen":
+            return False  # nobody to ask; the file is kept for a window that can
+        answer = QMessageBox.question(
+            self, "Restore unsaved work",
+            "Face explorer did not close properly last time. Restore the work it autosaved "
+            f"({Path(path).name})?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def offer_restore(self) -> bool:
+        """After a crash: offer the newest autosave left behind; True when it was restored.
+        Whatever the answer, the crashed windows' autosaves are then removed."""
+        found = crashed_autosaves(self.autosave_path.parent)
+        if not found or not self.ask_restore(found[0]):
+            return False
+        err = open_session(found[0], self.state)
+        if err:
+            QMessageBox.warning(self, "Restore unsaved work", err)
+            return False
+        for f in found:
+            remove_session_files(f)
+        self.autosave()  # the restored work is this window's unsaved work now
+        self.statusBar().showMessage("Restored the work autosaved before the crash; save it "
+                                     "to keep it", 10000)
+        return True
+
+    def ask_unsaved(self) -> str:
+        """'save', 'discard' or 'cancel' for closing with unsaved work."""
+        if QApplication.platformName() == "offscreen":
+            return "discard"  # a headless run has nobody to ask (the autosave is removed too)
+        answer = QMessageBox.question(
+            self, "Unsaved work", "Save this session before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+
+    def show_error(self, msg: str) -> None:
+        """A failure the user must see (a render, an action that raised): in the status bar and
+        on the canvas, never only on stderr."""
+        self.statusBar().showMessage(msg, 15000)
+        self.canvas.show_error(msg)
 
     def open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", prefs.start_path(),
@@ -325,6 +450,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Open session", err)
             return False
         self._add_recent(str(path))
+        self.session_path = Path(path)
+        self._mark_saved()
         return True
 
     def _add_recent(self, path: str) -> None:
@@ -384,6 +511,13 @@ class MainWindow(QMainWindow):
             e.acceptProposedAction()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802
+        if self.unsaved():
+            choice = self.ask_unsaved()
+            if choice == "cancel" or (choice == "save" and not self.save_session_dialog()):
+                e.ignore()
+                return
+        self.autosave_timer.stop()
+        remove_session_files(self.autosave_path)  # a clean close: nothing to restore
         QApplication.instance().removeEventFilter(self._tips)
         self.monitor.stop()
         self.interpolation.stop()

@@ -481,6 +481,9 @@ class PhotoPanel(QWidget):
         return True
 
     def rebuild_list(self) -> None:
+        self.keep_detail.blockSignals(True)  # a session brings its own setting
+        self.keep_detail.setChecked(self.state.keep_detail)
+        self.keep_detail.blockSignals(False)
         self.list.clear()
         for p in self.state.photos:
             if p.recon is None:  # reopened from a session: only the latent was saved

@@ -14,18 +14,22 @@ def save_session_file(path: str | Path, state: ExplorerState) -> None:
 
 
 def open_session(path: str | Path, state: ExplorerState) -> str | None:
-    """Load ``path`` into ``state``; return a user-facing error message, or None on success."""
-    from explorer.core.session import load_session
+    """Load ``path`` into ``state``; return a user-facing error message, or None on success.
+    A session that does not fit the model is refused whole, saying why, and changes nothing."""
+    from explorer.core.session import SessionError, load_session
 
+    name = Path(path).name
     try:
         d = load_session(path)
     except Exception as e:  # unreadable / not a session: tell the user, keep the app usable
-        return f"{Path(path).name} is not a readable session: {e}"
+        return f"{name} is not a readable session: {e}"
     try:
         state.from_session(d)
+    except SessionError as e:
+        return f"{name}: {e}"
     except Exception as e:
-        return f"{Path(path).name}: the session does not fit this model ({e})"
+        return f"{name}: the session does not fit this model ({type(e).__name__}: {e})"
     model = d.get("model_path")
-    if model and Path(model).name != Path(str(state.bundle.path)).name:
-        state.message.emit(f"Session was saved with model {Path(model).name}")
+    if model and Path(str(model)).name != Path(str(state.bundle.path)).name:
+        state.message.emit(f"Session was saved with model {Path(str(model)).name}")
     return None

@@ -10,6 +10,7 @@ into each other. Every edit that changes the faces goes through :class:`StateCom
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,17 @@ from explorer.core.scene import (
 __all__ = ["EditedFace", "ExplorerState", "Favourite", "Photo", "StateCommand"]
 
 
+UNDO_LIMIT = 200  # undo steps kept (a drag is one); older ones are dropped
+
+
 class StateCommand(QUndoCommand):
-    """Swap between two snapshots of the undoable fields; same ``merge_id`` commands merge."""
+    """Swap the fields one edit changed between their values before and after it.
+
+    A command holds only the fields its edit changed, sharing their values with the scene (faces
+    are frozen, arrays never written in place), so a long session's undo history stays small.
+    Same ``merge_id`` commands merge: :meth:`ExplorerState._push` folds a drag's next value into
+    the open command itself, so a drag of thousands of changes is one small command.
+    """
 
     def __init__(self, state: ExplorerState, before: dict[str, Any], after: dict[str, Any],
                  text: str, merge_id: int = -1) -> None:
@@ -46,7 +56,11 @@ class StateCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt API)
         if not isinstance(other, StateCommand) or other.id() != self._merge_id:
             return False
-        self.after = other.after
+        self.after = {**self.after, **other.after}
+        self.before = {**{k: v for k, v in other.before.items() if k not in self.before},
+                       **self.before}
+        # PySide keeps the Python side of a merged command alive after Qt deletes it: empty it.
+        other.before, other.after = {}, {}
         return True
 
     def redo(self) -> None:
@@ -74,17 +88,22 @@ class ExplorerState(QObject):
     favouritesChanged = Signal()
     photosChanged = Signal()
     message = Signal(str)  # a line for the status bar
+    changed = Signal()  # anything a session saves (see ``revision``)
 
     def __init__(self, bundle: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bundle = bundle
         self.scene = Scene(bundle)
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.preview: EditedFace | None = None  # interpolation playback (not undoable)
         self.favourites: list[Favourite] = []
         self.photos: list[Photo] = []
-        self._merge_ids: dict[tuple[str, int], int] = {}
-        self._epoch = 0
+        self._merge_ids: dict[str, int] = {}  # merge key -> undo command id, this drag only
+        self._last_merge_id = 0
+        self.revision = 0  # counts changes to what a session saves (unsaved-work checks)
+        self._parts: dict[str, tuple[Callable[[], dict[str, Any]],
+                                     Callable[[dict[str, Any]], None]]] = {}
 
     # The scene's fields, read-only here (edits go through the undoable setters below).
     seed = property(lambda self: self.scene.seed)
@@ -173,6 +192,7 @@ class ExplorerState(QObject):
     def set_keep_detail(self, keep: bool) -> None:
         self.scene.keep_detail = bool(keep)
         self.renderChanged.emit()
+        self.mark_changed()
 
     def current_face(self) -> EditedFace:
         """The first canvas face as drawn now (edits applied, the detail it is drawn with)."""
@@ -199,14 +219,25 @@ class ExplorerState(QObject):
         return self.scene.snapshot()
 
     def _push(self, text: str, merge_key: str | None = None, **changes: Any) -> None:
-        before = self.snapshot()
-        after = {**before, **changes}
-        if all(same_value(before[k], after[k]) for k in changes):
+        """Push an undo step holding only `changes` (and their values before)."""
+        snap = self.snapshot()
+        before = {k: snap[k] for k in changes}
+        if all(same_value(before[k], changes[k]) for k in changes):
             return
         mid = -1
         if merge_key is not None:
-            mid = self._merge_ids.setdefault((merge_key, self._epoch), len(self._merge_ids) + 1)
-        self.undo_stack.push(StateCommand(self, before, after, text, mid))
+            if merge_key not in self._merge_ids:
+                self._last_merge_id += 1
+                self._merge_ids[merge_key] = self._last_merge_id
+            mid = self._merge_ids[merge_key]
+            stack = self.undo_stack
+            top = stack.command(stack.count() - 1) if stack.count() else None
+            if (isinstance(top, StateCommand) and top.id() == mid
+                    and stack.index() == stack.count() and set(changes) <= set(top.after)):
+                top.after = {**top.after, **changes}  # the drag goes on: the same undo step
+                self._apply(top.after)
+                return
+        self.undo_stack.push(StateCommand(self, before, changes, text, mid))
 
     def _apply(self, snap: dict[str, Any]) -> None:
         changed = self.scene.restore(snap)
@@ -221,10 +252,11 @@ class ExplorerState(QObject):
         if changed & {"seed", "psi", "grid", "face"}:
             self.viewChanged.emit()
         self.renderChanged.emit()
+        self.mark_changed()
 
     def end_drag(self) -> None:
         """Close the current slider drag so the next one is a separate undo step."""
-        self._epoch += 1
+        self._merge_ids.clear()
 
     def set_alpha(self, name: str, value: float) -> None:
         if name in self.locks:
@@ -312,6 +344,7 @@ class ExplorerState(QObject):
                         self.scene.fitting_detail(detail), tuned)
         self.favourites.append(fav)
         self.favouritesChanged.emit()
+        self.mark_changed()
         self.message.emit(f"Starred {fav.name}")
         return fav
 
@@ -319,18 +352,44 @@ class ExplorerState(QObject):
         if 0 <= index < len(self.favourites):
             del self.favourites[index]
             self.favouritesChanged.emit()
+            self.mark_changed()
 
     def add_photo(self, photo: Photo) -> None:
         self.photos.append(photo)
         self.photosChanged.emit()
+        self.mark_changed()
 
     # Sessions (the schema is the scene's; explorer.core.session writes the file).
+    def register_session_part(self, key: str, save: Callable[[], dict[str, Any]],
+                              restore: Callable[[dict[str, Any]], None]) -> None:
+        """A panel's own part of a session (interpolation keyframes, analogy slots): ``save()``
+        gives plain data and arrays; ``restore(data)`` puts it back ({} for an old session)."""
+        self._parts[key] = (save, restore)
+
+    def mark_changed(self) -> None:
+        """Something a session saves changed (the window asks before losing it)."""
+        self.revision += 1
+        try:
+            self.changed.emit()
+        except RuntimeError:  # a panel's list emptied while its window is being destroyed
+            pass
+
     def to_session(self) -> dict[str, Any]:
-        return session_dict(self.scene, self.favourites, self.photos)
+        """Everything the user built: the scene, favourites, photos and the panels' parts."""
+        d = session_dict(self.scene, self.favourites, self.photos)
+        for key, (save, _) in self._parts.items():
+            d[key] = save()
+        return d
 
     def from_session(self, d: dict[str, Any]) -> None:
-        """Restore a session: one undo step for the edits, collections replaced."""
-        fields, self.favourites, self.photos = read_session(self.scene, d)
+        """Restore a session: checked against the model first (SessionError says what does not
+        fit, and nothing changes); one undo step for the edits, collections replaced."""
+        fields, favourites, photos = read_session(self.scene, d)
+        self.favourites, self.photos = favourites, photos
+        self.scene.keep_detail = bool(d.get("keep_detail", True))
         self._push("Open session", **fields)
         self.favouritesChanged.emit()
         self.photosChanged.emit()
+        for key, (_, restore) in self._parts.items():
+            part = d.get(key)
+            restore(part if isinstance(part, dict) else {})

@@ -77,10 +77,23 @@ def start(fn: Callable[[Callable[[float], None], Callable[[], bool]], Any],
         job.signals.finished.connect(on_done)
     if on_error is not None:
         job.signals.failed.connect(on_error)
-    job.signals.finished.connect(lambda *_: _JOBS.discard(job))
-    job.signals.failed.connect(lambda *_: _JOBS.discard(job))
+    job.signals.finished.connect(lambda *_: _forget(job))
+    job.signals.failed.connect(lambda *_: _forget(job))
     QThreadPool.globalInstance().start(job)
     return job
+
+
+def _forget(job: Job) -> None:
+    """After the job's own callbacks ran: drop it, and delete its signals object, whose Qt
+    connections (these lambdas) hold the job in a cycle Python's collector cannot see; without
+    this every job, its function and what that holds stayed in memory for good."""
+    _JOBS.discard(job)
+    job.signals.deleteLater()
+    job.fn = None
+
+
+def busy() -> bool:
+    return bool(_JOBS)
 
 
 def cancel_all() -> None:

@@ -132,6 +132,10 @@ def test_encode_score_interpolate_embed_with_a_photo(
         (["interpolate", "1", "2", "--out", "x.avi"], "unknown video format"),
         (["embed", "--color-by", "Nope"], "unknown attribute 'Nope'"),
         (["sample", "--out", "no/such/folder/s.png"], "does not exist"),
+        (["sample", "--out", "s.gifx"], "cannot write '.gifx' images"),
+        (["interpolate", "1", "2", "--size", "255"], "--size 255 is odd"),
+        (["interpolate", "1", "2", "--frames", "10000", "--out", "x.gif"],
+         "--frames must be between 2 and 2000"),
     ],
 )
 def test_bad_input_fails_cleanly(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -166,6 +170,126 @@ def test_console_script_runs_headless(tiny_model: Path, tmp_path: Path) -> None:
                           str(tiny_model)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such photo" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@needs(UTKFACE)
+def test_encode_batch_goes_past_a_fifo_and_a_strip(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A FIFO named like a photo and a 30000x20 image each give one line; the batch goes on."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (30000, 20), (120, 100, 90)).save(strip)
+    good = sorted(UTKFACE.glob("*.jpg"))[0]
+
+    def release() -> None:  # if the reader hangs on the FIFO, give it EOF so the test can fail
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+    watchdog = threading.Timer(20.0, release)
+    watchdog.start()
+    try:
+        code, out, err = run(capsys, "encode", str(fifo), str(strip), str(good), "--model",
+                             str(tiny_model), "--budget", "0.05", "--threads", "1", "--out",
+                             str(tmp_path / "enc"))
+    finally:
+        watchdog.cancel()
+    assert code == 2 and "Traceback" not in err and "error: (-215" not in err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("face-explorer encode:")]
+    assert len(lines) == 2 and "named pipe" in lines[0] and "30000x20" in lines[1], err
+    assert (tmp_path / "enc" / f"{good.stem}.npy").exists()
+    for name in ("edit", "score"):
+        code, _, err = run(capsys, name, str(strip), "--model", str(tiny_model))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "30000x20" in err, err
+
+
+def test_sample_writes_the_format_its_suffix_names(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    for name, fmt in (("s.jpg", "JPEG"), ("s.webp", "WEBP"), ("s.png", "PNG")):
+        code, _, err = run(capsys, "sample", "--model", str(tiny_model), "--seeds", "1,2",
+                           "--size", "16", "--out", str(tmp_path / name))
+        assert code == 0, err
+        assert Image.open(tmp_path / name).format == fmt
+
+
+def test_a_mistyped_subcommand_is_an_error_not_the_window(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from explorer.app import main as app_main
+
+    code = app_main(["smaple", "--seeds", "1"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "unknown command 'smaple'" in err and "'sample'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_outputs_respect_the_umask(tiny_model: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Exports and sessions are readable by others under umask 022 (mkstemp alone gives 0600)."""
+    import os
+    import stat
+
+    from explorer.core.session import save_session
+    from explorer.core.video import export_video
+
+    old = os.umask(0o022)
+    try:
+        frames = [np.zeros((16, 16, 3), np.uint8)] * 2
+        outs = [export_video(frames, tmp_path / "w.gif"), export_video(frames, tmp_path / "w.mp4")]
+        save_session(tmp_path / "s.json", {"seed": 1, "z": np.zeros(4, np.float32)})
+        outs.append(tmp_path / "s.json")
+        code, _, err = run(capsys, "sample", "--model", str(tiny_model), "--seeds", "1",
+                           "--size", "16", "--out", str(tmp_path / "g.png"))
+        assert code == 0, err
+        outs.append(tmp_path / "g.png")
+    finally:
+        os.umask(old)
+    for p in outs:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
+    assert not list(tmp_path.glob(".*.part*"))
+
+
+def test_part_files_of_killed_exports_are_cleaned(tmp_path: Path) -> None:
+    """SIGKILL leaves a part file; the next export into the folder removes it (a live
+    process's part file stays: it may be exporting right now)."""
+    import os
+
+    from explorer.core.video import export_video
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".w.gif.{dead.pid}.abc123.part"
+    live = tmp_path / f".w.gif.{os.getppid()}.def456.part"
+    stale.write_bytes(b"half a video")
+    live.write_bytes(b"someone else's")
+    export_video([np.zeros((8, 8, 3), np.uint8)] * 2, tmp_path / "w.gif")
+    assert not stale.exists() and live.exists()
+
+
+def test_sigterm_during_a_cli_export_leaves_no_part_file(tiny_model: Path,
+                                                         tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "walk.gif"
+    p = subprocess.Popen([sys.executable, "-m", "explorer.app", "interpolate", "1", "2",
+                          "--model", str(tiny_model), "--frames", "2000", "--size", "512",
+                          "--quiet", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".walk.gif.*.part*")) and time.monotonic() < deadline:
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert p.poll() is None, f"the export ended before it could be stopped: {p.stderr.read()}"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "Traceback" not in err, err
+    assert not out.exists() and not list(tmp_path.glob(".*.part*"))
 
 
 def test_hostile_model_metadata_fails_cleanly(tiny_model: Path, tmp_path: Path,

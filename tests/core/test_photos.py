@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +128,40 @@ def test_crop_of_whole_image_is_centre_square() -> None:
     img[:, 10:40] = 200
     out = crop_face(img, None, 10)
     assert out.shape == (10, 10, 3) and (out > 190).all()
+
+
+def _release_after(fifo: Path, seconds: float) -> threading.Timer:
+    """If a reader hangs on the FIFO, open and close its writing end after `seconds` (EOF)."""
+
+    def release() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # nobody is reading: nothing hangs
+            pass
+
+    t = threading.Timer(seconds, release)
+    t.start()
+    return t
+
+
+def test_a_fifo_named_like_a_photo_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "face.jpg"
+    os.mkfifo(fifo)
+    watchdog = _release_after(fifo, 5.0)
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(PhotoError, match="named pipe") as e:
+            load_photo(fifo)
+    finally:
+        watchdog.cancel()
+    assert time.perf_counter() - t0 < 2.0 and e.value.kind == "unreadable"
+
+
+@pytest.mark.parametrize("shape", [(20, 30000, 3), (30000, 20, 3), (1, 1, 3)])
+def test_a_strip_photo_gives_one_line_not_an_opencv_assertion(shape: tuple[int, ...]) -> None:
+    img = np.full(shape, 128, np.uint8)
+    with pytest.raises(PhotoError, match="too small one way") as e:
+        find_face(img, 16)
+    assert e.value.kind == "no_face" and "\n" not in str(e.value)
+    face, _, _ = find_face(img, 16, whole_image=True)  # the whole-image choice still works
+    assert face.shape == (16, 16, 3)
