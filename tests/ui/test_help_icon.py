@@ -139,7 +139,7 @@ def test_face_explorer_model_file_opens_that_model(qapp, tiny_model, monkeypatch
     win = OPENED.pop()
     try:
         assert win.bundle.path == Path(tiny_model)
-        assert win.windowTitle().endswith(win.bundle.name)
+        assert win.bundle.name in win.windowTitle()  # "[*]" marks unsaved work after it
     finally:
         win.close()
 
@@ -149,7 +149,7 @@ def test_a_word_that_is_neither_a_command_nor_a_file_is_an_error(qapp, capsys):
 
     assert main(["smaple"]) == 2
     err = capsys.readouterr().err
-    assert "'smaple' is neither a command" in err and "sample" in err
+    assert "unknown command 'smaple'" in err and "did you mean 'sample'" in err
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()
                 and type(w).__name__ == "MainWindow"]
 
