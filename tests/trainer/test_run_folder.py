@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from facegan.checkpoint import load_model, load_state, read_meta
+from facegan.runlog import read_records
 from trainer.cli import main
-from trainer.monitor import read_jsonl
 from trainer.run import Run
 
 TINY = ["--data", "fake", "--preset", "tiny", "--quiet"]
@@ -199,10 +199,10 @@ def test_a_resume_drops_the_metrics_of_steps_lost_since_the_snapshot(tmp_path: P
     with pytest.MonkeyPatch.context() as m:
         m.setattr(_Run, "__init__", init)
         assert main([*FAST, "--steps", "8", "--snapshot-every", "3", "--out", str(out)]) == 130
-    gan = [r["step"] for r in read_jsonl(out / "metrics.jsonl") if r["phase"] == "gan"]
+    gan = [r["step"] for r in read_records(out / "metrics.jsonl")[0] if r["phase"] == "gan"]
     assert gan == [1, 2, 3, 4, 5] and load_state(out / "model.state.pt")["step"] == 3
     assert main([*FAST, "--steps", "8", "--out", str(out), "--resume"]) == 0
-    recs = read_jsonl(out / "metrics.jsonl")
+    recs = read_records(out / "metrics.jsonl")[0]
     assert [r["step"] for r in recs if r["phase"] == "gan"] == list(range(1, 9))
     assert [r["total_steps"] for r in recs] == [*range(1, 8 + 2 + 1), 8 + 2]  # and "done"
     assert recs[-1]["phase"] == "done"
