@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.core.photos import FaceBox, _cascade, _gray
+from explorer.core.photos import FaceBox, _cascade, _gray, warp_square
 
 # Eye centres in CelebA's training square per finder (see the module docstring).
 CELEBA_EYES = {"dlib": (0.388, 0.607, 0.522), "opencv": (0.380, 0.608, 0.515)}
@@ -263,7 +263,6 @@ def align_face(img: np.ndarray, box: FaceBox | None, res: int,
 
 def warp_face(img: np.ndarray, al: Alignment, res: int) -> np.ndarray:
     """Cut the (res, res, 3) uint8 crop `al` describes, filling what lies outside the photo."""
-    import cv2
 
     from explorer.core.photos import _resize
 
@@ -275,15 +274,7 @@ def warp_face(img: np.ndarray, al: Alignment, res: int) -> np.ndarray:
         return _resize(np.ascontiguousarray(img[top : top + out, left : left + out]), res)
     # The crop is cut at about the photo's own scale (side >= the eye distance's), so linear
     # interpolation does not alias; `_resize` then reduces it as the trainer does.
-    sq = cv2.warpAffine(src, al.matrix, (out, out), flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
-    inside = cv2.warpAffine(np.ones(src.shape[:2], np.float32), al.matrix, (out, out),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if inside.min() < 0.999:
-        soft = cv2.GaussianBlur(sq, (0, 0), sigmaX=out / 12)
-        a = cv2.GaussianBlur(inside, (0, 0), sigmaX=out / 40)[..., None]
-        sq = (a * sq + (1 - a) * soft).round().clip(0, 255).astype(np.uint8)
-    return _resize(sq, res)
+    return _resize(warp_square(src, al.matrix, out), res)
 
 
 def find_face_aligned(

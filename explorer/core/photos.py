@@ -225,19 +225,25 @@ def crop_face(
     m = cv2.getRotationMatrix2D((cx, cy), math.degrees(angle or 0.0), out / side)
     m[0, 2] += out / 2 - cx
     m[1, 2] += out / 2 - cy
-    src = np.ascontiguousarray(img)
+    return _resize(warp_square(np.ascontiguousarray(img), m, out), res)
+
+
+def warp_square(src: np.ndarray, m: np.ndarray, out: int) -> np.ndarray:
+    """The (out, out) square the affine map `m` cuts from `src`. A tightly cropped photo
+    (UTKFace) has less around the face than CelebA's framing: the part outside the photo is
+    edge-replicated, which smears into stripes, so it is blurred into a soft background instead
+    (mirroring was tried: it shows ghost faces)."""
+    import cv2
+
     sq = cv2.warpAffine(src, m, (out, out), flags=cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
-    # A tightly cropped photo (UTKFace) has less around the face than CelebA's framing: the part
-    # outside the photo is edge-replicated, which smears into stripes, so it is blurred into a soft
-    # background instead (mirroring was tried: it shows ghost faces).
     inside = cv2.warpAffine(np.ones(src.shape[:2], np.float32), m, (out, out),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if inside.min() < 0.999:
         soft = cv2.GaussianBlur(sq, (0, 0), sigmaX=out / 12)
         a = cv2.GaussianBlur(inside, (0, 0), sigmaX=out / 40)[..., None]
         sq = (a * sq + (1 - a) * soft).round().clip(0, 255).astype(np.uint8)
-    return _resize(sq, res)
+    return sq
 
 
 def pick_face(boxes: list[FaceBox], choose: int | None = None) -> int:
