@@ -146,6 +146,15 @@ class Scene:
     def cond_names(self) -> list[str]:
         return list(getattr(self.bundle, "cond_attributes", []) or [])
 
+    def _spread(self, vec: np.ndarray) -> float | None:
+        """A custom slider's step: one standard deviation of the prior's latents along it (1
+        for a Gaussian z, so None there; measured in W for a style G: `Bundle.latent_spread`)."""
+        if not getattr(self.bundle, "truncates_latents", False):
+            return None
+        v = np.asarray(vec, np.float32).reshape(1, -1)
+        n = float(np.linalg.norm(v))
+        return float(self.bundle.latent_spread(v / n)[0]) if n > 0 else None
+
     @property
     def directions(self) -> Directions:
         """The method's directions plus the custom ones (cached until either changes)."""
@@ -154,7 +163,7 @@ class Scene:
         if self._dirs is None or self._dirs[0] != key:
             d = get_directions(self.bundle, self.method)
             for name, vec in self.custom_dirs:
-                d = d.with_custom(name, vec)
+                d = d.with_custom(name, vec, self._spread(vec))
             for name, vec, scale in self.discovered:
                 d = d.with_custom(name, vec, scale)
             self._dirs = (key, d)

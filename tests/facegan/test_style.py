@@ -85,3 +85,15 @@ def test_w_plus_refinement_beats_the_encoder_alone(style) -> None:
 def test_the_judge_is_stored_but_not_given_to_the_app(tiny_style: Path, style) -> None:
     assert "J" in load_model(tiny_style).parts
     assert "J" not in style.networks  # directions and the app never see the grader
+
+
+def test_a_custom_slider_on_a_style_model_steps_in_ws_own_spread(style) -> None:
+    from explorer.core.scene import Scene
+
+    scene = Scene(style)
+    v = np.zeros(style.nz, np.float32)
+    v[0] = 1.0
+    scene.custom_dirs = [("Mine", v)]
+    d = scene.directions
+    want = float(style.latent_spread(v[None])[0])
+    assert d.scale[d.index("Mine")] == pytest.approx(want) and want != pytest.approx(1.0)
