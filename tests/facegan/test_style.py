@@ -97,3 +97,23 @@ def test_a_custom_slider_on_a_style_model_steps_in_ws_own_spread(style) -> None:
     d = scene.directions
     want = float(style.latent_spread(v[None])[0])
     assert d.scale[d.index("Mine")] == pytest.approx(want) and want != pytest.approx(1.0)
+
+
+def test_gan_minutes_ends_the_gan_phase_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A time budget (`--gan-minutes`, the GPU calibration's equal-time rule) stops the GAN phase
+    after that much training and becomes the run's step count; the encoder and classifier follow."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig, preset
+    from trainer.data import fake_dataset
+    from trainer.run import Run
+
+    values = preset("tiny")
+    values.update(kind="style", steps=100_000, gan_minutes=1e-4, encoder_steps=2,
+                  classifier_steps=2, sample_every=10_000, snapshot_every=10_000, atlas_size=16)
+    data = fake_dataset(n=32, res=16, names=TINY_ATTRIBUTES)
+    model = Run(tmp_path / "run", TrainConfig(**values), data, quiet=True, command=["t"]).train()
+    mf = load_model(model)
+    steps = mf.meta["train_config"]["steps"]
+    assert 1 <= steps < 100_000 and mf.meta["train_config"]["gan_minutes"] == 0
+    assert {"G", "E", "C"} <= set(mf.parts)
