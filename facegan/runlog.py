@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from facegan.files import atomic_write
+
 METRICS_FILE = "metrics.jsonl"
 # The three quantities a GAN run is watched by: (record key, label).
 CURVES = (("d_real", "D(real)"), ("d_fake", "D(fake)"), ("g_fool", "D(G(z)): G fooling D"))
@@ -36,3 +38,24 @@ def read_records(path: str | os.PathLike[str], offset: int = 0) -> tuple[list[di
         except json.JSONDecodeError:
             continue
     return out, offset + end
+
+
+def truncate_records(path: str | os.PathLike[str], total_steps: int) -> int:
+    """Drop the records after `total_steps` (logged by a run killed after its last snapshot,
+    which a resume logs again) and lines cut short; returns how many records were dropped."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    lines = p.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and rec.get("total_steps", 0) <= total_steps:
+            keep.append(line)
+    if len(keep) != len(lines):
+        text = "".join(k + "\n" for k in keep)
+        atomic_write(p, lambda tmp: Path(tmp).write_text(text))
+    return len(lines) - len(keep)

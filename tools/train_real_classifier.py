@@ -29,6 +29,7 @@ from PIL import Image
 from explorer.core.align import Alignment, warp_face
 from explorer.core.bundle import load_bundle
 from facegan.models import images_to_tensor
+from trainer.finalize import temperatures
 
 DATA = Path("/work/shared/data/celeba-9k")
 N_TRAIN, N_CAL = 8000, 500  # images 1-8000 train, 8001-8500 calibrate; 8501-9000 never
@@ -151,17 +152,7 @@ def main() -> None:
     C.temperature.fill_(1.0)
     with torch.no_grad():
         logits = C(images_to_tensor(cal)).float()
-    log_temp = torch.zeros(logits.shape[1], requires_grad=True)
-    lbfgs = torch.optim.LBFGS([log_temp], lr=0.1, max_iter=100)
-
-    def closure() -> torch.Tensor:
-        lbfgs.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(logits / log_temp.exp(), cal_t)
-        loss.backward()
-        return loss
-
-    lbfgs.step(closure)
-    C.temperature.copy_(log_temp.detach().exp().clamp(0.05, 20.0))
+    C.temperature.copy_(temperatures(logits, cal_t).to(C.temperature.device))
     acc = ((logits > 0).float() == cal_t).float().mean(0)
     print("calibration accuracy (clean + varied): "
           + ", ".join(f"{n} {acc[names.index(n)]:.1%}" for n in ("Male", "Young", "Smiling")))

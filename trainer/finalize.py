@@ -39,6 +39,15 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
     C.temperature.fill_(1.0)
     logits = torch.from_numpy(classifier_logits(C, calib.images))
     t = torch.from_numpy((calib.labels > 0).astype(np.float32))
+    temp = temperatures(logits, t, steps)
+    C.temperature.copy_(temp.to(C.temperature.device))
+    return temp.numpy()
+
+
+def temperatures(logits: torch.Tensor, targets: torch.Tensor, steps: int = 100) -> torch.Tensor:
+    """(n_attr,) temperatures, in [0.05, 20], that minimise the log loss of logits / T against
+    0/1 targets (n, n_attr): L-BFGS on log T."""
+    logits, t = logits.detach().float().cpu(), targets.float().cpu()
     log_temp = torch.zeros(logits.shape[1], requires_grad=True)
     opt = torch.optim.LBFGS([log_temp], lr=0.1, max_iter=steps)
 
@@ -49,6 +58,4 @@ def fit_temperature(C: nn.Module, calib: FaceDataset, steps: int = 100) -> np.nd
         return loss
 
     opt.step(closure)
-    temp = log_temp.detach().exp().clamp(0.05, 20.0)
-    C.temperature.copy_(temp.to(C.temperature.device))
-    return temp.numpy()
+    return log_temp.detach().exp().clamp(0.05, 20.0)

@@ -3,7 +3,6 @@ log itself is `facegan.runlog`, shared with the explorer's training-monitor tab)
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,27 +16,6 @@ from facegan.runlog import CURVES
 
 def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
-
-
-def truncate_jsonl(path: str | os.PathLike[str], total_steps: int) -> int:
-    """Drop the records after `total_steps` (logged by a run killed after its last snapshot,
-    which a resume logs again) and lines cut short; returns how many records were dropped."""
-    p = Path(path)
-    if not p.exists():
-        return 0
-    lines = p.read_text().splitlines()
-    keep = []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and rec.get("total_steps", 0) <= total_steps:
-            keep.append(line)
-    if len(keep) != len(lines):
-        text = "".join(k + "\n" for k in keep)
-        atomic_write(p, lambda tmp: Path(tmp).write_text(text))
-    return len(lines) - len(keep)
 
 
 def plot_curves(records: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:

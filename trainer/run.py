@@ -41,7 +41,7 @@ from facegan.checkpoint import (
 )
 from facegan.directions import mean_difference_directions, sampled_directions
 from facegan.images import image_grid
-from facegan.runlog import METRICS_FILE, append_record, read_records
+from facegan.runlog import METRICS_FILE, append_record, read_records, truncate_records
 from trainer import finalize, monitor
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
@@ -144,7 +144,7 @@ class Run:
                 (self.out / METRICS_FILE).unlink(missing_ok=True)
                 self._write_options()
             else:  # records of steps after the snapshot are logged again from here
-                monitor.truncate_jsonl(self.out / METRICS_FILE, self.trainer.total_steps)
+                truncate_records(self.out / METRICS_FILE, self.trainer.total_steps)
         t = self.trainer
         t.add_callback("on_step", self._on_step)
         t.add_callback("on_sample", self._on_sample)
