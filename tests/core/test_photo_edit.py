@@ -172,7 +172,8 @@ def test_pivotal_tuning_works_for_either_generator_kind(kind: str) -> None:
     if kind == "style":
         latent = G.map(latent)
     before = {n: p.clone() for n, p in G.named_parameters()}
-    tw = tune_generator(G, latent, target, steps=40, lr=1e-2)
+    edits = torch.randn(3, latent.shape[1]) * 0.3  # the edit term's batch is drawn too
+    tw = tune_generator(G, latent, target, steps=40, lr=1e-2, edits=edits)
     assert tw.psnr_after > tw.psnr_before + 2
     assert all(torch.equal(p, before[n]) for n, p in G.named_parameters())
     with torch.no_grad():
@@ -184,10 +185,24 @@ def test_pivotal_tuning_works_for_either_generator_kind(kind: str) -> None:
 @pytest.mark.slow
 @needs(UTKFACE)
 @needs(BUNDLED)
-def test_bundled_model_pti_reaches_30_db_on_real_photos() -> None:
+def test_bundled_model_pti_reaches_30_db_on_real_photos_and_edits_still_act() -> None:
+    """The tuned G draws the photo (>= 30 dB) and still moves it under the sliders: each main
+    edit changes the tuned drawing by most of what it changes G's (before the edit term, PTI's
+    locality term alone kept a quarter to a half of it and the judge saw no edit flip)."""
+    from explorer.core.directions import default_method, get_directions
+    from explorer.core.edits import apply_edits
+
     b = load_bundle(BUNDLED)
+    d = get_directions(b, default_method(b))
     for i in (11, 40):
         r = encode_photo(b, _utk(i), budget_s=60, max_steps=20, detail=False)
-        tw = tune_photo(b, r, steps=150)
+        tw = tune_photo(b, r)
         assert tw.psnr_after >= 30, (i, tw.psnr_after)
         assert tw.psnr_after > r.psnr + 5
+        for name in ("Smiling", "Eyeglasses", "Young"):
+            z2 = apply_edits(r.z, d, {name: 3.0})
+            dg = (b.generate(z2[None], psi=1.0)[0].astype(np.float32)
+                  - b.generate(r.z[None], psi=1.0)[0]).ravel()
+            dt = (b.generate(z2[None], psi=1.0, tuned=tw)[0].astype(np.float32)
+                  - b.generate(r.z[None], psi=1.0, tuned=tw)[0]).ravel()
+            assert dt @ dg / (dg @ dg) > 0.7, (i, name, dt @ dg / (dg @ dg))
