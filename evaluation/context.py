@@ -38,6 +38,7 @@ class Context:
     n_edit: int
     budget: float
     extra_args: str = ""  # the options that differ from the defaults, for the reproduce line
+    fd_psi1: tuple[float, float] | None = None  # FD at psi 1 and its floor, the judge's space
 
     @property
     def names(self) -> list[str]:

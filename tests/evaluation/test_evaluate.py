@@ -71,7 +71,10 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path, kind: str)
     assert sweep == ["1.0", "2.0", "3.0", "4.0", "6.0"]
     # Each target says whether it was met, or by how much it was missed.
     targets = text[text.index("## Targets"):]
-    assert len(re.findall(r"target [≥≤] [\d.]+ ?(?:%|dB): (?:met|missed by [\d.]+)", targets)) == 7
+    assert len(re.findall(r"target [≥≤] [\d.]+ ?(?:%|dB|x): (?:met|missed by [\d.]+)",
+                          targets)) == 8
+    # FD in the independent judge's feature space too, so two models graded by one judge compare.
+    assert ("| sets | FD, bundled classifier | FD, independent judge |" in text) == (kind == "style")
 
     # A missing model file is a clear message and exit code 2, not a traceback.
     assert train_cli(["evaluate", str(tmp_path / "missing.safetensors"), "--data",
