@@ -169,13 +169,15 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
 def _random_flips(c: Context, z: np.ndarray, before: np.ndarray, alpha: float,
                   n_dirs: int = 3) -> float:
     """Chance level of collateral: how often the judge changes its decision (`before`, on the
-    unmoved faces) on an attribute when the faces move `alpha` along a random unit direction
-    (mean over `n_dirs` directions)."""
+    unmoved faces) on an attribute when the faces move `alpha` prior standard deviations along a
+    random direction, the unit the attribute edits move in (mean over `n_dirs` directions)."""
     rng = np.random.default_rng(0)
     rates = []
     for _ in range(n_dirs):
         d = rng.standard_normal(c.nz)
-        z_new = (z + alpha * d / np.linalg.norm(d)).astype(np.float32)
+        d = (d / np.linalg.norm(d)).astype(np.float32)
+        step = alpha * float(c.bundle.latent_spread(d[None])[0])
+        z_new = (z + step * d).astype(np.float32)
         rates.append(float(((c.judge.probs(generate(c.G, z_new)) > 0.5) != before).mean()))
     return float(np.mean(rates))
 
