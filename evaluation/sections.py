@@ -105,6 +105,8 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
                          float(metrics.psnr(f, r_).mean()), float(metrics.ssim(f, r_).mean()),
                          f"{np.mean(t_utk):.2f}"])
     rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
+    for row in rows:
+        c.figures[f"PSNR (dB) | {row[0]}"] = row[2]
     if utk_fail:
         rep.add("Photos the detector rejected: " + ", ".join(f"{v} {k}" for k, v in
                                                             utk_fail.items()) + ".", "")
@@ -160,10 +162,24 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
             methods=4, detail=enc.detail),
     }
     _step_sweep(c, enc.z[:m])
-    edit_success(bundle, G, judge, z_rand, alpha, rep, f"Random samples (ψ = {c.psi})",
-                 methods=4, psi=c.psi)
+    randoms = edit_success(bundle, G, judge, z_rand, alpha, rep, f"Random samples (ψ = {c.psi})",
+                           methods=4, psi=c.psi)
     _edit_strips(c, enc)
+    for label, summ in [*summaries.items(), (f"random samples (ψ = {c.psi})", randoms)]:
+        _headline_edits(c, label, summ)
     return summaries
+
+
+def _headline_edits(c: Context, label: str, summ: dict[str, tuple[float, float]]) -> None:
+    """The default method's mean target flips and collateral into the headline figures."""
+    from explorer.core.directions import default_method
+
+    method = "condition y" if c.cond else default_method(c.bundle)
+    hit = [v for k, v in summ.items() if k.endswith(f"|{method}")] if not c.cond else \
+        list(summ.values())
+    if hit:
+        c.figures[f"edits flipped, {label}"] = 100 * float(np.mean([t for t, _ in hit]))
+        c.figures[f"edits' collateral, {label}"] = 100 * float(np.mean([k for _, k in hit]))
 
 
 def _random_flips(c: Context, z: np.ndarray, before: np.ndarray, alpha: float,
@@ -192,11 +208,14 @@ def _step_sweep(c: Context, z: np.ndarray) -> None:
     for a_ in (1.0, 2.0, 3.0, 4.0, 6.0):
         res_ = edit_success(c.bundle, c.G, c.judge, z, a_, quiet, "sweep", methods=1,
                             before=before)
+        chance = 100 * _random_flips(c, z, before, a_)
         rows.append([f"{a_:.1f}"]
                     + [f"{100 * res_[f'{a}|{method}'][0]:.0f}%" for a in attrs]
                     + [f"{100 * np.mean([t for t, _ in res_.values()]):.1f}%",
                        f"{100 * np.mean([k for _, k in res_.values()]):.1f}%",
-                       f"{100 * _random_flips(c, z, before, a_):.1f}%"])
+                       f"{chance:.1f}%"])
+        if a_ == c.alpha:
+            c.figures["chance: decisions a random direction changes, E alone"] = chance
     c.rep.add(f"Step size against success ({method} directions, held-out faces encoded by E "
               "alone): how far each attribute must move before the judge sees it change. The "
               "last column is chance: the share of decisions that change when the faces move "
@@ -279,6 +298,11 @@ def fidelity_section(c: Context, enc: Encoded) -> None:
         for row, p in zip(rows[1:], psis, strict=True):
             if p == 1.0:
                 c.fd_psi1 = (row[-1], floor)  # the last space: the judge's where there is one
+    name = spaces[-1][0]
+    c.figures[f"FD, {name}: real vs real (floor)"] = rows[0][-1]
+    for row, p in zip(rows[1:], psis, strict=True):
+        if p in (1.0, c.psi):
+            c.figures[f"FD, {name}: ψ = {p}"] = row[-1]
     rep.add("Fréchet distance in classifiers' pooled feature spaces "
             "(**not** Inception FID, which needs downloaded weights; compare only with the "
             "floor and with other models measured in the same space: the independent judge's "
