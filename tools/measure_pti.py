@@ -1,13 +1,19 @@
-"""Pivotal tuning measured on real photos: likeness and whether edits still act.
+"""Pivotal tuning measured on held-out real photos: likeness, time, and whether edits act.
 
-    python tools/measure_pti.py [--n 8] [--steps 350] [--alpha 3] [--classifier FILE]
+    python tools/measure_pti.py [--photos c8525,c8575,u20,...] [--steps 150] [--alpha 3]
+        [--judge runs/style64-6429.safetensors]
 
-For the first N UTKFace photos (offset --start): encode (latent only), then three ways of drawing
-the photo: the latent alone, the latent + the photo's detail (the fast mode), the latent with
-pivotal-tuned weights. For each: reconstruction PSNR against the aligned crop; then Smiling,
-Eyeglasses and Young edits at --alpha standard steps toward the side the face is not on, judged by
-the bundled classifier (or --classifier): the share of faces whose target decision flips, and the
-share of the other attributes' decisions (of the 40) that change.
+Photos: `cNNNN` is CelebA image NNNN (use the held-out tail, 8501-9000), `uNNN` the NNN-th
+UTKFace photo (sorted by name). Each goes through the photo path (detect, align by the eyes,
+crop, invert: `encode_photo`, latent only, 30 refinement steps) and is then drawn two ways:
+the latent alone with G, and the latent with pivotal-tuned weights. For each way: the
+reconstruction PSNR against the aligned crop; then Smiling, Eyeglasses and Young edits at
+--alpha standard steps toward the side the judge says the face is not on: whether the judge's
+decision flips, and the share of the other 39 decisions that change (collateral). The judge is
+--judge's independent judge J (another model file's; the bundled DCGAN has none), with the
+bundled classifier C beside it. Also the share of G's own pixel change that each edit makes
+with the tuned weights (1 = the edit acts as strongly as without tuning), and the seconds the
+tuning took.
 """
 
 from __future__ import annotations
@@ -23,87 +29,87 @@ from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
 from explorer.core.edits import apply_edits
 from explorer.core.encoding import encode_photo
-from explorer.core.pivotal import tune_generator, tuned_forward
+from explorer.core.photo_edit import tune_photo
+from facegan.checkpoint import load_model
 from facegan.images import psnr
-from facegan.models import images_to_tensor, tensor_to_images
+from facegan.models import images_to_tensor
 
 TARGETS = ("Smiling", "Eyeglasses", "Young")
+DATA = Path("/work/shared/data")
+HELD_OUT = ("c8525,c8575,c8625,c8675,c8725,c8775,c8825,c8875,c8925,c8975,"
+            "u20,u120,u220,u320,u420")
+
+
+def photo_path(p: str) -> Path:
+    if p[0] == "c":
+        return DATA / "celeba-9k" / "img_align_celeba" / f"{int(p[1:]):06d}.jpg"
+    return sorted((DATA / "utkface-500").glob("*.jpg"))[int(p[1:])]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=8)
-    ap.add_argument("--start", type=int, default=100)
-    ap.add_argument("--steps", type=int, default=350)
+    ap.add_argument("--photos", default=HELD_OUT)
+    ap.add_argument("--steps", type=int, default=None, help="default: pivotal.STEPS")
     ap.add_argument("--alpha", type=float, default=3.0)
-    ap.add_argument("--budget", type=float, default=1.0)
-    ap.add_argument("--classifier", default=None)
+    ap.add_argument("--judge", default="runs/style64-6429.safetensors")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     b = load_bundle()
-    G, C = b.network("G"), b.network("C")
-    judge = C
-    if a.classifier:
-        import copy
-
-        from safetensors.torch import load_file
-
-        judge = copy.deepcopy(C)
-        judge.load_state_dict(load_file(a.classifier))
+    C = b.network("C").eval()
+    judges = {"C": C}
+    if Path(a.judge).exists():
+        judges = {"J": load_model(a.judge).network("J").eval(), "C": C}
     d = get_directions(b, default_method(b))
     names = b.attribute_names
-    files = sorted(Path("/work/shared/data/utkface-500").glob("*.jpg"))[a.start:a.start + a.n]
-    modes = ("latent", "detail", "pti")
-    rec = {m: [] for m in modes}
-    flips = {m: {t: [] for t in TARGETS} for m in modes}
-    coll = {m: [] for m in modes}
-    secs = []
-    y = b.default_y(1)
-    yt = None if y is None else torch.from_numpy(y)
 
-    def draw(z: np.ndarray, mode: str, detail, tw) -> np.ndarray:
-        with torch.no_grad():
-            zt = torch.from_numpy(z.reshape(1, -1))
-            dt = torch.from_numpy(detail[None]) if mode == "detail" else None
-            return tensor_to_images(tuned_forward(G, tw if mode == "pti" else None, zt, yt, dt))[0]
+    @torch.no_grad()
+    def decide(net: torch.nn.Module, img: np.ndarray) -> np.ndarray:
+        return (torch.sigmoid(net(images_to_tensor(img[None])))[0] > 0.5).numpy()
 
-    def judge_p(img: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            judge.eval()
-            return torch.sigmoid(judge(images_to_tensor(img[None])))[0].numpy()
-
-    for f in files:
-        r = encode_photo(b, f, budget_s=a.budget)  # with the detail (the fast mode)
-        target = images_to_tensor(r.face[None])
+    rows = []
+    for p in a.photos.split(","):
+        r = encode_photo(b, photo_path(p), budget_s=120, max_steps=30, detail=False)
         t0 = time.perf_counter()
-        tw = tune_generator(G, torch.from_numpy(r.z[None]), target, yt, steps=a.steps,
-                            features=C.features)
-        secs.append(time.perf_counter() - t0)
-        for m in modes:
-            base = draw(r.z, m, r.detail, tw)
-            rec[m].append(psnr(base, r.face))
-            p0 = judge_p(base) > 0.5
-            for t in TARGETS:
-                i = names.index(t)
-                sign = -1.0 if p0[i] else 1.0
-                z2 = apply_edits(r.z, d, {t: sign * a.alpha})
-                p1 = judge_p(draw(z2, m, r.detail, tw)) > 0.5
-                flips[m][t].append(p1[i] != p0[i])
-                others = np.ones(len(names), bool)
-                others[i] = False
-                coll[m].append(float((p1[others] != p0[others]).mean()))
-        print(f"{f.name[:14]}: " + "; ".join(
-            f"{m} {rec[m][-1]:.1f} dB, flips " + "".join(
-                "1" if flips[m][t][-1] else "0" for t in TARGETS) for m in modes)
-              + f"; tuning {secs[-1]:.1f} s", flush=True)
-    print(f"\n{len(files)} UTKFace photos, edits at alpha {a.alpha}, PTI {a.steps} steps "
-          f"(median {np.median(secs):.1f} s, 1 thread, shared machine)")
-    print(f"{'mode':8s} {'PSNR dB':>8s} " + " ".join(f"{t + ' flip':>16s}" for t in TARGETS)
-          + f" {'collateral':>11s}")
-    for m in modes:
-        print(f"{m:8s} {np.mean(rec[m]):8.1f} " + " ".join(
-            f"{np.mean(flips[m][t]):16.0%}" for t in TARGETS) + f" {np.mean(coll[m]):11.1%}")
+        tw = tune_photo(b, r, **({} if a.steps is None else {"steps": a.steps}))
+        row: dict[str, float] = {"sec": time.perf_counter() - t0}
+        for mode, w in (("latent", None), ("pti", tw)):
+            base = b.generate(r.z, psi=1.0, tuned=w)[0]
+            row[f"{mode} dB"] = psnr(base, r.face)
+            for jn, net in judges.items():
+                p0, coll = decide(net, base), []
+                for t in TARGETS:
+                    i = names.index(t)
+                    z2 = apply_edits(r.z, d, {t: (-1.0 if p0[i] else 1.0) * a.alpha})
+                    img = b.generate(z2, psi=1.0, tuned=w)[0]
+                    p1 = decide(net, img)
+                    row[f"{mode} {jn} {t}"] = float(p1[i] != p0[i])
+                    others = np.arange(len(names)) != i
+                    coll.append(float((p1[others] != p0[others]).mean()))
+                    if mode == "pti" and jn == next(iter(judges)):
+                        dg = (b.generate(z2, psi=1.0)[0].astype(np.float32)
+                              - b.generate(r.z, psi=1.0)[0]).ravel()
+                        dt = (img.astype(np.float32) - base).ravel()
+                        row[f"strength {t}"] = float(dt @ dg / max(float(dg @ dg), 1e-6))
+                row[f"{mode} {jn} collateral"] = float(np.mean(coll))
+        rows.append(row)
+        print(f"{p}: latent {row['latent dB']:.1f} dB, tuned {row['pti dB']:.1f} dB in "
+              f"{row['sec']:.0f} s; strength " + " ".join(
+                  f"{row[f'strength {t}']:.2f}" for t in TARGETS), flush=True)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    print(f"\n{len(rows)} photos, edits at alpha {a.alpha}; tuning median "
+          f"{np.median([r['sec'] for r in rows]):.0f} s ({a.threads} thread); tuned PSNR "
+          f"{mean['pti dB']:.1f} dB (min {min(r['pti dB'] for r in rows):.1f}, >= 30 dB on "
+          f"{sum(r['pti dB'] >= 30 for r in rows)}); latent alone {mean['latent dB']:.1f} dB")
+    print("| drawn with | judge | " + " | ".join(f"{t} flipped" for t in TARGETS)
+          + " | collateral (39 others) |\n|---|---|---|---|---|---|")
+    for mode, label in (("latent", "G (latent alone)"), ("pti", "pivotal-tuned G")):
+        for jn in judges:
+            print(f"| {label} | {jn} | " + " | ".join(
+                f"{mean[f'{mode} {jn} {t}']:.0%}" for t in TARGETS)
+                + f" | {mean[f'{mode} {jn} collateral']:.1%} |")
+    print("edit strength under tuning (share of G's own pixel change): " + ", ".join(
+        f"{t} {mean[f'strength {t}']:.2f}" for t in TARGETS))
 
 
 if __name__ == "__main__":

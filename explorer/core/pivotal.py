@@ -34,6 +34,7 @@ STEPS = 150  # PTI's own count is 350 (danielroich/PTI); here 150 reach >= 30 dB
 LR = 1e-3
 LOCALITY_WEIGHT = 1.0
 LOCALITY_BATCH = 1  # locality latents drawn with the pivot each step
+LOCALITY_NEAREST = 0.5  # locality latents lie 0.5-1 x the radius away: beyond the edits' reach
 LOCALITY_BANK = 64  # near-pivot latents whose G drawings are made once, before the loop
 FEATURE_WEIGHT = 0.5  # the perceptual term on C's features, as in the latent inversion
 EDIT_WEIGHT = 4.0  # the term that keeps edits' effects (tune_generator's `edits`)
@@ -251,7 +252,8 @@ def tune_generator(
         far = (random_latents(LOCALITY_BANK, gen) if random_latents is not None
                else _prior_latents(G, pivot, y, LOCALITY_BANK, gen))
         d = far - pivot
-        dist = torch.rand((LOCALITY_BANK, 1), generator=gen) * radius
+        dist = (LOCALITY_NEAREST + (1 - LOCALITY_NEAREST)
+                * torch.rand((LOCALITY_BANK, 1), generator=gen)) * radius
         loc_lat = pivot + dist * d / d.norm(dim=1, keepdim=True).clamp_min(1e-8)
         loc_ref = _draw(G, loc_lat, y, detail)
     n_edit = edit_batch if edits is not None and edit_weight > 0 and len(edits) else 0

@@ -206,3 +206,24 @@ def test_bundled_model_pti_reaches_30_db_on_real_photos_and_edits_still_act() ->
             dt = (b.generate(z2[None], psi=1.0, tuned=tw)[0].astype(np.float32)
                   - b.generate(r.z[None], psi=1.0, tuned=tw)[0]).ravel()
             assert dt @ dg / (dg @ dg) > 0.7, (i, name, dt @ dg / (dg @ dg))
+
+
+@pytest.mark.slow
+@needs(UTKFACE)
+@needs(BUNDLED)
+def test_scores_through_the_photo_path_read_real_adults() -> None:
+    """Detect, align by the eyes, classify: on the first 30 adult UTKFace photos the bundled
+    classifier calls Male right on >= 85% (27 of 30 when measured) and Young against age < 36
+    on >= 80% (26 of 30). A guard on the photo path's framing and the classifier, not the
+    issue's targets (95% and 85% over all 499, missed: see docs/photos.md)."""
+    from explorer.core.classify import attribute_probabilities
+
+    b = load_bundle(BUNDLED)
+    files = [f for f in sorted(UTKFACE.glob("*.jpg")) if int(f.name.split("_")[0]) >= 18][:30]
+    faces = np.stack([find_face_aligned(np.asarray(Image.open(f).convert("RGB")), 64)[0]
+                      for f in files])
+    p = attribute_probabilities(b, faces)
+    male = np.array([f.name.split("_")[1] == "0" for f in files])
+    young = np.array([int(f.name.split("_")[0]) < 36 for f in files])
+    assert ((p[:, b.attribute_names.index("Male")] > 0.5) == male).mean() >= 0.85
+    assert ((p[:, b.attribute_names.index("Young")] > 0.5) == young).mean() >= 0.80
