@@ -1,6 +1,6 @@
 """Figures of real photos edited end to end: docs/screenshots/photo_edits.png.
 
-    python tools/photo_figures.py [--steps 350] [--set Smiling=2] [--out docs/screenshots]
+    python tools/photo_figures.py [--steps 150] [--set Smiling=3] [--out docs/screenshots]
 
 For four UTKFace photos: the photo, its eye-aligned crop, the reconstruction with pivotal
 tuning, the edited crop, and the edited photo pasted back at the photo's own size. Each row's
@@ -41,8 +41,8 @@ def tile(img: np.ndarray, caption: str) -> Image.Image:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=350)
-    ap.add_argument("--set", default="Smiling=2")
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--set", default="Smiling=3")
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/utkface-500"))
     ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     a = ap.parse_args()
