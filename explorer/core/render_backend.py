@@ -92,6 +92,9 @@ def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
     return latent, detail, psi
 
 
+_export_lock = threading.Lock()
+
+
 def export_graph(G: nn.Module, path: Path) -> None:
     """Export G (a CPU float32 copy, eval mode) to an ONNX file at `path`, written atomically."""
     import onnx  # noqa: F401  (torch's exporter needs it; fail here with a clear name)
@@ -107,7 +110,8 @@ def export_graph(G: nn.Module, path: Path) -> None:
     def write(tmp: str) -> None:
         import warnings
 
-        with warnings.catch_warnings(), torch.no_grad():
+        # torch's exporter keeps global state: one export at a time in a process
+        with _export_lock, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the classic exporter's deprecation notice
             torch.onnx.export(wrapper, example, tmp, dynamo=False, input_names=names,
                               output_names=["image"], dynamic_axes=axes, opset_version=17)

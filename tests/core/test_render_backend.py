@@ -174,3 +174,14 @@ def test_auto_settles_on_the_faster_engine_per_batch_size(tmp_path: Path) -> Non
     for n in (1, 4):  # both engines tried, then one kept
         assert {"eager", "onnx"} <= set(used[n][:8]) and len(set(used[n][-3:])) == 1
     assert backend.engine(4) == "eager"
+
+
+def test_two_models_export_at_once(tmp_path: Path) -> None:
+    """Two services opening different models at the same time both get their graph (torch's
+    exporter keeps global state, so exports take turns)."""
+    backends = [GeneratorBackend(_tiny(kind), threads=1, mode="onnx", cache=tmp_path)
+                for kind in ("style", "dcgan", "cgan")]
+    for b in backends:
+        assert b.wait_ready(120)
+        assert b.kind == "onnx", b.error
+    assert len(list(tmp_path.glob("g-*.onnx"))) == 3
