@@ -1,9 +1,12 @@
 """How the render service calls its generator: eager PyTorch, or ONNX Runtime once G's exported
 graph is ready.
 
-Why: on this 2-core AVX2 CPU ONNX Runtime draws the same faces faster than eager PyTorch, most of
-all for the style G, which eager runs ~1.5-2x slower than the DCGAN (`benchmarks/
-render_latency.py` has the figures, measured in one run against the DCGAN's eager baseline).
+Why (`benchmarks/render_latency.py`, rows interleaved, p50 as a ratio to the DCGAN's eager
+float32 on the loaded 2-core dev machine): eager PyTorch draws the style G 1.2-1.7x slower than
+the DCGAN; through ONNX Runtime the style G draws one face at 0.04 (2 threads) to 0.45 (1 thread)
+and a 4x4 grid at 0.25 to 0.91, the same pixels to +-1. PyTorch's two OpenMP threads stall when
+another process holds a core, ONNX Runtime's do not. Eager bfloat16 (this CPU has AVX-512 BF16)
+still wins the 4x4 grid on one thread (0.74 for the style G), hence mode "auto".
 
 The graph is G's own forward with every input present: (latent, [y], detail, psi), `detail`
 zeros and `psi` ones for faces that have none, one dynamic batch axis. It is exported once per
