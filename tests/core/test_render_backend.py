@@ -185,3 +185,17 @@ def test_two_models_export_at_once(tmp_path: Path) -> None:
         assert b.wait_ready(120)
         assert b.kind == "onnx", b.error
     assert len(list(tmp_path.glob("g-*.onnx"))) == 3
+
+
+def test_changed_weights_get_their_own_graph(tmp_path: Path) -> None:
+    """A model file trained further (same shapes, new weights) never draws with the old graph."""
+    G = _tiny("style")
+    old = GeneratorBackend(G, threads=1, mode="onnx", cache=tmp_path, background=False)
+    with torch.no_grad():
+        G.layers[-1].bias.add_(0.5)
+    new = GeneratorBackend(G, threads=1, mode="onnx", cache=tmp_path, background=False)
+    assert len(list(tmp_path.glob("g-*.onnx"))) == 2
+    w = torch.randn(3, 8)
+    with torch.inference_mode():
+        assert float((new(w) - G(w)).abs().max()) < 1e-4
+        assert float((old(w) - G(w)).abs().max()) > 0.1
