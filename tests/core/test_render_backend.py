@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
-
-from explorer.core import render_backend  # noqa: E402
-from explorer.core.bundle import load_bundle  # noqa: E402
-from explorer.core.render import RenderRequest, RenderService  # noqa: E402
-from explorer.core.render_backend import GeneratorBackend  # noqa: E402
-from facegan.models import ModelConfig, build  # noqa: E402
+from explorer.core import render_backend
+from explorer.core.bundle import load_bundle
+from explorer.core.render import RenderRequest, RenderService
+from explorer.core.render_backend import GeneratorBackend
+from facegan.models import ModelConfig, build
 
 
 @pytest.fixture(autouse=True)
