@@ -176,7 +176,7 @@ class GeneratorBackend:
 
     Parameters
     ----------
-    G : the service's eager generator (its own copy; it is not changed here).
+    G : the service's eager generator (its own copy: read here, never changed).
     threads : ONNX Runtime intra-op threads (0: its default).
     mode : "eager"; "onnx" (ONNX Runtime for every call once the graph is loaded); "auto" (the
         default while env FACE_EXPLORER_ONNX is on): per batch size, the first calls alternate
@@ -213,9 +213,9 @@ class GeneratorBackend:
         if mode == "eager" or torch.device(device).type != "cpu":
             self._done.set()
             return
-        # The export reads G's weights: take them now, before anyone else can change G.
-        snapshot = copy.deepcopy(G).float().cpu().eval()
-        work: Callable[[], None] = lambda: self._prepare(snapshot, cache)  # noqa: E731
+        # G is the service's own copy, never changed: the background thread only reads it (the
+        # export works on a copy of its own), so the constructor returns at once.
+        work: Callable[[], None] = lambda: self._prepare(G, cache)  # noqa: E731
         if background:
             threading.Thread(target=work, name="onnx-export", daemon=True).start()
         else:
