@@ -371,7 +371,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _tune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tune", action="store_true",
-                   help="pivotal tuning: tune a copy of the generator to the photo (~15 s) so "
+                   help="pivotal tuning: tune a copy of the generator to the photo (~20 s) so "
                         "it keeps the person's likeness under edits (instead of the detail)")
     p.add_argument("--tune-steps", type=int, default=150, metavar="N",
                    help="pivotal tuning steps")

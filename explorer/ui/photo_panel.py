@@ -3,7 +3,7 @@ PSNR and what the classifier says of the photo and of the current edit; the slid
 encoded photo.
 
 Two ways to encode: fast (the latent and the photo's detail, under a second) or pivotal tuning
-(a copy of the generator tuned to the photo, ~15 s, with progress and cancel: the person keeps
+(a copy of the generator tuned to the photo, ~20 s, with progress and cancel: the person keeps
 their likeness under edits). The edit can be seen pasted back into the whole photo (a
 before/after toggle) and saved at the photo's own size.
 
@@ -161,7 +161,7 @@ class PhotoPanel(QWidget):
             lab.setToolTip(tip)
         self.psnr = QLabel("")
         self.psnr.setWordWrap(True)
-        self.tune = QCheckBox("Pivotal tuning (~15 s)")  # the tooltip says what it does
+        self.tune = QCheckBox("Pivotal tuning (~20 s)")  # the tooltip says what it does
         self.tune.setToolTip(
             "On: after encoding, a copy of the generator is tuned to this photo (PTI), so the "
             "person survives edits; it takes about 15 s and can be cancelled. Off: the fast "
@@ -298,7 +298,7 @@ class PhotoPanel(QWidget):
         self.status.setText(f"Encoding {Path(path).name}…")
         tune = self.tune.isChecked()
         if tune:
-            self.status.setText(f"Encoding {Path(path).name} with pivotal tuning (~15 s)…")
+            self.status.setText(f"Encoding {Path(path).name} with pivotal tuning (~20 s)…")
         self.job = workers.start(encode_job(self.state.bundle, path, choose, whole, tune),
                                  on_done=self._done, on_error=self._failed,
                                  on_progress=lambda f: self.progress.setValue(round(100 * f)))
