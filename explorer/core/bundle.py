@@ -7,6 +7,8 @@ into a `BundleError` whose message can be shown to a user as is.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -131,6 +133,15 @@ class Bundle:
             what = {"E": "an encoder", "C": "an attribute classifier", "G": "a generator"}
             raise BundleError(f"{self.name}: this model has no {what.get(part, part)}")
         return self.networks[part]
+
+    def with_own(self, *parts: str) -> Bundle:
+        """This bundle with its own copies of the networks `parts` ('G', 'E', 'C'), the rest
+        shared: for a background job that runs a network itself (fitting a photo, finding
+        directions), so no network is ever used by two threads at once."""
+        nets = dict(self.networks)
+        for part in parts:
+            nets[part] = copy.deepcopy(self.network(part))
+        return dataclasses.replace(self, networks=nets)
 
     def default_y(self, n: int) -> np.ndarray | None:
         """Neutral condition (all zeros, between 'has' and 'has not') for a cgan, else None."""
