@@ -21,14 +21,13 @@ import base64
 import hashlib
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from facegan.files import temp_beside
+from facegan.files import atomic_write
 
 SESSION_FORMAT = "face-explorer-session"
 SESSION_VERSION = 2
@@ -68,13 +67,7 @@ def _split(obj: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = temp_beside(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), durable=False)
 
 
 def arrays_files(path: str | Path) -> list[Path]:

@@ -116,8 +116,11 @@ class BackgroundRenderer(QObject):
             self._latest[key] = rid
         self._waiting[rid] = (on_done, key)
         lane_key = None if key is None else (id(self), key)
-        self.service.submit_background(dataclasses.replace(req, id=rid), self._relay.done.emit,
-                                       lane_key)
+        try:
+            self.service.submit_background(dataclasses.replace(req, id=rid),
+                                           self._relay.done.emit, lane_key)
+        except RuntimeError:  # the service closed: the window is going away
+            self._waiting.pop(rid, None)
         return rid
 
     @Slot(object)
