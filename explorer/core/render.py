@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from explorer.core.bundle import Bundle
+from explorer.core.render_backend import GeneratorBackend
 from facegan.models import bf16_is_fast, tensor_to_images
 
 TUNED_CACHE = 8  # photos whose tuned weights the render service keeps ready
@@ -71,9 +72,16 @@ class RenderService:
     device : 'cpu', 'cuda', ...; default CUDA when present, else CPU.
     channels_last : run the interactive lane's generator in channels-last memory format.
     bf16 : the interactive lane's bfloat16 autocast; default only where `bf16_is_fast` says it
-        pays off. The background lane keeps a float32 copy of G in the default format, so its
-        thumbnails and video frames have the pixels `Bundle.generate` (the CLI) draws: bf16 and
-        channels-last move about 1 pixel value in 6 by up to 3 levels on the bundled model.
+        pays off.
+    onnx : draw the interactive lane's G (its own weights) through ONNX Runtime once its graph
+        is exported (in the background; eager until then, or for good if that fails): True for
+        every call, None (default, while env FACE_EXPLORER_ONNX is on) for the batch sizes where
+        it measures faster than eager here, False never (`explorer.core.render_backend`). Faces
+        with pivotal-tuned weights are drawn eager.
+
+    The background lane keeps an eager float32 copy of G in the default memory format, so its
+    thumbnails and video frames have the pixels `Bundle.generate` (the CLI) draws: bf16 and
+    channels-last move about 1 pixel value in 6 by up to 3 levels on the bundled model.
     """
 
     def __init__(
@@ -83,6 +91,7 @@ class RenderService:
         device: str | None = None,
         channels_last: bool = True,
         bf16: bool | None = None,
+        onnx: bool | None = None,
     ) -> None:
         self.bundle = bundle
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -92,8 +101,11 @@ class RenderService:
         self.channels_last = channels_last
         self.bf16 = bf16_is_fast(self.device) if bf16 is None else bf16
         G = copy.deepcopy(bundle.network("G")).to(self.device).eval()
-        self._G_exact = G  # the background lane's: the default memory format
+        self._G_exact = G  # the background lane's: eager float32, the default memory format
         self._G = copy.deepcopy(G).to(memory_format=torch.channels_last) if channels_last else G
+        mode = None if onnx is None else ("onnx" if onnx else "eager")
+        self.backend = GeneratorBackend(self._G, threads=threads, mode=mode, device=self.device,
+                                        bf16=self.bf16)
         # (tuned key, channels-last) -> weights, LRU order
         self._tuned_cache: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
         self._model_lock = threading.Lock()  # the worker and `render` never run G at once
@@ -109,8 +121,8 @@ class RenderService:
     def render(self, req: RenderRequest, exact: bool = False) -> RenderResult:
         """Render now on the calling thread (tests, CLI); errors come back in `error`. The one
         place G runs. `exact`: the background lane's way, float32 with G in the default memory
-        format, whose pixels are `Bundle.generate`'s (else the interactive lane's, possibly
-        channels-last and bfloat16)."""
+        format, whose pixels are `Bundle.generate`'s (else the interactive lane's: the backend,
+        ONNX Runtime or eager, possibly channels-last and bfloat16)."""
         t0 = time.perf_counter()
         try:
             psi = req.psi
@@ -122,11 +134,16 @@ class RenderService:
                 psi = np.broadcast_to(np.asarray(req.psi, np.float32), (n,)).copy()
                 psi[[t is not None for t in tuned]] = 1.0
             inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, psi, self.device)
-            G, cl = (self._G_exact, False) if exact else (self._G, self.channels_last)
             with self._model_lock, torch.inference_mode():
-                with torch.autocast(self.device.type, torch.bfloat16,
-                                    enabled=self.bf16 and not exact):
-                    out = G(*inputs) if tuned is None else self._tuned_render(G, cl, tuned, inputs)
+                if exact:  # eager float32: the CLI's pixels
+                    G = self._G_exact
+                    out = G(*inputs) if tuned is None else self._tuned_render(G, False, tuned,
+                                                                              inputs)
+                elif tuned is None:  # the backend applies the autocast to eager calls
+                    out = self.backend(*inputs)
+                else:
+                    with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+                        out = self._tuned_render(self._G, self.channels_last, tuned, inputs)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it
