@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from facegan.models import map_batches, map_images, tensor_to_images
-from facegan.style import StyleGenerator
+from facegan.models import forward_psi, map_batches, map_images, tensor_to_images
 
 if TYPE_CHECKING:  # annotations only: the judge module generates through this one
     from evaluation.judge import Judge
@@ -90,11 +89,10 @@ class Encoded:
 def generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
               detail: np.ndarray | None = None, y: np.ndarray | None = None,
               psi: float = 1.0) -> np.ndarray:
-    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches. A style
-    G's latents come truncated already (`Bundle.seed_latents`, before any edit): no psi here."""
-    if isinstance(G, StyleGenerator):
-        psi = 1.0
-    return tensor_to_images(map_batches(lambda zz, yy, dd: G(zz, yy, dd, None if psi == 1 else psi),
+    """Images of z (with a cGAN's y, a photo's detail) at truncation psi, in batches; G gets
+    the psi `facegan.models.forward_psi` says (none for a style G, whose latents come truncated)."""
+    p = forward_psi(G, psi)
+    return tensor_to_images(map_batches(lambda zz, yy, dd: G(zz, yy, dd, p),
                                         z, y, detail, batch=batch))
 
 

@@ -191,29 +191,20 @@ def image_format(path: Path) -> str:
 
 def save_grid(images: np.ndarray, path: Path, cols: int, size: int | None) -> None:
     """Save (n, h, w, 3) uint8 images as one image grid in the format its suffix names (PNG,
-    JPEG, WebP), atomically: a part file with the umask's mode, renamed when complete."""
-    import os
-
+    JPEG, WebP), atomically (`facegan.files.atomic_write`)."""
+    import numpy as np
     from PIL import Image
 
-    from facegan.files import temp_beside
+    from facegan.files import atomic_write
+    from facegan.images import image_grid
 
     fmt = image_format(path)
-    tiles = resize_faces(images, size)
+    tiles = np.stack([np.asarray(t) for t in resize_faces(images, size)])
     cols = max(1, min(cols, len(tiles)))
-    rows = (len(tiles) + cols - 1) // cols
-    w, h = tiles[0].size
-    grid = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
-    for i, t in enumerate(tiles):
-        grid.paste(t, ((i % cols) * w, (i // cols) * h))
+    grid = Image.fromarray(image_grid(tiles, cols, pad=0, border=False))
     check_out(path)
-    tmp = temp_beside(path)
-    try:
-        grid.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: grid.save(
+        tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})), durable=False)
 
 
 def check_out(path: Path) -> None:

@@ -1,19 +1,21 @@
-"""Image helpers every layer shares: any PIL image to RGB, faces in a grid, PSNR."""
+"""Image helpers every layer shares: any PIL image upright in RGB, faces in a grid, PSNR."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 _HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Any mode (grayscale, 16-bit, float, palette, RGBA, CMYK) to 8-bit RGB, alpha on white.
-    EXIF orientation is the caller's (`PIL.ImageOps.exif_transpose`)."""
+    """Any mode (grayscale, 16-bit, float, palette, RGBA, CMYK) to 8-bit RGB, alpha on white,
+    turned upright by its EXIF orientation (a phone photo, a CelebA file alike)."""
+    img = ImageOps.exif_transpose(img)
     if img.mode in _HIGH_DEPTH:
         a = np.asarray(img, dtype=np.float32)
         hi = float(a.max()) if a.size else 1.0
@@ -41,6 +43,15 @@ def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 2,
         y, x = edge + r * (h + pad), edge + c * (w + pad)
         out[y : y + h, x : x + w] = im
     return out
+
+
+def tensor_psnr(x: Any, target: Any) -> float:
+    """PSNR in dB of torch images in [-1, 1] (range 2; `x` clamped to it first) against
+    `target`; inf where they are identical. The fitting loops' progress figure."""
+    import torch.nn.functional as F
+
+    mse = float(F.mse_loss(x.detach().clamp(-1, 1), target))
+    return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

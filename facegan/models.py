@@ -378,6 +378,24 @@ def build(cfg: ModelConfig, part: str, *, init: bool = True) -> nn.Module:
     return net
 
 
+def truncates_latents(model: nn.Module | str) -> bool:
+    """Whether a generator (or a model kind) truncates the latent itself, before any edit (a
+    style G: w_avg + psi (w - w_avg) on a seed's w, so psi never weakens a slider) rather than in
+    G's forward (the DCGAN kinds: the first layer's features)."""
+    return model == "style" if isinstance(model, str) else isinstance(model, StyleGenerator)
+
+
+def forward_psi(model: nn.Module | str, psi: Any) -> Any:
+    """The truncation G's forward gets for latents drawn at `psi` (one number, one per face, or
+    None): None where the latents come truncated already (`truncates_latents`), or for psi 1;
+    else psi itself. The one place this rule lives (the explorer, the CLI, evaluation)."""
+    if psi is None or truncates_latents(model):
+        return None
+    if np.ndim(psi) == 0 and float(psi) == 1:
+        return None
+    return psi
+
+
 def prior_latents(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """The latents G draws from prior noise z: w = mapping(z) for a style G, z itself otherwise.
     Edits, directions and the encoder live in this space."""

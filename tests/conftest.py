@@ -20,6 +20,16 @@ torch.set_num_threads(1)
 from testdata import CELEBA, ROOT, TINY_ATTRIBUTES, UTKFACE, needs  # noqa: E402,F401
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Each test starts on one torch thread: the CLI (`--threads 2`), a window's render service
+    and a training run set the process's count, and a test after them ran on two threads,
+    which on a loaded 2-core machine spin-wait (the PTI test: 100 s instead of 1 s)."""
+    yield
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 30) -> Path:
     """Train a seconds-long model on synthetic data with the real trainer; return its file."""
     from trainer.config import TrainConfig, preset

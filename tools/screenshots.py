@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
 
     def settle() -> None:
-        wait(lambda: win.canvas.renderer.idle() and win.sliders.readout.job is None, 0.5)
+        wait(lambda: win.canvas.renderer.idle() and win.state.background_idle()
+             and win.sliders.readout.job is None, 0.5)
 
     def shot(name: str) -> None:
         settle()

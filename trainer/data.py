@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 import facegan.images
 from facegan.files import cache_dir
@@ -177,11 +177,6 @@ def discover(root: str | os.PathLike[str]) -> tuple[str, list[Path], np.ndarray 
 # Decoding.
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
-    """`facegan.images.to_rgb` with the EXIF orientation applied first."""
-    return facegan.images.to_rgb(ImageOps.exif_transpose(img))
-
-
 def centre_square(img: Image.Image, res: int) -> np.ndarray:
     """CelebA's usual crop: the centred square of the short side, resized to res x res."""
     w, h = img.size
@@ -200,7 +195,7 @@ def decode_one(path: Path, res: int) -> np.ndarray | None:
                 return None
             img.seek(0)
             img.load()
-            return centre_square(to_rgb(img), res)
+            return centre_square(facegan.images.to_rgb(img), res)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
 

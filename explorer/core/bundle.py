@@ -7,6 +7,8 @@ into a `BundleError` whose message can be shown to a user as is.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,13 @@ from facegan.checkpoint import (
     ModelFileError,
     load_model,
 )
-from facegan.models import ModelConfig, map_images, tensor_to_images
+from facegan.models import (
+    ModelConfig,
+    forward_psi,
+    map_images,
+    tensor_to_images,
+    truncates_latents,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 # <repo>/checkpoints/celeba64.safetensors, or the copy an installed wheel carries (explorer.assets).
@@ -91,8 +99,8 @@ class Bundle:
     def truncates_latents(self) -> bool:
         """Whether truncation acts on the latent itself (a style G: w_avg + psi (w - w_avg),
         applied to a seed's face before any edit, so psi never weakens a slider) rather than
-        inside G (the DCGAN's first-layer features)."""
-        return self.kind == "style"
+        inside G (the DCGAN's first-layer features): `facegan.models.truncates_latents`."""
+        return truncates_latents(self.kind)
 
     def latent_spread(self, unit: np.ndarray) -> np.ndarray:
         """(k,) standard deviation of the prior's latents along each unit direction (k, nz):
@@ -131,6 +139,15 @@ class Bundle:
             what = {"E": "an encoder", "C": "an attribute classifier", "G": "a generator"}
             raise BundleError(f"{self.name}: this model has no {what.get(part, part)}")
         return self.networks[part]
+
+    def with_own(self, *parts: str) -> Bundle:
+        """This bundle with its own copies of the networks `parts` ('G', 'E', 'C'), the rest
+        shared: for a background job that runs a network itself (fitting a photo, finding
+        directions), so no network is ever used by two threads at once."""
+        nets = dict(self.networks)
+        for part in parts:
+            nets[part] = copy.deepcopy(self.network(part))
+        return dataclasses.replace(self, networks=nets)
 
     def default_y(self, n: int) -> np.ndarray | None:
         """Neutral condition (all zeros, between 'has' and 'has not') for a cgan, else None."""
@@ -207,9 +224,7 @@ class Bundle:
         zz = self.check_z(z)
         yy = self.check_y(y, len(zz))
         dd = self.check_detail(detail, len(zz))
-        pp = self.face_psi(psi, dd, len(zz))
-        if self.truncates_latents:  # seeds' latents come truncated (`seed_latents`)
-            pp = None
+        pp = forward_psi(self.kind, self.face_psi(psi, dd, len(zz)))  # checked either way
 
         def opt(a: np.ndarray | None) -> torch.Tensor | None:
             return None if a is None else torch.from_numpy(a).to(device)

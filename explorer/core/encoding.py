@@ -23,7 +23,6 @@ The detail can be switched off per photo (the window's switch, the CLI's --no-de
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from explorer.core.align import Alignment, find_face_aligned
 from explorer.core.bundle import Bundle, BundleError
 from explorer.core.photos import FaceBox, PhotoError, load_photo
+from facegan.images import tensor_psnr
 from facegan.models import images_to_tensor, tensor_to_images
 
 FEATURE_WEIGHT = 0.5
@@ -63,12 +63,6 @@ class EncodeResult:
     box: FaceBox | None = None
     boxes: list[FaceBox] = field(default_factory=list)
     alignment: Alignment | None = None  # how `face` was cut from the photo (explorer.core.align)
-
-
-def _psnr_t(x: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1] (range 2)."""
-    mse = float(F.mse_loss(x.clamp(-1, 1), target))
-    return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
 
 
 class _Adam:
@@ -124,7 +118,7 @@ def encode_face(
         x0 = G(z0, yt)
         feat_t = C.features(target) if C is not None else None
     timings["encoder"] = time.perf_counter() - t0
-    psnr_e = _psnr_t(x0, target)
+    psnr_e = tensor_psnr(x0, target)
 
     t0 = time.perf_counter()
     z = z0.clone().requires_grad_(True)
@@ -155,7 +149,7 @@ def encode_face(
             loss = loss + DETAIL_WEIGHT * r.pow(2).mean()
         loss.backward()
         # Score the z that produced x (before the step), so the kept pair is consistent.
-        p = _psnr_t(x.detach(), target)
+        p = tensor_psnr(x, target)
         if p > best[0]:
             best = (p, z.detach().clone(), x.detach().clone(),
                     None if r is None else r.detach().clone())

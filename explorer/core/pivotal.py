@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facegan.images import tensor_psnr
+
 STEPS = 150  # PTI's own count is 350 (danielroich/PTI); here 150 reach >= 30 dB (docs/photos.md)
 LR = 1e-3
 LOCALITY_WEIGHT = 1.0
@@ -143,11 +145,6 @@ def tuned_forward(G: nn.Module, tuned: TunedWeights | Mapping[str, torch.Tensor]
     return torch.func.functional_call(G, dict(params), tuple(inputs), strict=False)
 
 
-def _psnr(x: torch.Tensor, t: torch.Tensor) -> float:
-    mse = float(F.mse_loss(x.detach().clamp(-1, 1), t))
-    return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
-
-
 class _Adam:
     """Adam over a list of tensors (see explorer.core.encoding._Adam for why not torch's)."""
 
@@ -244,7 +241,7 @@ def tune_generator(
     with torch.no_grad():
         before = G(pivot, y, detail)
         feat_t = features(target) if features is not None else None
-    psnr_before = _psnr(before, target)
+    psnr_before = tensor_psnr(before, target)
     # The banks: latents near the pivot (locality) and edited pivots, with G's own drawings.
     n_loc = locality_batch if locality > 0 else 0
     loc_lat = loc_ref = None
@@ -295,7 +292,8 @@ def tune_generator(
     with torch.no_grad():  # as drawn from the stored (float16-difference) weights
         after = tuned_forward(G, tw, pivot, y, detail)
     return TunedWeights.from_params(G, tuned, psnr_before=psnr_before,
-                                    psnr_after=_psnr(after, target), steps=done, seconds=seconds)
+                                    psnr_after=tensor_psnr(after, target), steps=done,
+                                    seconds=seconds)
 
 
 __all__ = ["STEPS", "TunedWeights", "TunedWeightsError", "tune_generator", "tuned_forward"]

@@ -7,6 +7,7 @@ does what its name says and what else it drags along.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,21 +30,34 @@ class Readout:
 
 
 def first_face(req: RenderRequest) -> RenderRequest:
-    """The request's first face alone."""
+    """The request's first face alone (with its tuned weights, if any)."""
     psi = np.asarray(req.psi, np.float32)
     return RenderRequest(req.id, req.z[:1], None if req.y is None else req.y[:1],
                          None if req.detail is None else req.detail[:1],
-                         psi[:1] if psi.ndim else float(psi))
+                         psi[:1] if psi.ndim else float(psi),
+                         None if req.tuned is None else req.tuned[:1])
+
+
+def draw_with(bundle: Bundle) -> Callable[[RenderRequest], np.ndarray]:
+    """Draw a one-face request with the bundle's own G on the calling thread (tests, scripts;
+    the window draws through its render service instead)."""
+
+    def draw(r: RenderRequest) -> np.ndarray:
+        return bundle.generate(r.z, r.y, r.detail, r.psi, tuned=r.tuned[0] if r.tuned else None)
+
+    return draw
 
 
 def readout(bundle: Bundle, edited: RenderRequest, unedited: RenderRequest,
-            target: str | None = None, top: int = 3) -> Readout:
+            target: str | None = None, top: int = 3,
+            draw: Callable[[RenderRequest], np.ndarray] | None = None) -> Readout:
     """Classify the first face of ``edited`` against the first of ``unedited`` (the same face
-    without the slider edits); ``target`` is the attribute of the slider last moved."""
+    without the slider edits); ``target`` is the attribute of the slider last moved; ``draw``
+    renders a request (default `draw_with(bundle)`; the window: its render service)."""
     from explorer.core.classify import attribute_probabilities
 
-    faces = [bundle.generate(r.z, r.y, r.detail, r.psi)
-             for r in (first_face(edited), first_face(unedited))]
+    draw = draw or draw_with(bundle)
+    faces = [draw(first_face(r)) for r in (edited, unedited)]
     p = attribute_probabilities(bundle, np.concatenate(faces))
     names = list(bundle.attribute_names)
     after = {n: float(v) for n, v in zip(names, p[0], strict=True)}

@@ -1,8 +1,18 @@
-"""Render service: one worker thread owns a copy of the generator and serves the newest request.
+"""Render service: one worker thread owns a copy of the generator and serves two lanes.
 
 The pattern is stylegan3's ``AsyncRenderer`` and napari's ``_layer_slicer``: requests are frozen
-values; `submit` replaces the pending request (a superseded one is dropped, never queued); failures
-come back as data in `RenderResult.error`, never as an exception on the worker thread.
+values; failures come back as data in `RenderResult.error`, never as an exception on the worker.
+
+- The interactive lane (`submit`, the canvas) holds one request: a new one replaces the one not yet
+  started, so only the newest is drawn.
+- The background lane (`submit_background`: thumbnails, video frames, photo reconstructions) is a
+  queue served in order, each request only while no interactive one waits, so a slider never
+  waits behind thumbnails for more than the one background request being drawn. A queued request
+  with the same `key` as a new one is superseded and dropped (a panel redrawing its thumbnails).
+  `render_background` waits for its result, for a background job (video export) on a pool thread.
+
+Every draw goes through `render`, the one place G is called, on the worker thread (or, in `render`
+called directly, the calling thread under the model lock: the CLI, tests).
 """
 
 from __future__ import annotations
@@ -10,7 +20,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +61,8 @@ class RenderResult:
 
 
 class RenderService:
-    """One worker thread that owns the generator; newest request wins.
+    """One worker thread that owns the generator: newest interactive request wins; background
+    requests are drawn in order when no interactive one waits.
 
     Parameters
     ----------
@@ -58,13 +70,18 @@ class RenderService:
     threads : torch intra-op threads (`torch.set_num_threads` is process-wide in PyTorch, so the
         last service created sets it for the process).
     device : 'cpu', 'cuda', ...; default CUDA when present, else CPU.
-    channels_last : run the generator in channels-last memory format.
-    bf16 : use bfloat16 autocast; default only where `bf16_is_fast` says it pays off.
-    onnx : draw G's own weights through ONNX Runtime once its graph is exported (in the
-        background; eager until then, or for good if that fails): True for every call, None
-        (default, while env FACE_EXPLORER_ONNX is on) for the batch sizes where it measures
-        faster than eager here, False never (`explorer.core.render_backend`). Faces with
-        pivotal-tuned weights are drawn eager.
+    channels_last : run the interactive lane's generator in channels-last memory format.
+    bf16 : the interactive lane's bfloat16 autocast; default only where `bf16_is_fast` says it
+        pays off.
+    onnx : draw the interactive lane's G (its own weights) through ONNX Runtime once its graph
+        is exported (in the background; eager until then, or for good if that fails): True for
+        every call, None (default, while env FACE_EXPLORER_ONNX is on) for the batch sizes where
+        it measures faster than eager here, False never (`explorer.core.render_backend`). Faces
+        with pivotal-tuned weights are drawn eager.
+
+    The background lane keeps an eager float32 copy of G in the default memory format, so its
+    thumbnails and video frames have the pixels `Bundle.generate` (the CLI) draws: bf16 and
+    channels-last move about 1 pixel value in 6 by up to 3 levels on the bundled model.
     """
 
     def __init__(
@@ -84,23 +101,28 @@ class RenderService:
         self.channels_last = channels_last
         self.bf16 = bf16_is_fast(self.device) if bf16 is None else bf16
         G = copy.deepcopy(bundle.network("G")).to(self.device).eval()
-        if channels_last:
-            G = G.to(memory_format=torch.channels_last)
-        self._G = G
+        self._G_exact = G  # the background lane's: eager float32, the default memory format
+        self._G = copy.deepcopy(G).to(memory_format=torch.channels_last) if channels_last else G
         mode = None if onnx is None else ("onnx" if onnx else "eager")
-        self.backend = GeneratorBackend(G, threads=threads, mode=mode, device=self.device,
+        self.backend = GeneratorBackend(self._G, threads=threads, mode=mode, device=self.device,
                                         bf16=self.bf16)
-        self._tuned_cache: dict[str, dict[str, torch.Tensor]] = {}  # key -> weights, LRU order
+        # (tuned key, channels-last) -> weights, LRU order
+        self._tuned_cache: dict[tuple[str, bool], dict[str, torch.Tensor]] = {}
         self._model_lock = threading.Lock()  # the worker and `render` never run G at once
         self._cv = threading.Condition()
         self._pending: tuple[RenderRequest, Callable[[RenderResult], None]] | None = None
+        self._queue: deque[tuple[RenderRequest, Callable[[RenderResult], None], Hashable]] = \
+            deque()  # the background lane
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="render-service", daemon=True)
         self._thread.start()
 
     # Synchronous path.
-    def render(self, req: RenderRequest) -> RenderResult:
-        """Render now on the calling thread (tests, CLI); errors come back in `error`."""
+    def render(self, req: RenderRequest, exact: bool = False) -> RenderResult:
+        """Render now on the calling thread (tests, CLI); errors come back in `error`. The one
+        place G runs. `exact`: the background lane's way, float32 with G in the default memory
+        format, whose pixels are `Bundle.generate`'s (else the interactive lane's: the backend,
+        ONNX Runtime or eager, possibly channels-last and bfloat16)."""
         t0 = time.perf_counter()
         try:
             psi = req.psi
@@ -113,18 +135,23 @@ class RenderService:
                 psi[[t is not None for t in tuned]] = 1.0
             inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, psi, self.device)
             with self._model_lock, torch.inference_mode():
-                if tuned is None:  # the backend applies the autocast to eager calls
+                if exact:  # eager float32: the CLI's pixels
+                    G = self._G_exact
+                    out = G(*inputs) if tuned is None else self._tuned_render(G, False, tuned,
+                                                                              inputs)
+                elif tuned is None:  # the backend applies the autocast to eager calls
                     out = self.backend(*inputs)
                 else:
                     with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                        out = self._tuned_render(tuned, inputs)
+                        out = self._tuned_render(self._G, self.channels_last, tuned, inputs)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it
             msg = f"{type(e).__name__}: {e}"
             return RenderResult(req.id, None, msg, (time.perf_counter() - t0) * 1e3)
 
-    def _tuned_render(self, tuned: tuple[object | None, ...],
+    def _tuned_render(self, G: torch.nn.Module, channels_last: bool,
+                      tuned: tuple[object | None, ...],
                       inputs: tuple[torch.Tensor | None, ...]) -> torch.Tensor:
         """Draw each group of faces that share tuned weights with those weights (one G call per
         group); the weights come from a small cache, so a photo's frames never reload them."""
@@ -140,25 +167,26 @@ class RenderService:
         for k, rows in groups.items():
             idx = torch.tensor(rows, device=self.device)
             part = tuple(None if x is None else (x if x.ndim == 0 else x[idx]) for x in inputs)
-            params = None if not k else self._device_params(k, by_key[k])
-            y = tuned_forward(self._G, params, *part)
+            params = None if not k else self._device_params(k, by_key[k], channels_last)
+            y = tuned_forward(G, params, *part)
             if out is None:
                 out = y.new_empty((len(tuned), *y.shape[1:]))
             out[idx] = y
         assert out is not None
         return out
 
-    def _device_params(self, key: str, tuned: object) -> dict[str, torch.Tensor]:
-        """The tuned weights on this service's device and memory format (LRU of 8 photos)."""
-        hit = self._tuned_cache.pop(key, None)
+    def _device_params(self, key: str, tuned: object,
+                       channels_last: bool) -> dict[str, torch.Tensor]:
+        """The tuned weights on this service's device and a lane's memory format (LRU of 8)."""
+        hit = self._tuned_cache.pop((key, channels_last), None)
         if hit is None:
             hit = {}
             for n, p in tuned.params.items():  # type: ignore[attr-defined]
                 p = p.to(self.device)
-                if self.channels_last and p.ndim == 4:
+                if channels_last and p.ndim == 4:
                     p = p.contiguous(memory_format=torch.channels_last)
                 hit[n] = p
-        self._tuned_cache[key] = hit
+        self._tuned_cache[(key, channels_last)] = hit
         while len(self._tuned_cache) > TUNED_CACHE:
             self._tuned_cache.pop(next(iter(self._tuned_cache)))
         return hit
@@ -172,29 +200,75 @@ class RenderService:
             self._pending = (req, on_done)
             self._cv.notify()
 
+    def submit_background(self, req: RenderRequest, on_done: Callable[[RenderResult], None],
+                          key: Hashable | None = None) -> None:
+        """Queue `req` in the background lane (drawn in order, after any interactive request);
+        a queued request with the same `key` is dropped and its `on_done` never runs.
+        `on_done` runs on the worker."""
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("render service is closed")
+            if key is not None:
+                for i, item in enumerate(self._queue):
+                    if item[2] == key:
+                        del self._queue[i]
+                        break
+            self._queue.append((req, on_done, key))
+            self._cv.notify()
+
+    def render_background(self, req: RenderRequest) -> RenderResult:
+        """Draw `req` in the background lane and wait for it (a pool thread's job, e.g. video
+        export); errors, and a service closed meanwhile, come back in `error`."""
+        if threading.current_thread() is self._thread:
+            return self.render(req, exact=True)
+        done = threading.Event()
+        box: list[RenderResult] = []
+
+        def arrived(res: RenderResult) -> None:
+            box.append(res)
+            done.set()
+
+        try:
+            self.submit_background(req, arrived)
+        except RuntimeError as e:
+            return RenderResult(req.id, None, str(e), 0.0)
+        while not done.wait(0.05):
+            with self._cv:
+                if self._closed and not box:
+                    return RenderResult(req.id, None, "render service is closed", 0.0)
+        return box[0]
+
+    def _next(self) -> tuple[RenderRequest, Callable[[RenderResult], None], bool] | None:
+        """The next request to draw, interactive first (and whether it is a background one),
+        or None once closed."""
+        with self._cv:
+            while self._pending is None and not self._queue and not self._closed:
+                self._cv.wait()
+            if self._closed:
+                return None
+            if self._pending is not None:
+                (req, on_done), self._pending = self._pending, None
+                return req, on_done, False
+            req, on_done, _ = self._queue.popleft()
+            return req, on_done, True
+
     def _loop(self) -> None:
         if self.device.type == "cpu" and self.threads > 0:
             torch.set_num_threads(self.threads)
-        while True:
-            with self._cv:
-                while self._pending is None and not self._closed:
-                    self._cv.wait()
-                if self._closed:
-                    return
-                assert self._pending is not None
-                req, on_done = self._pending
-                self._pending = None
-            result = self.render(req)
+        while (item := self._next()) is not None:
+            req, on_done, background = item
+            result = self.render(req, exact=background)
             try:
                 on_done(result)
             except Exception as e:  # a broken callback must not kill the worker
                 print(f"render service: on_done raised {type(e).__name__}: {e}")
 
     def close(self) -> None:
-        """Stop the worker (pending requests are dropped) and wait for it."""
+        """Stop the worker (pending and queued requests are dropped) and wait for it."""
         with self._cv:
             self._closed = True
             self._pending = None
+            self._queue.clear()
             self._cv.notify()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)

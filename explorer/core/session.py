@@ -21,14 +21,13 @@ import base64
 import hashlib
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from facegan.files import temp_beside
+from facegan.files import atomic_write
 
 SESSION_FORMAT = "face-explorer-session"
 SESSION_VERSION = 2
@@ -68,13 +67,7 @@ def _split(obj: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = temp_beside(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), durable=False)
 
 
 def arrays_files(path: str | Path) -> list[Path]:
@@ -189,29 +182,20 @@ def load_session(path: str | Path) -> dict[str, Any]:
 # Checking against a model.
 
 
-def _vector(v: Any, n: int, what: str, problems: list[str]) -> None:
+def _array(v: Any, what: str, problems: list[str], *, size: int | None = None,
+           shape: Sequence[int] | None = None) -> None:
+    """Say in `problems` why `v` is not finite numbers of `size` values (a latent) or of
+    `shape` (a photo detail); None (absent) is fine."""
     if v is None:
         return
     try:
         a = np.asarray(v, dtype=np.float32)
     except (TypeError, ValueError):
-        problems.append(f"{what} is not a list of numbers")
+        problems.append(f"{what} is not {'a list' if shape is None else 'an array'} of numbers")
         return
-    if a.size != n:
-        problems.append(f"{what} has {a.size} values; this model's latents have {n}")
-    elif not np.isfinite(a).all():
-        problems.append(f"{what} holds NaN or infinite values")
-
-
-def _detail(v: Any, shape: Sequence[int], what: str, problems: list[str]) -> None:
-    if v is None:
-        return
-    try:
-        a = np.asarray(v, dtype=np.float32)
-    except (TypeError, ValueError):
-        problems.append(f"{what} is not an array of numbers")
-        return
-    if a.shape != tuple(shape):
+    if size is not None and a.size != size:
+        problems.append(f"{what} has {a.size} values; this model's latents have {size}")
+    elif shape is not None and a.shape != tuple(shape):
         problems.append(f"{what} has shape {a.shape}; this model's photo detail has "
                         f"{tuple(shape)}")
     elif not np.isfinite(a).all():
@@ -253,24 +237,24 @@ def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> No
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
             for v in alphas.values()):
         problems.append("the slider values are not all numbers")
-    _vector(d.get("custom_z"), nz, "the edited face's latent", problems)
-    _detail(d.get("custom_detail"), detail_shape, "the edited face's photo detail", problems)
+    _array(d.get("custom_z"), "the edited face's latent", problems, size=nz)
+    _array(d.get("custom_detail"), "the edited face's photo detail", problems, shape=detail_shape)
     for i, c in enumerate(_items(d, "custom_dirs", problems)):
-        _vector(c.get("vector"), nz, f"custom slider {c.get('name', i)!r}", problems)
+        _array(c.get("vector"), f"custom slider {c.get('name', i)!r}", problems, size=nz)
     for key, what in (("favourites", "favourite"), ("photos", "photo")):
         for i, f in enumerate(_items(d, key, problems)):
             name = f.get("name", i)
             if f.get("z") is None:
                 problems.append(f"{what} {name!r} has no latent")
-            _vector(f.get("z"), nz, f"{what} {name!r}", problems)
-            _detail(f.get("detail"), detail_shape, f"{what} {name!r}'s detail", problems)
+            _array(f.get("z"), f"{what} {name!r}", problems, size=nz)
+            _array(f.get("detail"), f"{what} {name!r}'s detail", problems, shape=detail_shape)
     interp = d.get("interpolation") or {}
     if not isinstance(interp, dict):
         problems.append("the interpolation is not an entry")
         interp = {}
     for i, k in enumerate(_items(interp, "keyframes", problems)):
-        _vector(k.get("z"), nz, f"keyframe {i + 1}", problems)
-        _detail(k.get("detail"), detail_shape, f"keyframe {i + 1}'s detail", problems)
+        _array(k.get("z"), f"keyframe {i + 1}", problems, size=nz)
+        _array(k.get("detail"), f"keyframe {i + 1}'s detail", problems, shape=detail_shape)
     analogy = d.get("analogy") or {}
     if not isinstance(analogy, dict):
         problems.append("the analogy is not an entry")
@@ -278,8 +262,8 @@ def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> No
     slots = analogy.get("slots") or {}
     for name, s in (slots.items() if isinstance(slots, dict) else []):
         if isinstance(s, dict):
-            _vector(s.get("z"), nz, f"analogy slot {name}", problems)
-            _detail(s.get("detail"), detail_shape, f"analogy slot {name}'s detail", problems)
+            _array(s.get("z"), f"analogy slot {name}", problems, size=nz)
+            _array(s.get("detail"), f"analogy slot {name}'s detail", problems, shape=detail_shape)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise SessionError("it does not fit this model: " + "; ".join(problems[:3]) + more)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.analogy import analogy, analogy_strip
+from explorer.core.render import RenderRequest
 from explorer.ui.images import detail_from_mime, latent_from_mime, tile, to_pixmap
 from explorer.ui.state import ExplorerState
 
@@ -44,13 +45,15 @@ class FaceSlot(QLabel):
         self.setText(f"{name}\ndrop a face")
         self.setToolTip(f"Slot {name}: drop a face from the canvas, favourites or photos")
 
-    def set_face(self, z: np.ndarray, image: np.ndarray,
-                 detail: np.ndarray | None = None) -> None:
+    def set_face(self, z: np.ndarray, detail: np.ndarray | None = None) -> None:
+        """Hold a face; its picture follows (`set_image`) once drawn in the background."""
         self.z = np.asarray(z, np.float32).reshape(-1)
         self.detail = None if detail is None else np.asarray(detail, np.float32)
+        self.changed.emit()
+
+    def set_image(self, image: np.ndarray) -> None:
         self.setPixmap(to_pixmap(image).scaled(SLOT, SLOT, Qt.AspectRatioMode.KeepAspectRatio,
                                                Qt.TransformationMode.SmoothTransformation))
-        self.changed.emit()
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if latent_from_mime(e.mimeData()) is not None:
@@ -72,7 +75,8 @@ class AnalogyPanel(QWidget):
     Parameters
     ----------
     state
-        The shared state (renders with its bundle; sliders' y for a cgan).
+        The shared state (the slots, the result and the strip are drawn in its render
+        service's background lane).
     """
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
@@ -166,14 +170,21 @@ class AnalogyPanel(QWidget):
                 self.set_slot(n, np.asarray(s["z"], np.float32).reshape(-1),
                               None if detail is None else np.asarray(detail, np.float32))
 
-    def _render(self, z: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
+    def _request(self, z: np.ndarray, detail: np.ndarray | None = None) -> RenderRequest:
         """Faces at the window's ψ; with a photo's detail (one for all), as the photo is drawn."""
         z = np.atleast_2d(np.asarray(z, np.float32))
-        scene = self.state.scene
-        return scene.draw(scene.request(z, [detail] * len(z), edit=False))
+        return self.state.scene.request(z, [detail] * len(z), edit=False)
 
     def set_slot(self, name: str, z: np.ndarray, detail: np.ndarray | None = None) -> None:
-        self.slots[name].set_face(z, self._render(z, detail)[0], detail)
+        slot = self.slots[name]
+        slot.set_face(z, detail)
+        held = slot.z
+
+        def arrived(imgs: np.ndarray) -> None:
+            if slot.z is held:  # not emptied or refilled meanwhile
+                slot.set_image(imgs[0])
+
+        self.state.draw_later(self._request(held, detail), arrived, key=f"slot {name}")
 
     def update_result(self) -> None:
         a, b, c = (self.slots[n].z for n in "ABC")
@@ -182,7 +193,15 @@ class AnalogyPanel(QWidget):
         self.result_z = analogy(a, b, c, self.strength.value()).astype(np.float32)
         self.result_detail = self.slots["C"].detail
         strip_z = analogy_strip(a, b, c, STRENGTHS)
-        imgs = self._render(np.vstack([self.result_z[None], strip_z]), self.result_detail)
+        self.use.setEnabled(True)
+        rz = self.result_z
+        self.state.draw_later(self._request(np.vstack([rz[None], strip_z]), self.result_detail),
+                              lambda imgs: self._show_result(rz, imgs), key="analogy result")
+
+    def _show_result(self, result_z: np.ndarray, imgs: np.ndarray) -> None:
+        """The result and the strip, drawn in the background, unless a newer result came."""
+        if self.result_z is not result_z:
+            return
         self.result_image, self.strip_images = imgs[0], imgs[1:]
         self.result.setPixmap(to_pixmap(imgs[0]).scaled(
             2 * SLOT, 2 * SLOT, Qt.AspectRatioMode.KeepAspectRatio,
@@ -191,4 +210,3 @@ class AnalogyPanel(QWidget):
         w = max(self.strip.width(), 300)
         self.strip.setPixmap(to_pixmap(strip).scaledToWidth(
             w, Qt.TransformationMode.SmoothTransformation))
-        self.use.setEnabled(True)

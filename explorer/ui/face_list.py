@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+from shiboken6 import isValid
 
 from explorer.ui.images import latent_mime, to_pixmap
 
@@ -43,6 +44,13 @@ class FaceList(QListWidget):
         item.setToolTip(f"{label}: {self.open_hint} to edit it; drag it onto an analogy slot")
         self.addItem(item)
         return item
+
+    def show_images(self, items: list[QListWidgetItem], images: np.ndarray) -> None:
+        """Put thumbnails drawn in the background on their items; an item removed from the list
+        meanwhile is skipped."""
+        for item, image in zip(items, images, strict=True):
+            if isValid(item) and item.listWidget() is self:
+                item.setIcon(QIcon(to_pixmap(image)))
 
     def latent(self, row: int) -> np.ndarray:
         return np.asarray(self.item(row).data(LATENT_ROLE), np.float32)

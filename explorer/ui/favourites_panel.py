@@ -15,7 +15,7 @@ class FavouritesPanel(QWidget):
     Parameters
     ----------
     state
-        The shared state; its ``bundle.generate`` draws the thumbnails.
+        The shared state; the thumbnails are drawn in its render service's background lane.
     """
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
@@ -59,8 +59,8 @@ class FavouritesPanel(QWidget):
         if not favs:
             return
         scene = self.state.scene
-        imgs = scene.draw(scene.request(np.stack([f.z for f in favs]),
-                                        [f.detail for f in favs], edit=False,
-                                        tuned=[f.tuned for f in favs]))
-        for f, im in zip(favs, imgs, strict=True):
-            self.list.add_face(f.name, f.z, im, f.detail)
+        items = [self.list.add_face(f.name, f.z, None, f.detail) for f in favs]
+        req = scene.request(np.stack([f.z for f in favs]), [f.detail for f in favs], edit=False,
+                            tuned=[f.tuned for f in favs])
+        self.state.draw_later(req, lambda imgs: self.list.show_images(items, imgs),
+                              key="favourites")

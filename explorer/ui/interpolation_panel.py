@@ -196,9 +196,9 @@ class InterpolationPanel(QWidget):
 
     def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None) -> None:
         """Append a face; a photo's detail comes along (it is drawn as the photo is)."""
-        scene = self.state.scene
-        img = scene.draw(scene.request(z, [detail], edit=False))[0]
-        self.keys.add_face(label, z, img, detail)
+        item = self.keys.add_face(label, z, None, detail)
+        self.state.draw_later(self.state.scene.request(z, [detail], edit=False),
+                              lambda imgs: self.keys.show_images([item], imgs))
         self.info.setText(f"{self.keys.count()} keyframes.")
 
     # Sessions.
@@ -304,16 +304,18 @@ class InterpolationPanel(QWidget):
         except ValueError as e:
             self.exportFailed.emit(str(e))
             return None
-        scene = self.state.scene
+        scene, state = self.state.scene, self.state
         size = prefs.size_px(self.size.currentText())
         fps = self.fps.value()
         photo = details is not None  # a walk through a photo is drawn at ψ 1 all along
+        # The requests are made here, on the GUI thread, from the scene as it is now; the pool
+        # thread waits for each batch from the render service's background lane.
+        reqs = [scene.request(z[i : i + 8], None if details is None else details[i : i + 8],
+                              photo, edit=False) for i in range(0, len(z), 8)]
 
         def frames():
-            for i in range(0, len(z), 8):
-                yield from scene.draw(scene.request(
-                    z[i : i + 8], None if details is None else details[i : i + 8], photo,
-                    edit=False))
+            for req in reqs:
+                yield from state.draw_in_background(req)
 
         def run(progress, cancelled):
             return export_video(frames(), path, fps=fps, size=size, progress=progress,

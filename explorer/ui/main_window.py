@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.service = service or RenderService(bundle, threads=2)
         self._own_service = service is None
-        self.state = ExplorerState(bundle, self)
+        self.state = ExplorerState(bundle, self, self.service)
         self.settings = prefs.settings()
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
@@ -198,6 +198,9 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.photos.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.canvas.failed.connect(lambda m: self.statusBar().showMessage(m, 15000))
+        assert self.state.background is not None
+        self.state.background.failed.connect(
+            lambda m: self.statusBar().showMessage(f"Could not draw a thumbnail: {m}", 15000))
         self.canvas.firstFace.connect(self.photos.show_edit_scores)
         self._menus()
         self._tips = TooltipWrapper(self)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -85,25 +86,27 @@ def classifier_top(bundle, face) -> list[tuple[str, float]]:
 
 def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = False):
     """The background work for one photo: encode (and with `tune`, pivotal tuning), then
-    classify the aligned crop. Returns a Photo."""
+    classify the aligned crop. Returns a Photo. The job fits with its own copy of G (tuning
+    draws it with swapped-in weights), never the one another thread draws with."""
     from explorer.core.encoding import encode_photo
 
     def run(progress, cancelled) -> Photo:
+        own = bundle.with_own("G")
         share = 0.1 if tune else 1.0  # tuning takes most of the time
-        res = encode_photo(bundle, path, progress=lambda f: progress(share * f),
+        res = encode_photo(own, path, progress=lambda f: progress(share * f),
                            cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
         tuned, recon, psnr = None, res.recon, float(res.psnr)
         if tune:
             from explorer.core.photo_edit import tune_photo
 
-            tuned = tune_photo(bundle, res, progress=lambda f: progress(share + (1 - share) * f),
+            tuned = tune_photo(own, res, progress=lambda f: progress(share + (1 - share) * f),
                                cancel=cancelled)
             if cancelled():
                 raise Cancelled("pivotal tuning cancelled")
-            recon = bundle.generate(res.z, tuned=tuned)[0]
+            recon = own.generate(res.z, tuned=tuned)[0]
             psnr = float(psnr_of(recon, res.face))
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
-                     face=res.face, recon=recon, psnr=psnr, top=classifier_top(bundle, res.face),
+                     face=res.face, recon=recon, psnr=psnr, top=classifier_top(own, res.face),
                      detail=None if tuned is not None else res.detail, tuned=tuned,
                      alignment=res.alignment)
 
@@ -486,7 +489,15 @@ class PhotoPanel(QWidget):
         self.keep_detail.blockSignals(False)
         self.list.clear()
         for p in self.state.photos:
+            item = self.list.add_face(p.name, p.z, p.recon, p.detail)
             if p.recon is None:  # reopened from a session: only the latent was saved
-                p.recon = self.state.bundle.generate(p.z[None], detail=p.detail,
-                                                     tuned=p.tuned)[0]
-            self.list.add_face(p.name, p.z, p.recon, p.detail)
+                self.state.draw_later(self.state.scene.request(p.z, [p.detail], True,
+                                                               edit=False, tuned=[p.tuned]),
+                                      lambda imgs, p=p, item=item: self._recon_drawn(p, item,
+                                                                                     imgs[0]))
+
+    def _recon_drawn(self, photo: Photo, item, recon: np.ndarray) -> None:
+        """A reopened photo's reconstruction, drawn in the background, on the photo and its
+        thumbnail."""
+        photo.recon = recon
+        self.list.show_images([item], recon[None])

@@ -80,11 +80,11 @@ class ReadoutPanel(QWidget):
         face = scene.face
         unedited = scene.request(scene.base_latents()[:1], [scene.drawn_detail(face)],
                                  face is not None and face.photo, edit=False)
-        target, bundle = self.target, scene.bundle
+        target, bundle, state = self.target, scene.bundle, self.state
 
-        def run(progress, cancelled):
+        def run(progress, cancelled):  # draws in the render service's background lane
             self.worker_threads.add(threading.get_ident())
-            return readout(bundle, edited, unedited, target)
+            return readout(bundle, edited, unedited, target, draw=state.draw_in_background)
 
         self._pending = False
         self.job = workers.start(run, on_done=self._done, on_error=self._failed)

@@ -8,6 +8,7 @@ a new named slider (core ``custom_direction``). The map can move to the window's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -104,7 +105,7 @@ class ScatterPanel(QWidget):
         self.big = QPushButton("Big")
         self.big.setCheckable(True)
         self.big.setToolTip("Show the map in the window's big area (and back here)")
-        self.thumbs = Thumbnails(self.view, self.face_images)
+        self.thumbs = Thumbnails(self.view, self.request_faces)
         self._thumb_timer = QTimer(self)
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.setInterval(60)
@@ -163,7 +164,8 @@ class ScatterPanel(QWidget):
         self.latents: np.ndarray | None = None  # (n, nz)
         self.n_atlas = 0
         self.groups: dict[str, np.ndarray] = {}
-        self._tips: dict[int, str] = {}
+        self._faces: dict[int, np.ndarray] = {}  # hover faces drawn for this map
+        self._hover: int | None = None  # the point the mouse is on
         self.job: workers.Job | None = None
         self.compute_btn.clicked.connect(self.compute)
         self.partialMap.connect(self._partial)
@@ -226,7 +228,7 @@ class ScatterPanel(QWidget):
         self.job = None
         self.compute_btn.setEnabled(True)
         self.latents, self.points = z, np.asarray(pts, np.float32)
-        self._tips.clear()
+        self._faces.clear()
         self.lasso = None
         self.view.show_polygon(None)
         self.recolour()
@@ -275,44 +277,61 @@ class ScatterPanel(QWidget):
         self.scatter.setData(pos=self.points, data=np.arange(n), brush=brushes, size=sizes)
 
     # Interaction.
-    def face(self, i: int) -> np.ndarray:
-        scene = self.state.scene
-        return scene.draw(scene.request(self.latents[i], edit=False))[0]
-
     def _label(self, i: int) -> str:
         return f"atlas face {i}" if i < self.n_atlas else \
             self.state.photos[i - self.n_atlas].name
 
-    def _tip(self, x: float, y: float, data: int) -> str:
-        i = int(data)
-        if i not in self._tips:
-            self._tips[i] = (f"<img src='{png_data_uri(self.face(i))}' width=96 height=96>"
-                             f"<br>{self._label(i)}")
-        return self._tips[i]
+    def _tip(self, i: int) -> str:
+        """The hover tooltip of point `i`: its face once drawn, and its name."""
+        img = self._faces.get(i)
+        face = "" if img is None else f"<img src='{png_data_uri(img)}' width=96 height=96><br>"
+        return face + self._label(i)
 
-    def face_images(self, idx: np.ndarray) -> np.ndarray:
-        """Faces of points ``idx`` (k, res, res, 3) uint8, in batches, at the window's ψ."""
+    def request_faces(self, idx: np.ndarray,
+                      on_done: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        """Have the faces of points ``idx`` drawn at the window's ψ in the render service's
+        background lane, in batches of 16 (a slider's frame waits for one batch at most);
+        ``on_done(batch indices, (k, res, res, 3) uint8 faces)`` runs on the GUI thread as each
+        batch arrives. Asking again supersedes the batches not yet drawn."""
         assert self.latents is not None
-        scene, out = self.state.scene, []
-        for i in range(0, len(idx), 64):
-            out.append(scene.draw(scene.request(self.latents[idx[i : i + 64]], edit=False)))
-        res = self.state.bundle.resolution
-        return np.concatenate(out) if out else np.zeros((0, res, res, 3), np.uint8)
+        idx = np.asarray(idx, int)
+        for n, i in enumerate(range(0, len(idx), 16)):
+            part = idx[i : i + 16]
+            self.state.draw_later(self.state.scene.request(self.latents[part], edit=False),
+                                  lambda imgs, part=part: on_done(part, imgs),
+                                  key=("map faces", n))
 
     def _hovered(self, item, points, ev) -> None:
         if not len(points):
             return
         i = int(points[0].data())
-        img = self.face(i)
-        self.preview.setPixmap(to_pixmap(img).scaled(
-            80, 80, Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation))
+        self._hover = i
         # The tooltip sits just right of and below the point itself, not where the mouse was
         # when Qt got round to a tooltip event.
         scene = self.view.mapViewToScene(points[0].pos())
         local = self.plot.mapFromScene(scene)
         self.tip_anchor = self.plot.viewport().mapToGlobal(local) + QPoint(10, 10)
-        QToolTip.showText(self.tip_anchor, self._tip(0, 0, i), self.plot.viewport())
+        if i in self._faces:
+            self._show_hover(i)
+            return
+        latents = self.latents
+
+        def arrived(imgs: np.ndarray) -> None:
+            if self.latents is latents:  # the same map
+                self._faces[i] = imgs[0]
+                if self._hover == i:
+                    self._show_hover(i)
+
+        assert latents is not None
+        self.state.draw_later(self.state.scene.request(latents[i], edit=False), arrived,
+                              key="hover")
+
+    def _show_hover(self, i: int) -> None:
+        self.preview.setPixmap(to_pixmap(self._faces[i]).scaled(
+            80, 80, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        if self.tip_anchor is not None:
+            QToolTip.showText(self.tip_anchor, self._tip(i), self.plot.viewport())
 
     def _clicked(self, item, points, ev) -> None:
         if len(points):

@@ -85,20 +85,27 @@ def sample_order(points: np.ndarray, seed: int = 0) -> np.ndarray:
 
 class Thumbnails:
     """Faces drawn on the map's points: a spread-out sample, or every visible point when few are
-    in view. ``face_images(indices)`` returns (k, h, w, 3) uint8 faces (they are cached)."""
+    in view. ``request_faces(indices, on_done)`` has faces drawn off the GUI thread and calls
+    ``on_done(indices of a batch, its (k, h, w, 3) uint8 faces)`` on it as each batch arrives;
+    they are cached, and placed as they arrive."""
 
-    def __init__(self, view: pg.ViewBox, face_images: Callable[[np.ndarray], np.ndarray]) -> None:
+    def __init__(self, view: pg.ViewBox,
+                 request_faces: Callable[[np.ndarray,
+                                          Callable[[np.ndarray, np.ndarray], None]], None]
+                 ) -> None:
         self.view = view
-        self.face_images = face_images
+        self.request_faces = request_faces
         self.enabled = False
         self.points: np.ndarray | None = None
         self.order = np.zeros(0, int)
         self.cache: dict[int, np.ndarray] = {}
         self.items: dict[int, pg.ImageItem] = {}
+        self._generation = 0  # a new map: faces drawn for the old one are not used
 
     def set_points(self, points: np.ndarray | None) -> None:
         self.points = points
         self.cache.clear()
+        self._generation += 1
         self.order = sample_order(points) if points is not None else np.zeros(0, int)
         self.update()
 
@@ -127,8 +134,9 @@ class Thumbnails:
             self.view.removeItem(self.items.pop(i))
         missing = np.asarray([i for i in want if int(i) not in self.cache], int)
         if len(missing):
-            for i, img in zip(missing, self.face_images(missing), strict=True):
-                self.cache[int(i)] = np.ascontiguousarray(img[::-1])  # y grows upwards
+            gen = self._generation
+            self.request_faces(missing, lambda idx, imgs: self._arrived(gen, idx, imgs))
+        want = np.asarray([i for i in want if int(i) in self.cache], int)
         if not len(want):
             return
         assert self.points is not None
@@ -147,6 +155,14 @@ class Thumbnails:
                 self.items[i] = item
             x, y = self.points[i]
             item.setRect(QRectF(float(x - w / 2), float(y - h / 2), float(w), float(h)))
+
+    def _arrived(self, generation: int, idx: np.ndarray, images: np.ndarray) -> None:
+        """Faces drawn in the background: cache them and place those still wanted."""
+        if generation != self._generation:
+            return
+        for i, img in zip(idx, images, strict=True):
+            self.cache[int(i)] = np.ascontiguousarray(img[::-1])  # y grows upwards
+        self.update()
 
     def clear(self) -> None:
         for item in self.items.values():

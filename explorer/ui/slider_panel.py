@@ -236,7 +236,7 @@ class SliderPanel(QWidget):
         from explorer.core.discovered import discover, latent_std
 
         method = (method or self.discover_method.currentText()).lower()
-        bundle = self.state.bundle
+        bundle = self.state.bundle.with_own("G")  # the job's own G: never another thread's
         self.discover_btn.setEnabled(False)
         self.discover_info.setText(f"Finding {method} directions…")
 

@@ -10,7 +10,7 @@ into each other. Every edit that changes the faces goes through :class:`StateCom
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from explorer.core.directions import Directions
 from explorer.core.naming import face_name, favourite_name
-from explorer.core.render import RenderRequest
+from explorer.core.render import RenderRequest, RenderService
 from explorer.core.scene import (
     EditedFace,
     Favourite,
@@ -29,6 +29,7 @@ from explorer.core.scene import (
     same_value,
     session_dict,
 )
+from explorer.ui.render_bridge import BackgroundRenderer
 
 __all__ = ["EditedFace", "ExplorerState", "Favourite", "Photo", "StateCommand"]
 
@@ -78,6 +79,11 @@ class ExplorerState(QObject):
     ----------
     bundle
         The loaded model (:class:`explorer.core.bundle.Bundle`).
+    service
+        The window's render service: the panels' thumbnails and the video export draw in its
+        background lane (`draw_later`, `draw_in_background`), never on the GUI thread and never
+        with a G another thread uses. None (a state tested alone): they draw on the calling
+        thread with the bundle's G.
     """
 
     renderChanged = Signal()  # the faces on the canvas need re-rendering
@@ -90,10 +96,13 @@ class ExplorerState(QObject):
     message = Signal(str)  # a line for the status bar
     changed = Signal()  # anything a session saves (see ``revision``)
 
-    def __init__(self, bundle: Any, parent: QObject | None = None) -> None:
+    def __init__(self, bundle: Any, parent: QObject | None = None,
+                 service: RenderService | None = None) -> None:
         super().__init__(parent)
         self.bundle = bundle
         self.scene = Scene(bundle)
+        self.service = service
+        self.background = None if service is None else BackgroundRenderer(service, self)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.preview: EditedFace | None = None  # interpolation playback (not undoable)
@@ -193,6 +202,30 @@ class ExplorerState(QObject):
         self.scene.keep_detail = bool(keep)
         self.renderChanged.emit()
         self.mark_changed()
+
+    # Drawing off the GUI thread.
+    def draw_later(self, req: RenderRequest, on_done: Callable[[np.ndarray], None],
+                   key: Hashable | None = None) -> None:
+        """Draw `req` in the render service's background lane; `on_done(images)` runs on the
+        GUI thread. A newer request under the same `key` supersedes this one."""
+        if self.background is None:
+            on_done(self.scene.draw(req))
+        else:
+            self.background.draw(req, on_done, key)
+
+    def draw_in_background(self, req: RenderRequest) -> np.ndarray:
+        """Draw `req` in the background lane and wait for it: for a pool thread's job (video
+        export). Raises RuntimeError with the service's message when the draw fails."""
+        if self.service is None:
+            return self.scene.draw(req)
+        res = self.service.render_background(req)
+        if res.images is None:
+            raise RuntimeError(res.error or "render failed")
+        return res.images
+
+    def background_idle(self) -> bool:
+        """Every thumbnail asked for has arrived (tests wait on this)."""
+        return self.background is None or self.background.idle()
 
     def current_face(self) -> EditedFace:
         """The first canvas face as drawn now (edits applied, the detail it is drawn with)."""

@@ -92,10 +92,6 @@ def _forget(job: Job) -> None:
     job.fn = None
 
 
-def busy() -> bool:
-    return bool(_JOBS)
-
-
 def cancel_all() -> None:
     """Ask every running job to stop (window closing)."""
     for job in list(_JOBS):

@@ -99,6 +99,7 @@ def test_a_custom_slider_on_a_style_model_steps_in_ws_own_spread(style) -> None:
     assert d.scale[d.index("Mine")] == pytest.approx(want) and want != pytest.approx(1.0)
 
 
+@pytest.mark.slow  # a whole training run: GAN, encoder and classifier phases
 def test_gan_minutes_ends_the_gan_phase_and_the_run_goes_on(tmp_path: Path) -> None:
     """A time budget (`--gan-minutes`, the GPU calibration's equal-time rule) stops the GAN phase
     after that much training and becomes the run's step count; the encoder and classifier follow."""

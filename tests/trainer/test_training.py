@@ -85,6 +85,7 @@ def _interrupt_inside(run: Run, opt_name: str, at_total: int) -> None:
     opt.step = step
 
 
+@pytest.mark.slow  # several training runs in a row
 def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     """Ctrl-C in the middle of a step in each phase, resume each time: same weights, same steps."""
     cfg = tiny_cfg(steps=6, encoder_steps=4, classifier_steps=4, loss="bce", label_noise=0.1,
@@ -213,6 +214,7 @@ def test_vaegan_trains_and_exports_its_encoder(tmp_path: Path) -> None:
     assert mf.array("atlas.z").shape[1] == 8
 
 
+@pytest.mark.slow  # several training runs in a row
 def test_resume_with_more_gan_steps_reopens_a_finished_run(tmp_path: Path) -> None:
     """`--resume --steps N` on a finished run trains G on from where it stopped, then runs the
     encoder again in full (it inverts the new G) and keeps the finished classifier as it was."""
@@ -243,6 +245,7 @@ def test_resume_with_more_gan_steps_reopens_a_finished_run(tmp_path: Path) -> No
     assert run.trainer.phase == "done"
 
 
+@pytest.mark.slow  # several training runs in a row
 def test_a_cgan_warm_started_from_an_unconditional_run_draws_its_faces_then_learns_y(
     tmp_path: Path,
 ) -> None:

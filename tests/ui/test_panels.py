@@ -53,6 +53,7 @@ def test_a_walk_from_a_photo_starts_as_the_photo(window, qtbot, tmp_path, monkey
     assert details is not None and not details[-1].any()
     np.testing.assert_array_equal(details[0], detail)
 
+    interp.fps.setValue(1)  # a frame a second: the first is still shown when checked below
     interp.play.click()  # the canvas shows the walk's first frame with the photo's detail
     qtbot.waitUntil(lambda: window.state.preview_z is not None, timeout=3000)
     np.testing.assert_array_equal(window.state.render_detail(1)[0], detail)
@@ -95,7 +96,7 @@ def test_play_walk_in_canvas(window, qtbot):
     assert window.state.preview_z is None  # back to the edited face afterwards
 
 
-def test_analogy_slots_produce_the_result(window):
+def test_analogy_slots_produce_the_result(window, qtbot):
     panel = window.analogy
     za, zb, zc = (seed_latent(s, window.bundle.nz) for s in (1, 2, 3))
     panel.set_slot("A", za)
@@ -110,7 +111,7 @@ def test_analogy_slots_produce_the_result(window):
     assert panel.result_image is None  # C still empty
     window.state.load_latent(zc, "c")
     [b for b in panel.findChildren(type(panel.use)) if b.text() == "Use current"][2].click()
-    assert panel.result_image is not None
+    qtbot.waitUntil(lambda: panel.result_image is not None, timeout=10000)  # drawn off the GUI
     want = window.bundle.generate(analogy(za, zb, zc, 1.0)[None], psi=window.state.psi)[0]
     np.testing.assert_array_equal(panel.result_image, want)
     assert panel.strip_images.shape[0] == 5
@@ -119,7 +120,7 @@ def test_analogy_slots_produce_the_result(window):
     np.testing.assert_allclose(window.state.custom_z, analogy(za, zb, zc, 1.0), atol=1e-6)
 
 
-def test_a_photo_in_slot_c_keeps_its_detail_through_the_analogy(window):
+def test_a_photo_in_slot_c_keeps_its_detail_through_the_analogy(window, qtbot):
     """A − B + (a photo): the photo's detail rides from its list, by drag and drop, into slot C,
     the result, the strip and the canvas, as it does through the sliders."""
     from PySide6.QtGui import QDropEvent
@@ -138,6 +139,7 @@ def test_a_photo_in_slot_c_keeps_its_detail_through_the_analogy(window):
                                           Qt.MouseButton.LeftButton,
                                           Qt.KeyboardModifier.NoModifier))
     np.testing.assert_array_equal(panel.slots["C"].detail, detail)
+    qtbot.waitUntil(window.state.background_idle, timeout=10000)
     result = analogy(za, zb, zc, 1.0)
     with_detail = b.generate(result[None], detail=detail)[0]
     without = b.generate(result[None], psi=window.state.psi)[0]
@@ -183,7 +185,10 @@ def test_scatter_click_loads_the_face(window, qtbot):
     np.testing.assert_allclose(window.canvas.images[0],
                                window.bundle.generate(window.bundle.atlas_z[i][None],
                                                       psi=window.state.psi)[0], rtol=0, atol=1)
-    assert "img" in panel._tip(0, 0, i)  # the hover tooltip shows the face
+    panel._hovered(panel.scatter, [p for p in panel.scatter.points() if p.data() == i], None)
+    qtbot.waitUntil(lambda: "img" in panel._tip(i), timeout=10000)  # the tooltip shows the face
+    np.testing.assert_array_equal(panel._faces[i], window.bundle.generate(
+        window.bundle.atlas_z[i][None], psi=window.state.psi)[0])
 
 
 def test_scatter_groups_make_a_named_slider(window, qtbot):
@@ -212,7 +217,7 @@ def test_favourites_star_and_reload(window):
     np.testing.assert_array_equal(window.state.custom_z, window.state.favourites[0].z)
 
 
-def test_a_starred_photo_keeps_its_detail(window):
+def test_a_starred_photo_keeps_its_detail(window, qtbot):
     """Starring a photo as drawn (with its detail) and reloading it shows the same face; the
     strip's thumbnail is that face too, not the latent alone."""
     st = window.state
@@ -228,6 +233,7 @@ def test_a_starred_photo_keeps_its_detail(window):
     np.testing.assert_array_equal(window.canvas.current_image(), drawn)
     fav = st.favourites[0]
     res = window.bundle.resolution
+    qtbot.waitUntil(lambda: not window.favourites.list.item(0).icon().isNull(), timeout=10000)
     icon = window.favourites.list.item(0).icon().pixmap(res, res).toImage()
     thumb = qimage_to_array(icon).astype(int)
     for detail_, close in ((fav.detail, True), (None, False)):

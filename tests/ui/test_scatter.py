@@ -85,6 +85,8 @@ def test_faces_on_a_sample_of_points_and_on_all_when_zoomed_in(window, qtbot):
     panel = computed(window, qtbot)
     n = len(panel.points)
     panel.faces.setChecked(True)
+    qtbot.waitUntil(lambda: len(panel.thumbs.shown()) > 0, timeout=10000)  # drawn off the GUI
+    qtbot.waitUntil(window.state.background_idle, timeout=10000)
     shown = panel.thumbs.shown()
     assert 0 < len(shown) <= MAX_THUMBS
     assert len(shown) == min(n, MAX_THUMBS) or len(shown) == len(panel.thumbs.wanted())
@@ -98,7 +100,7 @@ def test_faces_on_a_sample_of_points_and_on_all_when_zoomed_in(window, qtbot):
     visible = np.flatnonzero((p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1))
     qtbot.waitUntil(lambda: panel.thumbs.shown() == sorted(visible.tolist()), timeout=3000)
     item = panel.thumbs.items[i]
-    face = panel.face_images(np.array([i]))[0]
+    face = window.bundle.generate(panel.latents[i][None], psi=window.state.psi)[0]
     np.testing.assert_array_equal(item.image, face[::-1])  # the point's own face, upright
     panel.faces.setChecked(False)
     assert panel.thumbs.shown() == []

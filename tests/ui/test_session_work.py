@@ -64,7 +64,7 @@ def _build_everything(win) -> None:
     an.strength.setValue(1.5)
 
 
-def test_a_session_keeps_everything_the_user_built(window, open_window, tmp_path,
+def test_a_session_keeps_everything_the_user_built(window, open_window, tmp_path, qtbot,
                                                    no_modal_boxes):
     _build_everything(window)
     path = tmp_path / "work.json"
@@ -84,6 +84,8 @@ def test_a_session_keeps_everything_the_user_built(window, open_window, tmp_path
     assert np.array_equal(ik.walk(), window.interpolation.walk())
     an = other.analogy
     assert an.strength.value() == 1.5 and an.result_z is not None
+    qtbot.waitUntil(lambda: window.state.background_idle() and other.state.background_idle(),
+                    timeout=10000)
     assert np.array_equal(an.result_image, window.analogy.result_image)
     assert np.array_equal(other.state.photos[2].face, window.state.photos[2].face)
     assert other.photos.list.count() == 3 and other.favourites.list.count() == 1
