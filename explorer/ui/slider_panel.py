@@ -105,10 +105,15 @@ class SliderRow(QWidget):
     def sync(self) -> None:
         a = self.state.alphas.get(self.name, 0.0)
         locked = self.name in self.state.locks
+        text = f"{a:+.2f}"
+        if (self.slider.value() == round(a * STEPS) and self.value.text() == text
+                and self.lock.isChecked() == locked and self.slider.isEnabled() != locked
+                and self.reset.isEnabled() != locked):
+            return  # as shown already: every slider move syncs every row, most unchanged
         self.slider.blockSignals(True)
         self.slider.setValue(round(a * STEPS))
         self.slider.blockSignals(False)
-        self.value.setText(f"{a:+.2f}")
+        self.value.setText(text)
         self.lock.blockSignals(True)
         self.lock.setChecked(locked)
         self.lock.blockSignals(False)
