@@ -42,7 +42,8 @@ class TrainConfig:
     enc_feature: float = 1.0  # encoder image loss: weight of D-feature loss
     enc_prior: float = 1.0  # encoder: keep codes of real faces centred with the prior's spread
     # bfloat16 autocast (loss in float32) where the hardware has it: opt-in (--bf16), as it changes
-    # the numerics; on the AVX-512 dev CPU a GAN step costs ~0.55x the CPU time of float32.
+    # the numerics. On the AVX-512 dev CPU a GAN step on one thread costs 0.55x float32's CPU time,
+    # but with two threads on a loaded machine 1.8x (benchmarks/train_throughput.py).
     bf16: bool = False
     channels_last: bool = True
     seed: int = 0
