@@ -63,7 +63,7 @@ pick scatter '(median|speed-up)'
 echo "Slider -> painted pixels, one face p95 (target <= 8 ms); 4x4 grid p95 (target <= 16 ms)   [${STATUS[slider]}]"
 pick slider '^(1x1|4x4|[0-9]x[0-9] while)'
 echo "One photo, drop to editable, window and CLI (target <= 1000 ms)   [${STATUS[photo]}]"
-pick photo '^(stage|load|detect|crop|encoder|refine|window|total|first photo)'
+pick photo '^(CLI stages|PSNR|window,|first drop)'
 echo "GIF export, 240 frames at 512 px (target <= 3 s, smaller file)   [${STATUS[gif]}]"
 pick gif '^(previous|now|speed-up)'
 echo "Training images/s against the textbook DCGAN loop (target >= 2x)   [${STATUS[train]}]"

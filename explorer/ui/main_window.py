@@ -163,6 +163,10 @@ class MainWindow(QMainWindow):
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
+        # The readout's classification waits while the canvas draws a frame (two cores).
+        self.sliders.readout.wait_for = lambda: not self.canvas.renderer.idle()
+        self.canvas.canvas.painted.connect(lambda _: self.sliders.readout.kick())
+        self.canvas.renderer.failed.connect(lambda _: self.sliders.readout.kick())
         self.sliders.dragging.connect(self.canvas.set_dragging)
         self.photos = PhotoPanel(self.state)
         self.interpolation = InterpolationPanel(self.state)
