@@ -69,30 +69,39 @@ def main() -> int:
     pump(lambda: canvas.painted_id >= 1)
     if not args.no_warm_up:
         pump(lambda: getattr(panel, "warmed", True), 30)
+    # At each signal, the id of the canvas request it made (submitted before the signal).
+    renderer = win.canvas.renderer
     ready: list[float] = []
     refined: list[float] = []
-    panel.photoReady.connect(lambda p: ready.append(time.perf_counter()))
+    painted: list[tuple[int, float]] = []
+    panel.photoReady.connect(lambda p: ready.append(renderer.last_id))
     panel.photoFailed.connect(lambda m: ready.append(float("nan")))
-    panel.photoRefined.connect(lambda p: refined.append(time.perf_counter()))
+    panel.photoRefined.connect(lambda p: refined.append(renderer.last_id))
+    canvas.painted.connect(lambda i: painted.append((i, time.perf_counter())))
+
+    def painted_at(rid: float) -> float:
+        """When the canvas first painted a frame requested at or after request `rid`."""
+        pump(lambda: any(i >= rid for i, _ in painted))
+        return next(t for i, t in painted if i >= rid)
 
     def drop(f: Path, progressive: bool) -> tuple[float, float] | None:
         """(s to the painted editable face, s to the painted refined one), None if refused."""
         photo_panel.PROGRESSIVE = progressive
-        n, m, shown = len(ready), len(refined), canvas.painted_id
+        n, m = len(ready), len(refined)
         t0 = time.perf_counter()
         panel.open_paths([str(f)])
         pump(lambda: len(ready) > n)
         if ready[-1] != ready[-1]:  # NaN: no single face, the window said so
             pump(lambda: not panel.busy())
             return None
-        pump(lambda: canvas.painted_id > shown and win.canvas.renderer.idle())
-        editable = time.perf_counter() - t0
+        editable = painted_at(ready[-1]) - t0
+        done = editable
         if progressive:
             pump(lambda: len(refined) > m or not panel.busy())
-            shown = canvas.painted_id
-            pump(lambda: canvas.painted_id > shown and win.canvas.renderer.idle(), 10)
+            if len(refined) > m:
+                done = painted_at(refined[-1]) - t0
         pump(lambda: not panel.busy())
-        return editable, time.perf_counter() - t0
+        return editable, done
 
     first = None
     old, new, new_refined = [], [], []
