@@ -43,6 +43,7 @@ from facegan.images import psnr as psnr_of
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
 PROGRESSIVE = True  # a fast encoding is editable from the encoder's result; refinement follows
+SCORES_MS = 100  # the edit's classifier scores follow a slider drag at most this often
 THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
 WARM_UP_MS = 1500  # after the window opens: load what the first photo needs while it is idle
 
@@ -153,6 +154,11 @@ class PhotoPanel(QWidget):
         self._relay = _Relay(self)
         self._relay.early.connect(self._early)  # queued: emitted on the worker thread
         self.early: tuple[Photo, EditedFace | None] | None = None  # the job's editable result
+        self._scores_face = None  # the newest face whose edit scores are due
+        self._scores_timer = QTimer(self)
+        self._scores_timer.setSingleShot(True)
+        self._scores_timer.setInterval(SCORES_MS)
+        self._scores_timer.timeout.connect(self._read_edit_scores)
         self.queue: deque[tuple[str, int | None, bool]] = deque()
         self.job: workers.Job | None = None
         self.current: tuple[str, int | None, bool] | None = None
@@ -472,11 +478,22 @@ class PhotoPanel(QWidget):
         return p
 
     def show_edit_scores(self, face) -> None:
-        """The classifier's reading of the first face as just drawn (connected to the canvas)."""
+        """The classifier's reading of the first face as just drawn (connected to the canvas).
+
+        Read at most every `SCORES_MS`, after the frame, with the newest face: classifying on
+        the GUI thread inside each frame's delivery added its time to every slider frame."""
         if self._editing_now() is None or not self.state.bundle.has_classifier:
+            self._scores_face = None
             self.edit_bars.set_items([])
             return
-        self.edit_bars.set_items(classifier_top(self.state.bundle, face))
+        self._scores_face = face
+        if not self._scores_timer.isActive():
+            self._scores_timer.start()
+
+    def _read_edit_scores(self) -> None:
+        face, self._scores_face = self._scores_face, None
+        if face is not None and self._editing_now() is not None:
+            self.edit_bars.set_items(classifier_top(self.state.bundle, face))
 
     # The edit in the whole photo.
     def _photo_pixels(self, photo: Photo):

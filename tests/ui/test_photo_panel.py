@@ -133,10 +133,12 @@ def test_pivotal_tuning_mode_paste_back_and_the_edit_scores(window, qtbot, tmp_p
     assert "pivotal tuning" in panel.psnr.text()
     tuned_face = window.bundle.generate(photo.z, tuned=photo.tuned)[0]
     assert np.abs(window.canvas.current_image().astype(int) - tuned_face).max() <= 1
-    assert len(panel.bars.items) >= 3 and len(panel.edit_bars.items) >= 3
+    assert len(panel.bars.items) >= 3
+    qtbot.waitUntil(lambda: len(panel.edit_bars.items) >= 3)  # read after the frame
     before_scores = list(panel.edit_bars.items)
     window.sliders.rows["Smiling"].slider.setValue(300)
-    assert panel.edit_bars.items != before_scores  # the edit is read again
+    assert panel.edit_bars.items == before_scores  # not inside the frame's delivery ...
+    qtbot.waitUntil(lambda: panel.edit_bars.items != before_scores)  # ... but just after it
     # Before / after in the whole photo, and the saved file.
     assert panel.after_btn.isEnabled()
     panel.after_btn.setChecked(True)
