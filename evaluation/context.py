@@ -3,7 +3,7 @@ and batched generation and encoding for the report."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,9 @@ class Context:
     n_edit: int
     budget: float
     extra_args: str = ""  # the options that differ from the defaults, for the reproduce line
+    fd_psi1: tuple[float, float] | None = None  # FD at psi 1 and its floor, the judge's space
+    # The headline figures, for a side-by-side section: "what | detail" -> value.
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:

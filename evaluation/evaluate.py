@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from evaluation.compare import comparison_section
 from evaluation.context import Context
 from evaluation.judge import make_judge
 from evaluation.report import Report
@@ -33,11 +34,36 @@ from trainer.data import DataError, load_dataset
 
 def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_refine: int,
              n_utk: int, n_edit: int, alpha: float, psi: float, budget: float,
-             report: str = "evaluation", judge: Path | None = None) -> Path:
-    """Write `out/REPORT.md` with its figures in `out/REPORT/`; return the report's path."""
+             report: str = "evaluation", judge: Path | None = None,
+             against: Path | None = None) -> Path:
+    """Write `out/REPORT.md` with its figures in `out/REPORT/`; return the report's path. With
+    `against`, that model is measured too, by the same judge (`judge`, else whichever of the two
+    files carries an independent judge), into `out/REPORT-against.md`, and REPORT.md gets both
+    side by side."""
+    t0 = time.time()
+    opts = dict(n_refine=n_refine, n_utk=n_utk, n_edit=n_edit, alpha=alpha, psi=psi,
+                budget=budget)
+    if against is not None and judge is None:
+        judge = next((m for m in (model, against) if "J" in load_model(m).parts), None)
+    c = _measure(model, data_dir, utk_dir, out / report, judge=judge,
+                 extra=f" --against {against}" if against is not None else "", **opts)
+    if against is not None:
+        other = _measure(against, data_dir, utk_dir, out / f"{report}-against", judge=judge,
+                         **opts)
+        (out / f"{report}-against.md").write_text("\n".join(other.rep.lines))
+        comparison_section(c, other, f"{report}-against")
+    c.rep.add(f"_Evaluation took {time.time() - t0:.0f} s._", "")
+    path = out / f"{report}.md"
+    path.write_text("\n".join(c.rep.lines))
+    return path
+
+
+def _measure(model: Path, data_dir: Path, utk_dir: Path | None, figs: Path, *, n_refine: int,
+             n_utk: int, n_edit: int, alpha: float, psi: float, budget: float,
+             judge: Path | None, extra: str = "") -> Context:
+    """Every section of one model's report, measured; the report's text is in `c.rep`."""
     from explorer.core.bundle import load_bundle
 
-    t0 = time.time()
     mf = load_model(model)
     for part in ("G", "E", "C"):
         if part not in mf.parts:
@@ -46,24 +72,20 @@ def evaluate(model: Path, data_dir: Path, utk_dir: Path | None, out: Path, *, n_
     train, held = load_dataset(data_dir, mf.config.resolution).split_holdout(holdout)
     if held.labels is None:
         raise DataError(f"{data_dir}: evaluation needs the attribute labels")
-    figs = out / report
     figs.mkdir(parents=True, exist_ok=True)
     c = Context(model, data_dir, mf, load_bundle(model), mf.network("G"), mf.network("E"),
-                make_judge(mf, load_model(judge) if judge else None), train, held, figs,
-                Report(), alpha, psi, n_edit, budget)
+                make_judge(mf, load_model(judge) if judge and judge != model else None), train,
+                held, figs, Report(), alpha, psi, n_edit, budget)
     given = {"--n-refine": (n_refine, 100), "--n-utk": (n_utk, 100), "--n-edit": (n_edit, 300),
              "--budget": (budget, 0.6), "--judge": (judge, None)}
-    c.extra_args = "".join(f" {k} {v}" for k, (v, d) in given.items() if v != d)
+    c.extra_args = "".join(f" {k} {v}" for k, (v, d) in given.items() if v != d) + extra
     header_section(c)
     classifier_section(c)
     enc = reconstruction_section(c, utk_dir, n_refine, n_utk)
     summaries = edit_section(c, enc)
     fidelity_section(c, enc)
     targets_section(c, enc, summaries)
-    c.rep.add(f"_Evaluation took {time.time() - t0:.0f} s._", "")
-    path = out / f"{report}.md"
-    path.write_text("\n".join(c.rep.lines))
-    return path
+    return c
 
 
 def main(argv: list[str]) -> int:
@@ -85,6 +107,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--report", default="evaluation",
                    help="report name: writes OUT/REPORT.md and its figures in OUT/REPORT/")
     p.add_argument("--budget", type=float, default=0.6, help="refinement seconds per face")
+    p.add_argument("--against", type=Path, default=None,
+                   help="measure this model file too, by the same judge, and put both side by "
+                        "side in the report")
     p.add_argument("--judge", type=Path, default=None,
                    help="take the independent judge from this model file (for a model without "
                         "one, so two models are graded by the same judge)")
@@ -96,7 +121,8 @@ def main(argv: list[str]) -> int:
     try:
         path = evaluate(args.model, args.data, args.utk, args.out, n_refine=args.n_refine,
                         n_utk=args.n_utk, n_edit=args.n_edit, alpha=args.alpha, psi=args.psi,
-                        budget=args.budget, report=args.report, judge=args.judge)
+                        budget=args.budget, report=args.report, judge=args.judge,
+                        against=args.against)
     except (ModelFileError, DataError) as e:
         print(f"face-train evaluate: {e}", file=sys.stderr)
         return 2

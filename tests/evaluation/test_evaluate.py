@@ -71,7 +71,11 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path, kind: str)
     assert sweep == ["1.0", "2.0", "3.0", "4.0", "6.0"]
     # Each target says whether it was met, or by how much it was missed.
     targets = text[text.index("## Targets"):]
-    assert len(re.findall(r"target [≥≤] [\d.]+ ?(?:%|dB): (?:met|missed by [\d.]+)", targets)) == 7
+    assert len(re.findall(r"target [≥≤] [\d.]+ ?(?:%|dB|x): (?:met|missed by [\d.]+)",
+                          targets)) == 8
+    # FD in the independent judge's feature space too, so two models graded by one judge compare.
+    both = "| sets | FD, bundled classifier | FD, independent judge |"
+    assert (both in text) == (kind == "style")
 
     # A missing model file is a clear message and exit code 2, not a traceback.
     assert train_cli(["evaluate", str(tmp_path / "missing.safetensors"), "--data",
@@ -98,3 +102,39 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
         assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
     assert "Edit success, condition y = ±1, held-out faces" in text
     assert "E + refinement" not in text  # measured on the unconditional model only
+
+
+def test_evaluate_against_puts_two_models_side_by_side_under_one_judge(tmp_path: Path) -> None:
+    folder = _labelled_folder(tmp_path / "faces")
+    train, _ = load_dataset(folder, 16, cache_dir=tmp_path / "cache").split_holdout(24)
+    models = {}
+    for kind in ("style", "dcgan"):
+        values = preset("tiny")
+        values.update(steps=10, encoder_steps=10, classifier_steps=10, holdout=24, atlas_size=32,
+                      sample_every=1000, snapshot_every=1000, kind=kind, judge=kind == "style")
+        models[kind] = Run(tmp_path / kind, TrainConfig(**values), train, quiet=True,
+                           command=["t"]).train()
+    docs = tmp_path / "docs"
+    # The DCGAN has no judge of its own: both are graded by the style model's.
+    assert train_cli(["evaluate", str(models["dcgan"]), "--against", str(models["style"]),
+                      "--data", str(folder), "--utk", str(tmp_path / "no"), "--out", str(docs),
+                      "--n-refine", "2", "--n-edit", "24", "--budget", "0.02"]) == 0
+    text = (docs / "evaluation.md").read_text()
+    other = (docs / "evaluation-against.md").read_text()
+    assert f"--against {models['style']}" in text  # the reproduce line measures both again
+    for report in (text, other):
+        assert "Judged by the independent judge" in report
+    side = text[text.index("## Side by side"):]
+    rows = dict(re.findall(r"^\| (edits flipped, E alone) \| ([\d.]+%) \|", side, re.M))
+    assert rows, side[:500]
+    # Each model's column holds its own figure, the one its own report states.
+    fd_rows = re.findall(r"^\| FD, independent judge: ψ = 1.0 \| ([\d.]+) \| ([\d.]+) \| ≤ 1.5x",
+                         side, re.M)
+    assert len(fd_rows) == 1
+    fd_dcgan, fd_style = fd_rows[0]
+    for report, fd in ((text, fd_dcgan), (other, fd_style)):
+        own = re.search(r"\| generated \(ψ = 1.0\) vs held-out \| [\d.]+ \| ([\d.]+) \|", report)
+        assert own and f"{float(own.group(1)):.2f}" == fd
+    beside = np.asarray(Image.open(docs / "evaluation" / "beside_samples.png"))
+    single = np.asarray(Image.open(docs / "evaluation" / "samples.png"))
+    assert beside.shape[1] > 2 * single.shape[1] and "beside_edit_Smiling.png" in side
