@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
-        self.state.changed.connect(lambda: self.setWindowModified(self.unsaved()))
+        self.state.changed.connect(self._mark_modified)
 
     def _dock(self, title: str, w: QWidget, area: Qt.DockWidgetArea, width: int) -> None:
         d = QDockWidget(title, self)
@@ -380,6 +380,12 @@ class MainWindow(QMainWindow):
     def unsaved(self) -> bool:
         """True when something a session saves changed since the last save or open."""
         return self.state.revision != self._saved_revision
+
+    def _mark_modified(self) -> None:
+        """The title's unsaved mark; set only when it changes (every slider move lands here)."""
+        unsaved = self.unsaved()
+        if unsaved != self.isWindowModified():
+            self.setWindowModified(unsaved)
 
     def _mark_saved(self) -> None:
         self._saved_revision = self.state.revision

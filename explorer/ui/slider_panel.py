@@ -83,6 +83,7 @@ class SliderRow(QWidget):
             self.lock.hide()
             self.setToolTip(name)
         self.throttle = Throttle(self._commit, interval_ms, self)
+        self._shown: tuple[float, bool] | None = None  # (alpha, locked) the last sync showed
         self.slider.valueChanged.connect(self._moved)
         self.slider.sliderPressed.connect(lambda: panel.dragging.emit(True))
         self.slider.sliderReleased.connect(self._released)
@@ -106,9 +107,7 @@ class SliderRow(QWidget):
         a = self.state.alphas.get(self.name, 0.0)
         locked = self.name in self.state.locks
         text = f"{a:+.2f}"
-        if (self.slider.value() == round(a * STEPS) and self.value.text() == text
-                and self.lock.isChecked() == locked and self.slider.isEnabled() != locked
-                and self.reset.isEnabled() != locked):
+        if self._shown == (a, locked) and self.slider.value() == round(a * STEPS):
             return  # as shown already: every slider move syncs every row, most unchanged
         self.slider.blockSignals(True)
         self.slider.setValue(round(a * STEPS))
@@ -119,6 +118,7 @@ class SliderRow(QWidget):
         self.lock.blockSignals(False)
         self.slider.setEnabled(not locked)
         self.reset.setEnabled(not locked)
+        self._shown = (a, locked)
 
 
 class SliderPanel(QWidget):
