@@ -23,11 +23,17 @@ mkdir -p "$LOG"
 START=$(date +%s)
 echo "python $PY; logs in $LOG; load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null); $(date)"
 
+# One photo the slider row also edits (the shared data sit beside the checkout or a worktree's).
+PHOTO=""
+for d in ../shared/data ../../shared/data; do
+    if [ -d "$d/utkface-500" ]; then PHOTO=$(ls "$d"/utkface-500/*.jpg | head -1); break; fi
+done
+
 # name | limit s | command (run from the repository root)
 ROWS=(
   "tsne|200|benchmarks/embedding.py --skip-sklearn"
   "scatter|150|benchmarks/scatter_map.py --repeat 2"
-  "slider|150|benchmarks/slider_latency.py --n 120"
+  "slider|150|benchmarks/slider_latency.py --n 120${PHOTO:+ --photo $PHOTO}"
   "photo|150|benchmarks/photo_drop.py --n 8"
   "gif|120|benchmarks/gif_export.py --repeat 1"
   "train|240|benchmarks/train_throughput.py --steps 12 --rounds 3 --limit 3000"
@@ -60,7 +66,7 @@ echo "t-SNE of 9,000 encoded faces (target <= 15 s)                [${STATUS[tsn
 pick tsne '^(pca|tsne|  first partial|t-SNE)'
 echo "Scatter: Compute -> painted PCA map, atlas of 3,000 (target <= 1 s)   [${STATUS[scatter]}]"
 pick scatter '(median|speed-up)'
-echo "Slider -> painted pixels, one face p95 (target <= 8 ms); 4x4 grid p95 (target <= 16 ms)   [${STATUS[slider]}]"
+echo "Slider -> painted pixels, one face p95 (target <= 8 ms); 4x4 grid p95 (target <= 16 ms); a photo   [${STATUS[slider]}]"
 pick slider '^(1x1|4x4|[0-9]x[0-9] while)'
 echo "One photo, drop to editable, window and CLI (target <= 1000 ms)   [${STATUS[photo]}]"
 pick photo '^(CLI stages|PSNR|window,|first drop)'
