@@ -7,6 +7,11 @@ all rows alike. The max pixel difference to the baseline checks the output stays
 (not for the truncated row, which draws other images by design: it measures what truncation in G's
 features, the app's default for seeds, costs).
 
+On the CPU two more rows per model: "ONNX Runtime float32" (every call through the exported
+graph, `explorer.core.render_backend`) and "app default (auto)", what the explorer does (per
+batch size the faster of eager, in bfloat16 where it pays, and ONNX Runtime; the engine it kept is
+shown in brackets). All rows are measured interleaved, rep by rep.
+
 With `--against PATH` (say a style-based model beside the bundled DCGAN) the second model's rows
 follow, their ratios taken against the first model's baseline of the same run.
 
@@ -22,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from explorer.core import render_backend
 from explorer.core.bundle import DEFAULT_PSI, default_model_path, load_bundle
 from explorer.core.render import RenderRequest, RenderService
 from facegan.models import bf16_is_fast
@@ -36,21 +42,22 @@ def pick_model(arg: str | None) -> Path:
     return p if p.exists() else FALLBACK
 
 
-def measure(svc: RenderService, z: np.ndarray, reps: int,
-            psi: float = 1.0) -> tuple[list[float], np.ndarray]:
-    req = RenderRequest(0, z, psi=psi)
-    for _ in range(3):
-        svc.render(req)  # warm-up
-    times = []
-    out = None
-    for i in range(reps):
+class Row:
+    """One configuration of one model: its render service and the timings taken so far."""
+
+    def __init__(self, model: int, name: str, svc: RenderService, z: np.ndarray,
+                 psi: float) -> None:
+        self.model, self.name, self.svc, self.z, self.psi = model, name, svc, z, psi
+        self.times: list[float] = []
+        self.images: np.ndarray | None = None
+
+    def once(self, i: int) -> float:
         t0 = time.perf_counter()
-        r = svc.render(RenderRequest(i, z, psi=psi))
-        times.append((time.perf_counter() - t0) * 1e3)
+        r = self.svc.render(RenderRequest(i, self.z, psi=self.psi))
+        ms = (time.perf_counter() - t0) * 1e3
         assert r.error is None, r.error
-        out = r.images
-    assert out is not None
-    return times, out
+        self.images = r.images
+        return ms
 
 
 def main() -> None:
@@ -64,38 +71,62 @@ def main() -> None:
     paths = [pick_model(args.model)] + ([Path(args.against)] if args.against else [])
     bundles = [load_bundle(p) for p in paths]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    configs = [("float32 contiguous", False, False, 1.0),
-               ("float32 channels-last", True, False, 1.0),
-               (f"float32 channels-last ψ {DEFAULT_PSI}", True, False, DEFAULT_PSI)]
-    if bf16_is_fast(device):
-        configs.append(("bfloat16 channels-last", True, True, 1.0))
+    bf16_fast = bf16_is_fast(device)
+    # (name, channels_last, bf16, psi, onnx): onnx False = eager only, True = ONNX Runtime for
+    # every call, None = the app's default (`explorer.core.render_backend`, mode "auto").
+    configs: list[tuple[str, bool, bool | None, float, bool | None]] = [
+        ("float32 contiguous", False, False, 1.0, False),
+        ("float32 channels-last", True, False, 1.0, False),
+        (f"float32 channels-last ψ {DEFAULT_PSI}", True, False, DEFAULT_PSI, False)]
+    if bf16_fast:
+        configs.append(("bfloat16 channels-last", True, True, 1.0, False))
+    if device.type == "cpu":
+        configs.append(("ONNX Runtime float32", True, False, 1.0, True))
+        configs.append(("app default (auto)", True, None, 1.0, None))
     for i, (p, b) in enumerate(zip(paths, bundles, strict=True)):
         print(f"model {'AB'[i]}: {p} ({b.kind}, {b.resolution} px, nz {b.nz}, ngf "
               f"{b.config.ngf})")
-    print(f"device {device}; torch threads {args.threads}; bf16 fast here: {bf16_is_fast(device)}")
+    print(f"device {device}; torch threads {args.threads}; bf16 fast here: {bf16_fast}; "
+          f"rows interleaved, {args.reps} reps each; ratios against model A's first row")
     print(f"{'batch':>6s} {'model':>5s} {'config':28s} {'p50 ms':>8s} {'p95 ms':>8s} "
-          f"{'ratio p50':>9s} {'max px diff':>11s}")
+          f"{'ratio p50':>9s} {'ratio p95':>9s} {'max px diff':>11s}")
     for n, label in ((1, "1"), (16, "4x4")):
-        base_p50 = None
-        for i, b in enumerate(bundles):
-            base_img = None
-            for name, cl, bf16, psi in configs:
-                # A style G's seeds come truncated in W: psi is part of the latent.
-                z = b.seed_latents(list(range(n)), psi)
-                svc = RenderService(b, threads=args.threads, channels_last=cl, bf16=bf16)
-                try:
-                    t, img = measure(svc, z, args.reps, psi)
-                finally:
-                    svc.close()
-                p50, p95 = float(np.percentile(t, 50)), float(np.percentile(t, 95))
-                if base_p50 is None:
-                    base_p50 = p50
-                if base_img is None:
-                    base_img = img
-                diff = (int(np.abs(img.astype(int) - base_img.astype(int)).max()) if psi == 1
-                        else "-")
-                print(f"{label:>6s} {'AB'[i]:>5s} {name:28s} {p50:8.2f} {p95:8.2f} "
-                      f"{p50 / base_p50:9.2f} {diff:>11}")
+        rows: list[Row] = []
+        try:
+            for i, b in enumerate(bundles):
+                for name, cl, bf16, psi, onnx in configs:
+                    # A style G's seeds come truncated in W: psi is part of the latent.
+                    z = b.seed_latents(list(range(n)), psi)
+                    svc = RenderService(b, threads=args.threads, channels_last=cl, bf16=bf16,
+                                        onnx=onnx)
+                    rows.append(Row(i, name, svc, z, psi))
+            for r in rows:
+                if not r.svc.backend.wait_ready(600):
+                    raise SystemExit(f"{r.name}: the ONNX export did not finish in 10 minutes")
+                # warm-up; `auto` alternates engines for its first calls, then keeps one
+                for k in range(3 if r.svc.backend.mode != "auto" else
+                               2 * (render_backend.TRIALS + 1) + 2):
+                    r.once(k)
+            for k in range(args.reps):  # interleaved: a busy machine shifts every row alike
+                for r in rows:
+                    r.times.append(r.once(k))
+        finally:
+            for r in rows:
+                r.svc.close()
+        base = rows[0]
+        b50, b95 = (float(np.percentile(base.times, q)) for q in (50, 95))
+        for r in rows:
+            p50, p95 = (float(np.percentile(r.times, q)) for q in (50, 95))
+            ref = next(x for x in rows if x.model == r.model)
+            assert r.images is not None and ref.images is not None
+            diff = (int(np.abs(r.images.astype(int) - ref.images.astype(int)).max())
+                    if r.psi == 1 else "-")
+            name = r.name
+            backend = r.svc.backend
+            if backend.mode != "eager":
+                name += f" [{backend.engine(n)}]" if backend.error is None else " [failed]"
+            print(f"{label:>6s} {'AB'[r.model]:>5s} {name:28s} {p50:8.2f} {p95:8.2f} "
+                  f"{p50 / b50:9.2f} {p95 / b95:9.2f} {diff:>11}")
 
 
 if __name__ == "__main__":

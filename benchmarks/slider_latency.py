@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     _app = QApplication.instance() or QApplication(sys.argv[:1])  # kept alive
     bundle = load_bundle(path)
     service = RenderService(bundle, threads=args.threads)
+    service.backend.wait_ready(600)  # time the app's engine, not the ONNX export beside it
     win = MainWindow(bundle, interval_ms=args.interval_ms, service=service)
     win.resize(1366, 740)
     win.show()

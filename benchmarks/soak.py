@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 (kept alive)
     bundle = load_bundle(args.model or default_model_path())
     service = RenderService(bundle, threads=args.threads)
+    service.backend.wait_ready(600)  # time the app's engine, not the ONNX export beside it
     win = MainWindow(bundle, interval_ms=0, service=service)
     win.show()
 

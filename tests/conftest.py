@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("FACE_EXPLORER_CACHE", str(Path(__file__).parent.parent / ".cache" / "tests"))
+# Render services draw eager in tests (no background export per service); the ONNX Runtime path
+# has its own tests (tests/core/test_render_backend.py), which ask for it.
+os.environ.setdefault("FACE_EXPLORER_ONNX", "0")
 
 import torch  # noqa: E402
 

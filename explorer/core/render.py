@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from explorer.core.bundle import Bundle
+from explorer.core.render_backend import GeneratorBackend
 from facegan.models import bf16_is_fast, tensor_to_images
 
 TUNED_CACHE = 8  # photos whose tuned weights the render service keeps ready
@@ -59,6 +60,11 @@ class RenderService:
     device : 'cpu', 'cuda', ...; default CUDA when present, else CPU.
     channels_last : run the generator in channels-last memory format.
     bf16 : use bfloat16 autocast; default only where `bf16_is_fast` says it pays off.
+    onnx : draw G's own weights through ONNX Runtime once its graph is exported (in the
+        background; eager until then, or for good if that fails): True for every call, None
+        (default, while env FACE_EXPLORER_ONNX is on) for the batch sizes where it measures
+        faster than eager here, False never (`explorer.core.render_backend`). Faces with
+        pivotal-tuned weights are drawn eager.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class RenderService:
         device: str | None = None,
         channels_last: bool = True,
         bf16: bool | None = None,
+        onnx: bool | None = None,
     ) -> None:
         self.bundle = bundle
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -80,6 +87,9 @@ class RenderService:
         if channels_last:
             G = G.to(memory_format=torch.channels_last)
         self._G = G
+        mode = None if onnx is None else ("onnx" if onnx else "eager")
+        self.backend = GeneratorBackend(G, threads=threads, mode=mode, device=self.device,
+                                        bf16=self.bf16)
         self._tuned_cache: dict[str, dict[str, torch.Tensor]] = {}  # key -> weights, LRU order
         self._model_lock = threading.Lock()  # the worker and `render` never run G at once
         self._cv = threading.Condition()
@@ -103,8 +113,11 @@ class RenderService:
                 psi[[t is not None for t in tuned]] = 1.0
             inputs = self.bundle.generator_inputs(req.z, req.y, req.detail, psi, self.device)
             with self._model_lock, torch.inference_mode():
-                with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-                    out = self._G(*inputs) if tuned is None else self._tuned_render(tuned, inputs)
+                if tuned is None:  # the backend applies the autocast to eager calls
+                    out = self.backend(*inputs)
+                else:
+                    with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+                        out = self._tuned_render(tuned, inputs)
                 images = tensor_to_images(out)
             return RenderResult(req.id, images, None, (time.perf_counter() - t0) * 1e3)
         except Exception as e:  # reported as data: the UI shows it
