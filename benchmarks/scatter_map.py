@@ -48,7 +48,14 @@ def one(model: str | None, old: bool) -> float:
     panel = win.scatter
     panel.method.setCurrentText("pca")
     done: list[float] = []
-    panel.computed.connect(lambda: (panel.plot.grab(), done.append(time.perf_counter())))
+    shown = panel._done  # the job's on_done looks it up when it runs
+
+    def painted(z: np.ndarray, pts: np.ndarray) -> None:
+        shown(z, pts)
+        panel.plot.grab()  # the map painted
+        done.append(time.perf_counter())
+
+    panel._done = painted
     t0 = time.perf_counter()
     panel.compute_btn.click()
     while not done:

@@ -7,6 +7,10 @@ generator call (RenderService.render, same process, same threads) is measured al
 row prints its p95 as a multiple of the bare generator's. A grid is measured redrawing every face
 per move (the previous path) and with the drag preview (the first face and a quarter of the rest
 per move, `canvas_panel.PREVIEW_SHARE`), and the release that brings the whole grid is timed.
+With `--photo PATH` one more row edits that photo (encoded and loaded as a drop does: drawn with its
+detail, and the photo panel reads the edit's classifier scores). Each row also prints the GUI
+thread's own CPU time per move (from the slider to the paint), which a loaded machine inflates
+far less than wall time.
 
     nice -n 15 .venv/bin/python benchmarks/slider_latency.py [--model PATH] [--n 120]
 """
@@ -40,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pace-ms", type=float, default=1000 / 60, help="time between moves")
     p.add_argument("--threads", type=int, default=2, help="torch threads of the render service")
     p.add_argument("--json", default=None, help="also write the figures here")
+    p.add_argument("--photo", default=None, help="also measure editing this photo (one face)")
     args = p.parse_args(argv)
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
@@ -99,9 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     # previous path, the baseline) and the drag preview (part of it per move, all on release).
     configs = [(g, mode) for g in (int(x) for x in args.grids.split(","))
                for mode in (("all",) if g == 1 else ("all", "preview"))]
+    if args.photo:
+        configs.append((1, "photo"))
     for g, mode in configs:
         canvas_panel.PREVIEW_SHARE = share if mode == "preview" else 1.0
         win.state.set_grid(g)
+        if mode == "photo":
+            win.photos.open_paths([args.photo])
+            pump_until(lambda: not win.photos.busy(), 120)
+            if win.state.custom_z is None:
+                print(f"--photo {args.photo}: {win.photos.last_error}")
+                continue
         pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
         n_faces = g * g
         # Bare generator call on the same service (no UI): z (n, nz) -> uint8 images.
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             bare.append((time.perf_counter() - t0) * 1e3)
         bare = bare[5:]
         # The whole path, driven through the real slider.
-        lat, render_ms, to_submit = [], [], []
+        lat, render_ms, to_submit, gui_cpu = [], [], [], []
         row.slider.setSliderDown(True)
         next_move = time.perf_counter()
         for i in range(args.n + 5):
@@ -122,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             if v == row.slider.value():
                 v += 1
             start_id = renderer.last_id
+            c0 = time.thread_time()  # the GUI thread's own CPU time for this move
             t0 = time.perf_counter()
             next_move = t0 + args.pace_ms / 1000
             row.slider.setValue(v)
@@ -131,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 lat.append((painted_at[fid] - t0) * 1e3)
                 render_ms.append(win.canvas.last_ms)
                 to_submit.append((renderer.submitted_at.get(fid, t0) - t0) * 1e3)
+                gui_cpu.append((time.thread_time() - c0) * 1e3)
         # Release: time until the whole grid at the final value is on screen.
         pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
         t0 = time.perf_counter()
@@ -141,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         bp50, bp95 = pct(bare)
         sp50, sp95 = pct(render_ms)
         qp50, _ = pct(to_submit)
-        key = f"{g}x{g}" + ("" if mode == "all" else " preview")
+        key = f"{g}x{g}" + ("" if mode == "all" else f" {mode}")
+        gp50, gp95 = pct(gui_cpu)
         results[key] = dict(faces=n_faces, p50=rp50, p95=rp95, bare_p50=bp50,
+                            gui_cpu_p50=gp50, gui_cpu_p95=gp95,
                             bare_p95=bp95, worker_render_p50=sp50, worker_render_p95=sp95,
                             slider_to_submit_p50=qp50, release_to_full_frame=release_ms)
         print(f"{key:12s} ({n_faces:2d} faces): slider->pixels p50 {rp50:6.1f} ms  p95 {rp95:6.1f}"
               f" ms ({rp95 / bp95:.2f}x the bare generator's p95) | bare generator, all faces, "
-              f"p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | slider->request p50 {qp50:4.1f} ms, "
+              f"p50 {bp50:6.1f} ms  p95 {bp95:6.1f} ms | GUI thread CPU per move p50 {gp50:4.1f} "
+              f"p95 {gp95:4.1f} ms | slider->request p50 {qp50:4.1f} ms, "
               f"render in worker p50 {sp50:5.1f} ms | release -> full frame {release_ms:5.1f} ms",
               flush=True)
     for g in {g for g, m in configs if m == "preview"}:

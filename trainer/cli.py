@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--cond", metavar="A,B,...", help="attributes for a conditional GAN")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--no-bf16", action="store_true", help="train in float32")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--bf16", action="store_true",
+                      help="bfloat16 autocast where the hardware has it (AVX-512 or AMX CPUs, "
+                      "GPUs): about half the CPU time per step, other numerics; float32 otherwise")
+    prec.add_argument("--no-bf16", action="store_true", help="train in float32 (the default)")
     p.add_argument("--no-channels-last", action="store_true", help="default memory format")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N images")
     p.add_argument("--cache-dir", metavar="DIR", help="where decoded images are cached")
@@ -125,6 +129,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         explicit.setdefault("kind", "cgan")
     if args.no_bf16:
         explicit["bf16"] = False
+    if args.bf16:
+        explicit["bf16"] = True
     if args.no_channels_last:
         explicit["channels_last"] = False
     values.update(explicit)
@@ -133,7 +139,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def flag_of(field: str) -> str:
     """The command-line flag that sets a TrainConfig field."""
-    special = {"cond_attributes": "--cond", "bf16": "--no-bf16",
+    special = {"cond_attributes": "--cond", "bf16": "--bf16",
                "channels_last": "--no-channels-last"}
     return special.get(field) or next((f for f, k, _, _ in FLAGS if k == field), field)
 

@@ -163,6 +163,10 @@ class MainWindow(QMainWindow):
 
         self.canvas = CanvasPanel(self.state, self.service, sync=sync)
         self.sliders = SliderPanel(self.state, interval_ms)
+        # The readout's classification waits while the canvas draws a frame (two cores).
+        self.sliders.readout.wait_for = lambda: not self.canvas.renderer.idle()
+        self.canvas.canvas.painted.connect(lambda _: self.sliders.readout.kick())
+        self.canvas.renderer.failed.connect(lambda _: self.sliders.readout.kick())
         self.sliders.dragging.connect(self.canvas.set_dragging)
         self.photos = PhotoPanel(self.state)
         self.interpolation = InterpolationPanel(self.state)
@@ -218,7 +222,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
-        self.state.changed.connect(lambda: self.setWindowModified(self.unsaved()))
+        self.state.changed.connect(self._mark_modified)
 
     def _dock(self, title: str, w: QWidget, area: Qt.DockWidgetArea, width: int) -> None:
         d = QDockWidget(title, self)
@@ -379,6 +383,12 @@ class MainWindow(QMainWindow):
     def unsaved(self) -> bool:
         """True when something a session saves changed since the last save or open."""
         return self.state.revision != self._saved_revision
+
+    def _mark_modified(self) -> None:
+        """The title's unsaved mark; set only when it changes (every slider move lands here)."""
+        unsaved = self.unsaved()
+        if unsaved != self.isWindowModified():
+            self.setWindowModified(unsaved)
 
     def _mark_saved(self) -> None:
         self._saved_revision = self.state.revision

@@ -7,6 +7,11 @@ Two ways to encode: fast (the latent and the photo's detail, under a second) or 
 their likeness under edits). The edit can be seen pasted back into the whole photo (a
 before/after toggle) and saved at the photo's own size.
 
+A fast encoding arrives in two steps: the encoder's latent as soon as the face is found (the face
+is editable at once, `photoReady`), then the refined latent and detail, which replace it in place
+where the canvas and the undo history hold it (`photoRefined`), so slider edits made meanwhile
+stay. `PROGRESSIVE = False` waits for the refined result instead (the previous behaviour).
+
 Errors (no face, several faces, broken or non-image files) are shown in the panel, never raised.
 """
 
@@ -16,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -34,10 +39,12 @@ from explorer.ui import prefs, workers
 from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
-from explorer.ui.state import ExplorerState, Photo
+from explorer.ui.state import EditedFace, ExplorerState, Photo
 from facegan.images import psnr as psnr_of
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
+PROGRESSIVE = True  # a fast encoding is editable from the encoder's result; refinement follows
+SCORES_MS = 100  # the edit's classifier scores follow a slider drag at most this often
 THUMB = 130  # two side by side fit a 300 px dock (a 1024 px laptop)
 WARM_UP_MS = 1500  # after the window opens: load what the first photo needs while it is idle
 
@@ -84,14 +91,28 @@ def classifier_top(bundle, face) -> list[tuple[str, float]]:
     return top_attributes(probs, bundle.attribute_names, k=TOP_K)
 
 
-def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = False):
+def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = False,
+               early=None):
     """The background work for one photo: encode (and with `tune`, pivotal tuning), then
-    classify the aligned crop. Returns a Photo. The job fits with its own copy of G (tuning
-    draws it with swapped-in weights), never the one another thread draws with."""
-    from explorer.core.encoding import encode_photo
+    classify the aligned crop. Returns a Photo. With `early` (a fast encoding only), the
+    encoder's own result is handed to `early(photo)` first, classified, before refinement. The
+    job fits with its own copy of G (tuning draws it with swapped-in weights), never the one
+    another thread draws with."""
+    from explorer.core.encoding import encode_face, encode_photo
 
     def run(progress, cancelled) -> Photo:
         own = bundle.with_own("G")
+        if early is not None and not tune:
+            first = encode_photo(own, path, cancel=cancelled, choose=choose,
+                                 whole_image=whole, max_steps=0, detail=False)
+            top = classifier_top(own, first.face)
+            early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
+                        face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
+                        alignment=first.alignment))
+            res = encode_face(own, first.face, progress=progress, cancel=cancelled)
+            return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
+                         face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
+                         detail=res.detail, alignment=first.alignment)
         share = 0.1 if tune else 1.0  # tuning takes most of the time
         res = encode_photo(own, path, progress=lambda f: progress(share * f),
                            cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
@@ -113,6 +134,10 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
     return run
 
 
+class _Relay(QObject):
+    early = Signal(object)  # (job id, Photo), from the worker thread
+
+
 class PhotoPanel(QWidget):
     """Encode photos and pick one to edit.
 
@@ -123,10 +148,21 @@ class PhotoPanel(QWidget):
     """
 
     message = Signal(str)
+    photoReady = Signal(object)  # Photo: editable (the encoder's result, or the final one)
+    photoRefined = Signal(object)  # Photo: the refined encoding replaced the early one
+    photoFailed = Signal(str)  # the one-line message shown
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self._relay = _Relay(self)
+        self._relay.early.connect(self._early)  # queued: emitted on the worker thread
+        self.early: tuple[Photo, EditedFace | None] | None = None  # the job's editable result
+        self._scores_face = None  # the newest face whose edit scores are due
+        self._scores_timer = QTimer(self)
+        self._scores_timer.setSingleShot(True)
+        self._scores_timer.setInterval(SCORES_MS)
+        self._scores_timer.timeout.connect(self._read_edit_scores)
         self.queue: deque[tuple[str, int | None, bool]] = deque()
         self.job: workers.Job | None = None
         self.current: tuple[str, int | None, bool] | None = None
@@ -302,7 +338,11 @@ class PhotoPanel(QWidget):
         tune = self.tune.isChecked()
         if tune:
             self.status.setText(f"Encoding {Path(path).name} with pivotal tuning (~20 s)…")
-        self.job = workers.start(encode_job(self.state.bundle, path, choose, whole, tune),
+        self.early = None
+        job_id = object()
+        self._job_id = job_id
+        early = (lambda ph: self._relay.early.emit((job_id, ph))) if PROGRESSIVE else None
+        self.job = workers.start(encode_job(self.state.bundle, path, choose, whole, tune, early),
                                  on_done=self._done, on_error=self._failed,
                                  on_progress=lambda f: self.progress.setValue(round(100 * f)))
 
@@ -311,7 +351,22 @@ class PhotoPanel(QWidget):
         self.cancel_btn.setEnabled(False)
         self._next()
 
+    def _early(self, item: tuple[object, Photo]) -> None:
+        """The encoder's result of the current photo: editable now, refined in place later."""
+        job_id, photo = item
+        if job_id is not self._job_id or self.job is None or self.job.cancelled():
+            return
+        self.show_photo(photo)
+        self.state.add_photo(photo)
+        self._edit(photo)
+        self.early = (photo, self.state.scene.face)
+        self.status.setText(f"{photo.name}: editable now; refining the encoding…")
+        self.photoReady.emit(photo)
+
     def _done(self, photo: Photo) -> None:
+        if self.early is not None:
+            self._refined(photo)
+            return
         if self.job is not None and self.job.cancelled():  # stopped early: not the photo asked for
             name = Path(self.current[0]).name if self.current else "photo"
             self.status.setText(f"{name}: encoding cancelled")
@@ -323,6 +378,30 @@ class PhotoPanel(QWidget):
         self.state.add_photo(photo)
         self._edit(photo)
         self.message.emit(f"Encoded {photo.name} (PSNR {photo.psnr:.1f} dB)")
+        self.photoReady.emit(photo)
+        self._finish_job()
+
+    def _refined(self, photo: Photo) -> None:
+        """The refined encoding replaces the early one in the photo list and, where the canvas
+        or the undo history hold the early face, there too (no undo step of its own)."""
+        old, old_face = self.early  # type: ignore[misc]
+        self.early = None
+        if self.job is not None and self.job.cancelled():  # keep the encoder's result
+            self.status.setText(f"{old.name}: refinement stopped; the encoder's result is kept")
+            self._finish_job()
+            return
+        self.progress.setValue(100)
+        self.state.replace_photo(old, photo)
+        if old_face is not None:
+            self.state.replace_face(old_face, EditedFace(photo.z, photo.detail, photo.name,
+                                                         photo=True))
+        if self.editing is old:
+            self.editing = photo
+            self.show_photo(photo)
+            self._refresh_after()
+        self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
+        self.message.emit(f"Encoded {photo.name} (PSNR {old.psnr:.1f} -> {photo.psnr:.1f} dB)")
+        self.photoRefined.emit(photo)
         self._finish_job()
 
     def _failed(self, e: Exception) -> None:
@@ -335,7 +414,11 @@ class PhotoPanel(QWidget):
         else:
             msg = f"{name}: could not encode ({type(e).__name__}: {e})"
         self.status.setText("")
+        if self.early is not None:  # refinement failed: the encoder's result stays
+            msg = f"{name}: refinement failed, the encoder's result is kept ({e})"
+            self.early = None
         self._show_error(msg)
+        self.photoFailed.emit(msg)
         self.largest_btn.setVisible(kind == "several_faces")
         self.whole_btn.setVisible(kind in ("no_face", "several_faces", "tiny_face"))
         self._finish_job()
@@ -384,7 +467,8 @@ class PhotoPanel(QWidget):
     def _edit(self, photo: Photo) -> None:
         """Make `photo` the face being edited (with its tuned weights or its detail)."""
         self.editing = photo
-        self.state.load_latent(photo.z, photo.name, detail=photo.detail, tuned=photo.tuned)
+        self.state.load_face(EditedFace(photo.z, photo.detail, photo.name, photo=True,
+                                        tuned=photo.tuned))
         can = photo.alignment is not None and bool(photo.path)
         self.after_btn.setEnabled(can)
         self.save_btn.setEnabled(can)
@@ -398,11 +482,22 @@ class PhotoPanel(QWidget):
         return p
 
     def show_edit_scores(self, face) -> None:
-        """The classifier's reading of the first face as just drawn (connected to the canvas)."""
+        """The classifier's reading of the first face as just drawn (connected to the canvas).
+
+        Read at most every `SCORES_MS`, after the frame, with the newest face: classifying on
+        the GUI thread inside each frame's delivery added its time to every slider frame."""
         if self._editing_now() is None or not self.state.bundle.has_classifier:
+            self._scores_face = None
             self.edit_bars.set_items([])
             return
-        self.edit_bars.set_items(classifier_top(self.state.bundle, face))
+        self._scores_face = face
+        if not self._scores_timer.isActive():
+            self._scores_timer.start()
+
+    def _read_edit_scores(self) -> None:
+        face, self._scores_face = self._scores_face, None
+        if face is not None and self._editing_now() is not None:
+            self.edit_bars.set_items(classifier_top(self.state.bundle, face))
 
     # The edit in the whole photo.
     def _photo_pixels(self, photo: Photo):

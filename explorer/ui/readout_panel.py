@@ -3,12 +3,16 @@
 Each change of the faces asks for a readout of the first face; the classification runs on the
 thread pool, one at a time, and only the newest request waiting is run next (at most one every
 ``GAP_MS`` after the last, so it never crowds out the canvas's own renders during a drag), so a
-drag is followed without queueing up stale work (``explorer.core.readout``).
+drag is followed without queueing up stale work (``explorer.core.readout``). While the canvas
+has a frame of its own being drawn (`wait_for`), a readout waits for it to be painted (`kick`): on
+two cores a classification running beside the canvas's render slows that frame, which is the
+slider-to-pixels latency a user feels.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
@@ -50,7 +54,8 @@ class ReadoutPanel(QWidget):
         self._gap = QTimer(self)
         self._gap.setSingleShot(True)
         self._gap.setInterval(GAP_MS)
-        self._gap.timeout.connect(lambda: self._pending and self.job is None and self._start())
+        self._gap.timeout.connect(self.kick)
+        self.wait_for: Callable[[], bool] | None = None  # True while the canvas draws a frame
         self._alphas = dict(state.alphas)
         self.worker_threads: set[int] = set()  # where readouts were computed (tests)
         self.setVisible(bool(state.bundle.has_classifier))
@@ -68,8 +73,16 @@ class ReadoutPanel(QWidget):
         if self.target is not None and not self.state.alphas.get(self.target):
             self.target = None  # its slider is back at 0: nothing to follow
         self._alphas = dict(self.state.alphas)
-        if self.job is not None or self._gap.isActive():
-            self._pending = True
+        self._pending = True
+        # Decided once the change's other listeners (the canvas's request) have run.
+        QTimer.singleShot(0, self, self.kick)
+
+    def kick(self) -> None:
+        """Start the waiting readout if nothing holds it: one running, the rest after the last
+        one, or the canvas drawing a frame (the window kicks again when it is painted)."""
+        if not self._pending or self.job is not None or self._gap.isActive():
+            return
+        if self.wait_for is not None and self.wait_for():
             return
         self._start()
 

@@ -83,6 +83,7 @@ class SliderRow(QWidget):
             self.lock.hide()
             self.setToolTip(name)
         self.throttle = Throttle(self._commit, interval_ms, self)
+        self._shown: tuple[float, bool] | None = None  # (alpha, locked) the last sync showed
         self.slider.valueChanged.connect(self._moved)
         self.slider.sliderPressed.connect(lambda: panel.dragging.emit(True))
         self.slider.sliderReleased.connect(self._released)
@@ -105,15 +106,19 @@ class SliderRow(QWidget):
     def sync(self) -> None:
         a = self.state.alphas.get(self.name, 0.0)
         locked = self.name in self.state.locks
+        text = f"{a:+.2f}"
+        if self._shown == (a, locked) and self.slider.value() == round(a * STEPS):
+            return  # as shown already: every slider move syncs every row, most unchanged
         self.slider.blockSignals(True)
         self.slider.setValue(round(a * STEPS))
         self.slider.blockSignals(False)
-        self.value.setText(f"{a:+.2f}")
+        self.value.setText(text)
         self.lock.blockSignals(True)
         self.lock.setChecked(locked)
         self.lock.blockSignals(False)
         self.slider.setEnabled(not locked)
         self.reset.setEnabled(not locked)
+        self._shown = (a, locked)
 
 
 class SliderPanel(QWidget):

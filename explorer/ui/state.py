@@ -392,6 +392,37 @@ class ExplorerState(QObject):
         self.photosChanged.emit()
         self.mark_changed()
 
+    def replace_photo(self, old: Photo, new: Photo) -> None:
+        """Put `new` where `old` is in the photo list (a refined encoding); appended if gone."""
+        at = next((i for i, p in enumerate(self.photos) if p is old), None)
+        if at is None:
+            self.photos.append(new)
+        else:
+            self.photos[at] = new
+        self.photosChanged.emit()
+        self.mark_changed()
+
+    def replace_face(self, old: EditedFace, new: EditedFace) -> bool:
+        """Swap the face `old` for `new` on the canvas and in the undo history, with no undo step
+        of its own: a photo's refined encoding taking the place of its first, fast one, so the
+        slider edits made meanwhile (and undoing them) keep working. False if nothing held it."""
+        found = False
+        stack = self.undo_stack
+        for i in range(stack.count()):
+            cmd = stack.command(i)
+            if isinstance(cmd, StateCommand):
+                for d in (cmd.before, cmd.after):
+                    if d.get("face") is old:
+                        d["face"] = new
+                        found = True
+        if self.scene.face is old:
+            self.scene.face = new
+            self.viewChanged.emit()
+            self.renderChanged.emit()
+            self.mark_changed()
+            found = True
+        return found
+
     # Sessions (the schema is the scene's; explorer.core.session writes the file).
     def register_session_part(self, key: str, save: Callable[[], dict[str, Any]],
                               restore: Callable[[dict[str, Any]], None]) -> None:

@@ -279,3 +279,16 @@ def test_a_full_disk_at_a_snapshot_is_one_line_and_resumable(
     assert load_state(out / "model.state.pt")["step"] == 2  # the first snapshot is intact
     assert main([*argv, "--resume"]) == 0
     assert read_meta(out / "model.safetensors")["step"] == 6 + 2
+
+
+def test_training_is_float32_unless_bf16_is_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    from trainer.cli import build_parser, config_from_args
+
+    p = build_parser()
+    base = ["--data", "fake", "--out", "x", "--preset", "celeba64"]
+    assert config_from_args(p.parse_args(base))[0].bf16 is False
+    assert config_from_args(p.parse_args([*base, "--bf16"]))[0].bf16 is True
+    assert config_from_args(p.parse_args([*base, "--no-bf16"]))[0].bf16 is False
+    with pytest.raises(SystemExit):
+        p.parse_args([*base, "--bf16", "--no-bf16"])
+    assert "not allowed with" in capsys.readouterr().err

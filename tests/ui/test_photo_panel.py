@@ -133,10 +133,12 @@ def test_pivotal_tuning_mode_paste_back_and_the_edit_scores(window, qtbot, tmp_p
     assert "pivotal tuning" in panel.psnr.text()
     tuned_face = window.bundle.generate(photo.z, tuned=photo.tuned)[0]
     assert np.abs(window.canvas.current_image().astype(int) - tuned_face).max() <= 1
-    assert len(panel.bars.items) >= 3 and len(panel.edit_bars.items) >= 3
+    assert len(panel.bars.items) >= 3
+    qtbot.waitUntil(lambda: len(panel.edit_bars.items) >= 3)  # read after the frame
     before_scores = list(panel.edit_bars.items)
     window.sliders.rows["Smiling"].slider.setValue(300)
-    assert panel.edit_bars.items != before_scores  # the edit is read again
+    assert panel.edit_bars.items == before_scores  # not inside the frame's delivery ...
+    qtbot.waitUntil(lambda: panel.edit_bars.items != before_scores)  # ... but just after it
     # Before / after in the whole photo, and the saved file.
     assert panel.after_btn.isEnabled()
     panel.after_btn.setChecked(True)
@@ -154,3 +156,45 @@ def test_pivotal_tuning_mode_paste_back_and_the_edit_scores(window, qtbot, tmp_p
     assert again.alignment is not None
     assert window.state.custom_tuned is not None
     assert window.state.custom_tuned.key == photo.tuned.key
+
+
+@needs(UTKFACE)
+def test_a_photo_is_editable_before_refinement_and_refined_in_place(window, qtbot, monkeypatch):
+    import threading
+
+    from explorer.core import encoding
+
+    go = threading.Event()
+    real = encoding.encode_face
+
+    def held(*a, **k):  # refinement (not the encoder-only pass) waits for the test's edit
+        if k.get("max_steps", a[5] if len(a) > 5 else None) != 0:
+            go.wait(20)
+        return real(*a, **k)
+
+    monkeypatch.setattr(encoding, "encode_face", held)
+    panel, state = window.photos, window.state
+    ready, refined = [], []
+    panel.photoReady.connect(ready.append)
+    panel.photoRefined.connect(refined.append)
+    drop_files(window, utk_photos(1))
+    qtbot.waitUntil(lambda: bool(ready), timeout=20000)
+    early = ready[0]
+    assert panel.busy() and early.detail is None and state.photos == [early]
+    np.testing.assert_array_equal(state.custom_z, early.z)  # on the canvas, editable
+    state.set_alpha("Smiling", 0.5)  # an edit made while the encoding is refined
+    state.end_drag()
+    go.set()
+    wait_idle(qtbot, panel)
+    assert panel.error.isHidden(), panel.last_error
+    photo = refined[0]
+    assert state.photos == [photo] and photo.detail is not None and photo.psnr > early.psnr
+    np.testing.assert_array_equal(state.custom_z, photo.z)
+    assert state.alphas["Smiling"] == 0.5 and state.scene.face.detail is not None
+    state.undo_stack.undo()  # the edit goes; the refined face stays
+    assert state.alphas.get("Smiling", 0.0) == 0.0
+    np.testing.assert_array_equal(state.custom_z, photo.z)
+    state.undo_stack.undo()  # the photo load goes, and comes back refined
+    assert state.custom_z is None or not np.array_equal(state.custom_z, photo.z)
+    state.undo_stack.redo()
+    np.testing.assert_array_equal(state.custom_z, photo.z)

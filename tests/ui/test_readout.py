@@ -54,3 +54,37 @@ def test_the_readout_lets_go_of_a_slider_set_back_to_zero(window, qtbot):
     window.state.reset_alphas()
     qtbot.waitUntil(lambda: panel.current.target is None, timeout=15000)
     assert all(abs(panel.current.change(n)) < 1e-6 for n in panel.current.after)
+
+
+def test_the_readout_waits_for_the_canvas_frame_and_then_follows(live_window, qtbot):
+    """With the background renderer, a readout never starts while the canvas draws a frame of
+    its own (on two cores it would slow that frame), and still catches up with the drag."""
+    win = live_window
+    s, panel = win.state, win.sliders.readout
+    qtbot.waitUntil(lambda: panel.current is not None, timeout=10000)
+    name = next(n for n in s.slider_names if n in win.bundle.attribute_names)
+    started_while_drawing = []
+    start = panel._start
+
+    def watched() -> None:
+        started_while_drawing.append(not win.canvas.renderer.idle())
+        start()
+
+    panel._start = watched
+    slider = win.sliders.rows[name].slider
+    slider.setSliderDown(True)
+    for v in range(0, 301, 20):
+        slider.setValue(v)
+        qtbot.wait(10)
+    slider.setSliderDown(False)
+
+    def final_matches() -> bool:
+        r = panel.current
+        if r is None or r.target != name or not win.canvas.renderer.idle():
+            return False
+        face = win.bundle.generate(s.current_latent()[None], psi=s.psi)
+        want = attribute_probabilities(win.bundle, face)[0]
+        return abs(r.after[name] - want[win.bundle.attribute_names.index(name)]) < 1e-5
+
+    qtbot.waitUntil(final_matches, timeout=15000)
+    assert started_while_drawing and not any(started_while_drawing)
