@@ -41,10 +41,12 @@ class TrainConfig:
     vae_gamma: float = 1.0  # VAE/GAN: weight of the reconstruction term in G's loss
     enc_feature: float = 1.0  # encoder image loss: weight of D-feature loss
     enc_prior: float = 1.0  # encoder: keep codes of real faces centred with the prior's spread
-    # bfloat16 autocast (loss in float32) where the hardware has it: opt-in (--bf16), as it changes
-    # the numerics. On the AVX-512 dev CPU a GAN step on one thread costs 0.55x float32's CPU time,
-    # but with two threads on a loaded machine 1.8x (benchmarks/train_throughput.py).
-    bf16: bool = False
+    # bfloat16 autocast (loss in float32) where the hardware has it (`bf16_is_fast`: AVX-512/AMX
+    # CPUs, GPUs), float32 elsewhere. Idle, on the 2-core AVX-512 dev CPU, the DCGAN step runs at
+    # 1.66x float32's images/s (229 against 138; benchmarks/train_throughput.py); on an AVX2-only
+    # CPU bfloat16 would be 4-35x slower, so there it stays off. Under heavy load two bf16 threads
+    # were measured slower than float32 (thread stalls): --no-bf16 or --threads 1 then.
+    bf16: bool = True
     channels_last: bool = True
     seed: int = 0
     holdout: int = 500  # last N images never trained on (GAN, encoder, classifier)

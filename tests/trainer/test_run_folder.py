@@ -16,8 +16,11 @@ import pytest
 from PIL import Image
 
 from facegan.checkpoint import load_model, load_state, read_meta
+from facegan.models import bf16_is_fast
 from facegan.runlog import read_records
 from trainer.cli import main
+from trainer.config import TrainConfig, preset
+from trainer.data import fake_dataset
 from trainer.run import Run
 
 TINY = ["--data", "fake", "--preset", "tiny", "--quiet"]
@@ -281,12 +284,16 @@ def test_a_full_disk_at_a_snapshot_is_one_line_and_resumable(
     assert read_meta(out / "model.safetensors")["step"] == 6 + 2
 
 
-def test_training_is_float32_unless_bf16_is_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bf16_where_the_hardware_has_it_unless_float32_is_asked_for(
+        capsys: pytest.CaptureFixture[str]) -> None:
     from trainer.cli import build_parser, config_from_args
+    from trainer.loop import Trainer
 
     p = build_parser()
     base = ["--data", "fake", "--out", "x", "--preset", "celeba64"]
-    assert config_from_args(p.parse_args(base))[0].bf16 is False
+    assert config_from_args(p.parse_args(base))[0].bf16 is True  # used only where it is fast:
+    t = Trainer(TrainConfig(**{**preset("tiny"), "bf16": True}), fake_dataset(n=16, res=16))
+    assert t.use_bf16 == bf16_is_fast(t.device)
     assert config_from_args(p.parse_args([*base, "--bf16"]))[0].bf16 is True
     assert config_from_args(p.parse_args([*base, "--no-bf16"]))[0].bf16 is False
     with pytest.raises(SystemExit):
