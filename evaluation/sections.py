@@ -106,7 +106,7 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
                          f"{np.mean(t_utk):.2f}"])
     rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
     for row in rows:
-        c.figures[f"PSNR (dB) | {row[0]}"] = row[2]
+        c.figures[f"PSNR (dB), {row[0]}"] = row[2]
     if utk_fail:
         rep.add("Photos the detector rejected: " + ", ".join(f"{v} {k}" for k, v in
                                                             utk_fail.items()) + ".", "")
