@@ -5,6 +5,7 @@
 
 Writes docs/screenshots/{photo_sliders,scatter,interpolation,grid_analogy}.png (1366x768), and
 laptop_1024x640.png and large_1600x1000.png: the window at a laptop's size and a large one.
+Seeds become latents through `Bundle.seed_latents` (z for the DCGAN kinds, w for a style G).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from explorer.core.bundle import default_model_path, load_bundle
-    from explorer.core.latents import seed_latent
     from explorer.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if win.state.photos:
         ip.add_keyframe(win.state.photos[0].z, win.state.photos[0].name)
     for s in (3, 8, 21):
-        ip.add_keyframe(seed_latent(s, bundle.nz), f"seed {s}")
+        ip.add_keyframe(bundle.seed_latents([s])[0], f"seed {s}")
     ip.loop.setChecked(True)
     walk = ip.walk()
     win.state.set_preview(walk[len(walk) // 5])
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     win.state.set_grid(4)
     win.tools.setCurrentWidget(win.analogy)
     for slot, s in zip("ABC", (5, 6, 7), strict=True):
-        win.analogy.set_slot(slot, seed_latent(s, bundle.nz))
+        win.analogy.set_slot(slot, bundle.seed_latents([s])[0])
     if "Smiling" in win.sliders.rows:
         win.sliders.rows["Smiling"].slider.setValue(200)
     shot("grid_analogy")
