@@ -225,6 +225,15 @@ def _items(d: dict[str, Any], key: str, problems: list[str]) -> list[dict[str, A
     return v
 
 
+def _entry(d: dict[str, Any], key: str, what: str, problems: list[str]) -> dict[str, Any]:
+    """`d[key]` when it is an entry (a dict), {} when absent; else a problem and {}."""
+    v = d.get(key) or {}
+    if not isinstance(v, dict):
+        problems.append(f"{what} is not an entry")
+        return {}
+    return v
+
+
 def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> None:
     """SessionError listing everything in session `d` that does not fit a model with latents of
     length `nz` and photo details of `detail_shape`; nothing is changed."""
@@ -248,17 +257,11 @@ def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> No
                 problems.append(f"{what} {name!r} has no latent")
             _array(f.get("z"), f"{what} {name!r}", problems, size=nz)
             _array(f.get("detail"), f"{what} {name!r}'s detail", problems, shape=detail_shape)
-    interp = d.get("interpolation") or {}
-    if not isinstance(interp, dict):
-        problems.append("the interpolation is not an entry")
-        interp = {}
+    interp = _entry(d, "interpolation", "the interpolation", problems)
     for i, k in enumerate(_items(interp, "keyframes", problems)):
         _array(k.get("z"), f"keyframe {i + 1}", problems, size=nz)
         _array(k.get("detail"), f"keyframe {i + 1}'s detail", problems, shape=detail_shape)
-    analogy = d.get("analogy") or {}
-    if not isinstance(analogy, dict):
-        problems.append("the analogy is not an entry")
-        analogy = {}
+    analogy = _entry(d, "analogy", "the analogy", problems)
     slots = analogy.get("slots") or {}
     for name, s in (slots.items() if isinstance(slots, dict) else []):
         if isinstance(s, dict):
