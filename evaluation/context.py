@@ -51,7 +51,7 @@ class Context:
 
     @property
     def cond(self) -> list[str]:
-        return list(self.mf.config.cond_attributes) if self.mf.config.kind == "cgan" else []
+        return list(self.mf.config.cond_attributes) if self.mf.config.n_cond else []
 
     @property
     def held_img(self) -> np.ndarray:

@@ -9,7 +9,8 @@ kept) plus optional extras under the key constants below, each checked for shape
 - ``attr.directions.sampled`` (n_attr, nz) float: per attribute, the normal of a logistic
   regression separating latents of faces G drew, as the classifier C labelled them
   (`facegan.directions.sampled_directions`); a zero row where G never or always draws the
-  attribute. Written only by models with a classifier and no condition vector;
+  attribute. Written by models with a classifier (a conditional G draws its samples with
+  conditions from the data's labels);
 - ``atlas.z`` (n, nz) float: encoded training faces, for the scatter plot;
 - ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels.
 

@@ -75,17 +75,22 @@ def linear_directions(z: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -
 
 @torch.no_grad()
 def sampled_directions(G: nn.Module, C: nn.Module, nz: int, n: int = 10_000,
-                       seed: int = 0) -> np.ndarray:
+                       seed: int = 0, y: torch.Tensor | None = None) -> np.ndarray:
     """(n_attr, nz) InterFaceGAN normals: G draws n faces, C labels them, one logistic regression
     per attribute separates the latents. They follow what G actually draws, where the mean
     difference of encoded photos also carries the encoder's errors. An attribute G never draws
-    (or always draws) gets a zero row (the explorer then falls back to the mean difference)."""
+    (or always draws) gets a zero row (the explorer then falls back to the mean difference).
+    A conditional G draws face i with condition y[i] (n rows, e.g. drawn from the data's
+    labels); the regression sees the latents alone, y being independent of them."""
     G.eval()
     C.eval()
     dev = next(G.parameters()).device
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed)).to(dev)
     lat = prior_latents(G, z)  # w for a style G: the boundaries live where the edits act
-    logits = map_batches(lambda w: C(G(w)).float(), lat).numpy()
+    if y is not None and len(y) != n:
+        raise ValueError(f"sampled_directions: {len(y)} conditions for {n} faces")
+    yy = None if y is None else y.float().to(dev)
+    logits = map_batches(lambda w, c: C(G(w, c)).float(), lat, yy).numpy()
     return fit_normals(lat.cpu().numpy(), logits > 0,
                        np.zeros((logits.shape[1], nz), np.float32), min_per_class=10)
 

@@ -20,6 +20,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 from facegan.style import StyleGenerator
 
 KINDS = ("dcgan", "cgan", "vaegan", "style")
+# Kinds conditioned on `cond_attributes` when it names any (a cgan always is). The one rule for
+# "is this model conditional" is `ModelConfig.n_cond > 0`.
+CONDITIONAL_KINDS = ("cgan", "style")
 RESOLUTIONS = (16, 32, 64, 128)
 
 
@@ -30,11 +33,14 @@ class ModelConfig:
     Attributes
     ----------
     kind : 'dcgan', 'cgan' (G and D conditioned on `cond_attributes`), 'vaegan' or 'style'
-        (a mapping network z -> w and a w-modulated synthesis: `facegan.style`).
+        (a mapping network z -> w and a w-modulated synthesis: `facegan.style`; conditional
+        when `cond_attributes` names any).
     resolution : image side in pixels (16 is for tests).
     nz : latent size.
     ngf, ndf, nef : base widths of generator, discriminator and encoder.
-    cond_attributes : attribute names that condition a 'cgan' (y in {-1, +1} per attribute).
+    cond_attributes : attribute names that condition a 'cgan' or a 'style' G (y in {-1, +1}
+        per attribute); ignored by the other kinds. `n_cond` says whether a model is
+        conditional.
     n_classes : number of attribute logits of the bundled classifier (0 = none).
     mapping_layers : depth of a 'style' generator's mapping network.
     """
@@ -62,8 +68,9 @@ class ModelConfig:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
         if self.kind == "cgan" and not self.cond_attributes:
             raise ValueError("a conditional GAN needs at least one attribute in cond_attributes")
-        if self.kind == "style" and self.cond_attributes:
-            raise ValueError("a style generator has no conditional variant yet")
+        if self.n_cond and len(set(self.cond_attributes)) != self.n_cond:
+            raise ValueError(f"cond_attributes names an attribute twice: "
+                             f"{list(self.cond_attributes)}")
         if not 1 <= self.mapping_layers <= 8:
             raise ValueError("mapping_layers must be 1 to 8")
         if self.nz < 1 or self.ngf < 1 or self.ndf < 1 or self.nef < 1 or self.n_classes < 0:
@@ -71,7 +78,8 @@ class ModelConfig:
 
     @property
     def n_cond(self) -> int:
-        return len(self.cond_attributes) if self.kind == "cgan" else 0
+        """Size of the condition vector y; 0 for an unconditional model (the one rule)."""
+        return len(self.cond_attributes) if self.kind in CONDITIONAL_KINDS else 0
 
     @property
     def n_stages(self) -> int:
@@ -136,6 +144,11 @@ class Generator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         # state size. w[-1] x res/2 x res/2 -> 3 x res x res
         self.to_rgb = nn.Sequential(nn.ConvTranspose2d(w[-1], 3, 4, 2, 1), nn.Tanh())
+
+    @property
+    def n_cond(self) -> int:
+        """Size of the condition vector y this G needs (0: none)."""
+        return self.cfg.n_cond
 
     @property
     def _detail_at(self) -> int:
@@ -241,6 +254,10 @@ class Discriminator(nn.Module):
         self.embed = (
             spectral_norm(nn.Linear(cfg.n_cond, c * 16, bias=False)) if cfg.n_cond else None
         )
+        # A style D's projection term starts at zero (a spectral-norm weight cannot), so a warm
+        # start from an unconditional style run begins with its parent's D.
+        self.embed_gain = (nn.Parameter(torch.zeros(()))
+                           if cfg.n_cond and cfg.kind == "style" else None)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(x).flatten(1)
@@ -251,7 +268,8 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             if y is None:
                 raise ValueError("this conditional discriminator needs y")
-            out = out + (self.embed(y.to(h.dtype)) * h).sum(1)
+            proj = (self.embed(y.to(h.dtype)) * h).sum(1)
+            out = out + (proj * self.embed_gain if self.embed_gain is not None else proj)
         return out
 
 
@@ -356,7 +374,8 @@ def init_weights(module: nn.Module) -> None:
 
 
 def _style_generator(cfg: ModelConfig) -> nn.Module:
-    return StyleGenerator(cfg.nz, _widths(cfg.ngf, cfg.n_stages), cfg.mapping_layers)
+    return StyleGenerator(cfg.nz, _widths(cfg.ngf, cfg.n_stages), cfg.mapping_layers,
+                          cfg.n_cond)
 
 
 def build(cfg: ModelConfig, part: str, *, init: bool = True) -> nn.Module:

@@ -18,6 +18,17 @@ learning rate is 100x lower (lr_mul 0.01), as in StyleGAN.
 The explorer's latent for this kind is w (size nz, like z): edits, interpolations and analogies
 act in W. A photo's `detail` is a per-layer offset to w (W+), shape (n_styles, nz). Truncation is
 `w_avg + psi (w - w_avg)` with `w_avg` tracked during training.
+
+The conditional variant (`n_cond` > 0, attributes y in {-1, +1}): y enters the mapping network's
+output as a linear W+ offset, `ws = mapping(z) + A y` per layer (`ConditionOffset`), with A
+zero at initialisation, so a warm start from an unconditional run draws exactly its parent's
+faces at every y until training teaches it the condition. Additive in W, the condition keeps the
+explorer's contract: a face's latent is its y-free w (`map`), y is a slider beside it, and
+truncation stays exact per y: the mean latent of condition y is `w_avg + A y`, and
+`w_avg + psi (w - w_avg) + A y` is that mean plus psi times the face's distance from it, so psi 0
+draws y's mean face and a y edit keeps its full strength after truncation. (Adding y to the
+first mapping layer instead would make w_avg a function of y with no closed form, and changing
+y would need each face's z, which an encoded photo does not have.)
 """
 
 from __future__ import annotations
@@ -59,6 +70,21 @@ class MappingNetwork(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         z = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
         return self.net(z)
+
+
+class ConditionOffset(nn.Module):
+    """y (n, n_cond) -> a W+ offset (n, n_styles, nz): linear, no bias (y = 0 is the
+    unconditional mean), zero at initialisation. Equalised learning rate at the full rate
+    (lr_mul 1, not the mapping's 0.01): a new part that has to learn from zero."""
+
+    def __init__(self, n_cond: int, n_styles: int, nz: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_styles * nz, n_cond))
+        self.scale = 1.0 / math.sqrt(n_cond)
+        self.shape = (n_styles, nz)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return F.linear(y, self.weight * self.scale).reshape(-1, *self.shape)
 
 
 class ModulatedConv(nn.Module):
@@ -112,11 +138,15 @@ class StyleGenerator(nn.Module):
     `map(z)` gives w from the prior. `forward(latent, y, detail, psi)` keeps the DCGAN's
     signature: latent is w, `detail` a W+ offset (n, n_styles, nz), `psi` truncation toward
     `w_avg`. Training calls `forward(z, from_z=True, mix=(z2, cut))` for style mixing.
+    A conditional G (`n_cond` > 0) needs y in every forward; it adds `ConditionOffset(y)` to
+    every layer's w after truncation and before a photo's detail.
     """
 
-    def __init__(self, nz: int, widths: list[int], mapping_layers: int) -> None:
+    def __init__(self, nz: int, widths: list[int], mapping_layers: int,
+                 n_cond: int = 0) -> None:
         super().__init__()
         self.nz = nz
+        self.n_cond = n_cond
         self.mapping = MappingNetwork(nz, mapping_layers)
         self.const = nn.Parameter(torch.randn(1, widths[0], 4, 4))
         layers = [ModulatedConv(widths[0], widths[1] if len(widths) > 1 else widths[0], nz,
@@ -128,6 +158,8 @@ class StyleGenerator(nn.Module):
             c = w_next
         layers.append(ModulatedConv(c, 3, nz, up=True, demod=False, act=False, in_gain=SQRT2))
         self.layers = nn.ModuleList(layers)
+        if n_cond:
+            self.cond_offset = ConditionOffset(n_cond, len(layers), nz)
         self.register_buffer("w_avg", torch.zeros(nz))
         self.w_avg_beta = 0.995
 
@@ -141,8 +173,17 @@ class StyleGenerator(nn.Module):
         return (self.n_styles, self.nz)
 
     def map(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Prior noise z (n, nz) -> w (n, nz); y is unused (no conditional variant yet)."""
+        """Prior noise z (n, nz) -> w (n, nz), the latent the explorer edits. y does not enter
+        here: a conditional G adds its offset of y in `forward`, so w stays y-free."""
         return self.mapping(z)
+
+    def mean_latents(self, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean per-layer latent (n or 1, n_styles, nz) of condition y: w_avg plus y's
+        offset; what psi 0 draws."""
+        ws = self.w_avg[None, None].expand(1, self.n_styles, -1)
+        if self.n_cond and y is not None:
+            ws = ws + self.cond_offset(y.to(ws.dtype))
+        return ws
 
     def truncate(self, w: torch.Tensor, psi: torch.Tensor | float) -> torch.Tensor:
         """w_avg + psi (w - w_avg); psi one number or one per face."""
@@ -177,6 +218,10 @@ class StyleGenerator(nn.Module):
             ws = torch.where(later[:, :, None], w2[:, None], ws)
         if psi is not None and not (isinstance(psi, (int, float)) and psi == 1):
             ws = self.truncate(ws, psi)
+        if self.n_cond:
+            if y is None:
+                raise ValueError("this conditional generator needs y")
+            ws = ws + self.cond_offset(y.to(ws.dtype))
         if detail is not None:
             ws = ws + detail.to(ws.dtype)
         return self.synthesis(ws)

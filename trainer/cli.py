@@ -119,6 +119,7 @@ def pick_device(name: str) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from facegan.models import CONDITIONAL_KINDS
     from trainer.config import TrainConfig, preset
 
     values: dict[str, Any] = preset(args.preset) if args.preset else {}
@@ -126,7 +127,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
                 if getattr(args, field) is not None}
     if args.cond:
         explicit["cond_attributes"] = tuple(a.strip() for a in args.cond.split(",") if a.strip())
-        explicit.setdefault("kind", "cgan")
+        if values.get("kind") not in CONDITIONAL_KINDS:  # a style preset stays a style G
+            explicit.setdefault("kind", "cgan")
     if args.no_bf16:
         explicit["bf16"] = False
     if args.bf16:
@@ -218,7 +220,7 @@ def train_main(argv: list[str]) -> int:
             data = fake_dataset(n=max(64, cfg.batch * 4), res=cfg.res)
         else:
             data = load_dataset(args.data, cfg.res, cache_dir=args.cache_dir, limit=args.limit)
-        if cfg.kind == "cgan":
+        if cfg.model_config().n_cond:
             data.label_columns(list(cfg.cond_attributes))  # fail early on unknown names
         train, _held = data.split_holdout(cfg.holdout) if cfg.holdout else (data, None)
         calib = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from facegan.models import ModelConfig
+from facegan.models import CONDITIONAL_KINDS, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class TrainConfig:
             ngf=self.ngf,
             ndf=self.ndf,
             nef=self.nef,
-            cond_attributes=tuple(self.cond_attributes) if self.kind == "cgan" else (),
+            cond_attributes=(tuple(self.cond_attributes) if self.kind in CONDITIONAL_KINDS
+                             else ()),
             n_classes=n_classes,
             mapping_layers=self.mapping_layers,
         )
@@ -140,6 +141,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         # reached a lower FD in 1,000 fewer steps than 4e-4.
         augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
         beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+    ),
+    # The conditional style G: style64 conditioned on the cgan's attributes (y enters W as a
+    # zero-initialised offset, `facegan.style`), meant to start from an unconditional style run
+    # (--init-from runs/style64), which it then draws exactly at every y until it learns y.
+    "style64-cond": dict(
+        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
+        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
+        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
+        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+        cond_attributes=(
+            "Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache",
+        ),
     ),
     # Seconds, for tests and smoke runs.
     "tiny": dict(

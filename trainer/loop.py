@@ -56,13 +56,13 @@ def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, 
     with torch.no_grad():
         for _ in range(n):
             z = torch.randn(64, cfg.nz, generator=gen).to(device)
-            g(z, _sample_y(labels, 64, gen).to(device) if cfg.n_cond else None)
+            g(z, sample_conditions(labels, 64, gen).to(device) if cfg.n_cond else None)
     for m in bns:
         m.momentum = 0.1
     g.eval()
 
 
-def _sample_y(labels: np.ndarray | None, n: int, gen: torch.Generator) -> torch.Tensor:
+def sample_conditions(labels: np.ndarray | None, n: int, gen: torch.Generator) -> torch.Tensor:
     """Condition vectors drawn from the data's own label rows (keeps attribute correlations)."""
     assert labels is not None
     idx = torch.randint(0, len(labels), (n,), generator=gen).numpy()
@@ -115,8 +115,8 @@ class Trainer:
         self.callbacks: dict[str, list[Callback]] = {}
         self.fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(42))
         self.fixed_y = (
-            _sample_y(self.cond, 64, torch.Generator().manual_seed(43)) if self.cond is not None
-            else None
+            sample_conditions(self.cond, 64, torch.Generator().manual_seed(43))
+            if self.cond is not None else None
         )
         self.started = time.time()
         self.wall_time = 0.0  # seconds of training, summed over resumes
@@ -219,7 +219,7 @@ class Trainer:
         z = torch.randn(n, self.cfg.nz, generator=self.gen).to(self.device)
         y_fake = None
         if self.cond is not None:
-            y_fake = _sample_y(self.cond, n, self.gen).to(self.device)
+            y_fake = sample_conditions(self.cond, n, self.gen).to(self.device)
         return real, y_real, z, y_fake
 
     def _fake(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:

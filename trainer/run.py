@@ -45,7 +45,7 @@ from facegan.runlog import METRICS_FILE, append_record, read_records, truncate_r
 from trainer import finalize, monitor
 from trainer.config import TrainConfig
 from trainer.data import FaceDataset
-from trainer.loop import PHASES, StopRequested, Trainer
+from trainer.loop import PHASES, StopRequested, Trainer, sample_conditions
 from trainer.runfolder import RunError, RunLock, check_same_data, data_fingerprint
 from trainer.warm import load_parent, warm_start
 
@@ -277,9 +277,13 @@ class Run:
             pick.sort()
             extras[ATLAS_Z] = z[pick].astype(np.float16)
             extras[ATLAS_LABELS] = self.data.labels[pick].astype(np.int8)
-        if t.C is not None and self.data.labels is not None and not t.mcfg.n_cond:
+        if t.C is not None and self.data.labels is not None:
+            # A conditional G draws its samples with conditions from the data's label rows,
+            # as in training; the directions then serve the attributes y does not drive.
+            y = (None if t.cond is None else
+                 sample_conditions(t.cond, 10_000, torch.Generator().manual_seed(1)))
             extras[ATTR_DIRECTIONS_SAMPLED] = sampled_directions(
-                t.frozen_generator(), t.C, t.mcfg.nz)
+                t.frozen_generator(), t.C, t.mcfg.nz, y=y)
         if t.C is not None and self.calib is not None and self.calib.labels is not None:
             temps = finalize.fit_temperature(t.C, self.calib)
             extra_meta["classifier"] = {"calibration_images": len(self.calib),

@@ -8,6 +8,11 @@ tensor that is the source's with extra input rows (G's first layer) gets the sou
 zeros for the new ones, so the warm-started G draws exactly its parent's faces at every y until
 training teaches it the condition. Everything else (D's projection head, optimiser state) starts
 fresh.
+
+A conditional style G (`facegan.style`) is the unconditional one plus a new tensor, its
+condition offset, which starts at zero: fresh, yet it draws its parent's faces exactly, as does
+its D, whose projection term has a gain that starts at zero. A fresh G tensor that is not all
+zeros would change the drawings: such a parent is refused.
 """
 
 from __future__ import annotations
@@ -67,14 +72,21 @@ def copy_matching(net: nn.Module, source: dict[str, torch.Tensor]) -> dict[str, 
 
 def warm_start(nets: dict[str, nn.Module], parent: dict[str, Any]) -> dict[str, dict[str, int]]:
     """Copy the parent's weights into `nets` (a Trainer's `nets()`); count what happened per
-    network. Raises if G could not take the parent's generator at all."""
+    network ('zero': a new G tensor that starts at zero). Raises if G could not take the
+    parent's generator whole."""
     counts: dict[str, dict[str, int]] = {}
+    g_fresh_nonzero = False
     for key, net in nets.items():
         if key not in NETWORKS or key not in parent:
             continue
-        counts[key] = dict(Counter(copy_matching(net, parent[key]).values()))
-    g = counts.get("G", {})
-    if g.get("copied", 0) + g.get("widened", 0) < sum(g.values()) or not g:
+        report = copy_matching(net, parent[key])
+        if key == "G":
+            own = net.state_dict()
+            report = {k: "zero" if v == "fresh" and not own[k].any() else v
+                      for k, v in report.items()}
+            g_fresh_nonzero = "fresh" in report.values()
+        counts[key] = dict(Counter(report.values()))
+    if g_fresh_nonzero or not counts.get("G"):
         raise ModelFileError(
             "the parent's generator does not fit this config (use the same --res, --nz, --ngf)")
     return counts

@@ -64,7 +64,8 @@ class Bundle:
     ----------
     path, name, meta, config, kind, nz, resolution : what the file says about itself.
     attribute_names : every labelled attribute (40 for CelebA).
-    cond_attributes : attributes that drive the condition vector y (cgan only, else empty).
+    cond_attributes : attributes that drive the condition vector y (a conditional model's, else
+        empty).
     atlas_z : (n, nz) float32 encoded faces, or None.
     atlas_labels : (n, n_attr) int8 in {-1, +1}, or None.
     has_encoder, has_classifier : whether E / C are in the file.
@@ -301,7 +302,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         nz=cfg.nz,
         resolution=cfg.resolution,
         attribute_names=names,
-        cond_attributes=list(cfg.cond_attributes) if cfg.kind == "cgan" else [],
+        cond_attributes=list(cfg.cond_attributes) if cfg.n_cond else [],
         atlas_z=atlas_z,
         atlas_labels=atlas_labels,
         has_encoder="E" in nets,

@@ -62,8 +62,7 @@ class _GraphInputs(nn.Module):
 
 
 def _has_y(G: nn.Module) -> bool:
-    cfg = getattr(G, "cfg", None)
-    return bool(getattr(cfg, "n_cond", 0))
+    return bool(getattr(G, "n_cond", 0))
 
 
 def _input_names(with_y: bool) -> list[str]:
@@ -91,7 +90,7 @@ def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
     detail = torch.zeros(n, *G.detail_shape)  # type: ignore[operator]
     psi = torch.ones(n)
     if _has_y(G):
-        return latent, torch.zeros(n, G.cfg.n_cond), detail, psi  # type: ignore[union-attr]
+        return latent, torch.zeros(n, int(G.n_cond)), detail, psi  # type: ignore[arg-type]
     return latent, detail, psi
 
 
