@@ -30,8 +30,10 @@ def one_torch_thread():
         torch.set_num_threads(1)
 
 
-def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 30) -> Path:
-    """Train a seconds-long model on synthetic data with the real trainer; return its file."""
+def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 30,
+                    cond: tuple[str, ...] = ()) -> Path:
+    """Train a seconds-long model on synthetic data with the real trainer; return its file
+    (`cond`: the attributes a conditional model is conditioned on; a cgan's default two)."""
     from trainer.config import TrainConfig, preset
     from trainer.data import fake_dataset
     from trainer.run import Run
@@ -39,8 +41,8 @@ def make_tiny_model(out: Path, kind: str = "dcgan", res: int = 16, steps: int = 
     values = preset("tiny")
     values.update(kind=kind, res=res, steps=steps, encoder_steps=steps, classifier_steps=steps,
                   sample_every=10_000, snapshot_every=10_000, atlas_size=64)
-    if kind == "cgan":
-        values["cond_attributes"] = ("Smiling", "Male")
+    if cond or kind == "cgan":
+        values["cond_attributes"] = cond or ("Smiling", "Male")
     if kind == "style":
         values["judge"] = True
     cfg = TrainConfig(**values)
@@ -59,6 +61,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_style(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny style-based model (mapping network, W space, the judge), trained by the trainer."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny_style"), kind="style")
+
+
+@pytest.fixture(scope="session")
+def tiny_cstyle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny conditional style model (y on Smiling and Male), trained by the trainer."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_cstyle"), kind="style",
+                           cond=("Smiling", "Male"))
 
 
 @pytest.fixture(scope="session")
