@@ -1,0 +1,56 @@
+"""A conditional style model in the app's core and the CLI: y sliders for the conditioned
+attributes (as a cgan's), W directions for the rest, truncation per y."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer.cli import main
+from explorer.core.bundle import Bundle, load_bundle
+from explorer.core.scene import Scene
+
+
+@pytest.fixture(scope="module")
+def cstyle(tiny_cstyle: Path) -> Bundle:
+    return load_bundle(tiny_cstyle)
+
+
+def test_it_opens_as_a_conditional_style_model(cstyle: Bundle) -> None:
+    assert cstyle.kind == "style" and cstyle.truncates_latents
+    assert cstyle.cond_attributes == ["Smiling", "Male"]
+    w = cstyle.seed_latents([1, 2], 1.0)
+    up = cstyle.generate(w, np.array([1.0, -1.0], np.float32))
+    down = cstyle.generate(w, np.array([-1.0, 1.0], np.float32))
+    assert up.shape == (2, 16, 16, 3) and not np.array_equal(up, down)
+    # psi 0: every seed draws the mean face of its y; another y, another mean face.
+    w0 = cstyle.seed_latents([1, 2, 3], 0.0)
+    m_up = cstyle.generate(w0, np.array([1.0, -1.0], np.float32))
+    m_down = cstyle.generate(w0, np.array([-1.0, 1.0], np.float32))
+    assert np.array_equal(m_up[0], m_up[1]) and np.array_equal(m_up[1], m_up[2])
+    assert not np.array_equal(m_up[0], m_down[0])
+
+
+def test_cond_sliders_drive_y_and_the_rest_move_w(cstyle: Bundle) -> None:
+    scene = Scene(cstyle, psi=0.7, alphas={"Smiling": 1.0})
+    req = scene.canvas_request()
+    assert req.y is not None and req.y[0].tolist() == [1.0, 0.0]
+    np.testing.assert_array_equal(req.z, cstyle.seed_latents([0], 0.7))  # the face stays
+    assert scene.method == "sampled"  # W directions fitted on its own (conditioned) samples
+    assert {"Young", "Eyeglasses"} <= set(scene.slider_names)
+    assert set(cstyle.cond_attributes) <= set(scene.slider_names)
+    moved = Scene(cstyle, psi=0.7, alphas={"Smiling": 1.0, "Young": 2.0}).canvas_request()
+    assert not np.array_equal(moved.z, req.z) and np.array_equal(moved.y, req.y)
+
+
+def test_the_cli_edits_a_conditional_style_model(tiny_cstyle: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["edit", "4", "--model", str(tiny_cstyle), "--set", "Male=+1", "--set",
+                 "Young=+2", "--compare", "--size", "16", "--out", str(tmp_path / "e.png")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    pair = np.asarray(Image.open(tmp_path / "e.png"))
+    assert pair.shape == (16, 32, 3) and not np.array_equal(pair[:, :16], pair[:, 16:])
