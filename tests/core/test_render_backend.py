@@ -23,13 +23,17 @@ def _fresh_exports(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _tiny(kind: str) -> torch.nn.Module:
-    cond = ("Smiling", "Male") if kind == "cgan" else ()
+    cond = ("Smiling", "Male") if kind in ("cgan", "cstyle") else ()
+    styled = kind == "cstyle"
+    kind = "style" if styled else kind
     cfg = ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8, mapping_layers=2,
                       cond_attributes=cond)
     torch.manual_seed(1)
     G = build(cfg, "G").eval()
     if kind == "style":
         G.w_avg.normal_()
+        if styled:  # a condition that already acts (it starts at zero)
+            G.cond_offset.weight.data.normal_()
     else:  # standing BatchNorm statistics other than the defaults
         for m in G.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -38,7 +42,7 @@ def _tiny(kind: str) -> torch.nn.Module:
     return G
 
 
-@pytest.mark.parametrize("kind", ["style", "dcgan", "cgan"])
+@pytest.mark.parametrize("kind", ["style", "dcgan", "cgan", "cstyle"])
 def test_onnx_draws_what_eager_draws(kind: str, tmp_path: Path) -> None:
     G = _tiny(kind)
     backend = GeneratorBackend(G, threads=1, mode="onnx", cache=tmp_path, background=False)
@@ -46,7 +50,8 @@ def test_onnx_draws_what_eager_draws(kind: str, tmp_path: Path) -> None:
     n = 5
     torch.manual_seed(2)
     latent = torch.randn(n, 8)
-    y = torch.tensor([[1.0, -1.0]]).expand(n, 2).contiguous() if kind == "cgan" else None
+    y = (torch.tensor([[1.0, -1.0]]).expand(n, 2).contiguous() if kind in ("cgan", "cstyle")
+         else None)
     detail = 0.3 * torch.randn(n, *G.detail_shape)
     detail[0] = 0  # a face without a photo's detail beside faces with one
     psi = torch.tensor([1.0, 0.7, 0.0, 1.0, 0.5])

@@ -82,10 +82,11 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path, kind: str)
                       str(folder)]) == 2
 
 
-def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["cgan", "style"])
+def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path, kind: str) -> None:
     folder = _labelled_folder(tmp_path / "faces")
     values = preset("tiny")
-    values.update(kind="cgan", cond_attributes=("Smiling", "Male"), steps=20, encoder_steps=20,
+    values.update(kind=kind, cond_attributes=("Smiling", "Male"), steps=20, encoder_steps=20,
                   classifier_steps=20, holdout=24, atlas_size=32, sample_every=1000,
                   snapshot_every=1000)
     train, _ = load_dataset(folder, 16, cache_dir=tmp_path / "cache").split_holdout(24)
@@ -95,7 +96,7 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path) -> None:
     assert train_cli(["evaluate", str(model), "--data", str(folder), "--out", str(docs),
                       "--n-edit", "24", "--report", "evaluation-cgan"]) == 0
     text = (docs / "evaluation-cgan.md").read_text()
-    assert "kind cgan on Smiling, Male" in text
+    assert f"kind {kind} on Smiling, Male" in text
     assert "--report evaluation-cgan`" in text  # the reproduce line writes this report again
     for a in ("Smiling", "Male"):
         assert f"| {a} | y = ±1 |" in text and f"| {a} | y = ±2 |" in text, a
