@@ -20,6 +20,9 @@ examples:
       the bundled model's recipe: a 64 px DCGAN, then its encoder and attribute classifier
   face-train --data ../shared/data/celeba-9k --kind cgan --cond Smiling,Male --out runs/cgan
       a conditional GAN on two attributes
+  face-train --data ../shared/data/celeba-9k --preset style64-cond --init-from runs/style64 \
+      --out runs/style64-cond
+      the conditional style G, started from the unconditional style run's weights
   face-train --data fake --preset tiny --out /tmp/smoke
       seconds-long smoke run on synthetic data
   face-train --out runs/celeba64 --data ../shared/data/celeba-9k --resume --steps 12000
@@ -37,7 +40,7 @@ a timelapse.
 FLAGS: list[tuple[str, str, Any, str]] = [
     ("--kind", "kind", str,
      "dcgan | cgan (conditioned on --cond) | vaegan (Larsen et al. 2016) | style (mapping "
-     "network + w-modulated synthesis, edited in W)"),
+     "network + w-modulated synthesis, edited in W; conditional with --cond)"),
     ("--res", "res", int, "image size: 32, 64 or 128 (16 for tests)"),
     ("--nz", "nz", int, "latent size"),
     ("--ngf", "ngf", int, "generator base width"),
@@ -87,10 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data folder, or 'fake' for synthetic smoke-test data")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting recipe: celeba64, celeba64-cgan, style64 or tiny "
+                   help="starting recipe: celeba64, celeba64-cgan, style64, style64-cond or "
+                   "tiny "
                    "(flags override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--cond", metavar="A,B,...", help="attributes for a conditional GAN")
+    p.add_argument("--cond", metavar="A,B,...",
+                   help="attributes for a conditional GAN (a cgan, or a style G with a style "
+                   "--kind or preset)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--bf16", action="store_true",

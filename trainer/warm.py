@@ -80,11 +80,11 @@ def warm_start(nets: dict[str, nn.Module], parent: dict[str, Any]) -> dict[str, 
         if key not in NETWORKS or key not in parent:
             continue
         report = copy_matching(net, parent[key])
-        if key == "G":
+        if key in ("G", "G_ema"):
             own = net.state_dict()
             report = {k: "zero" if v == "fresh" and not own[k].any() else v
                       for k, v in report.items()}
-            g_fresh_nonzero = "fresh" in report.values()
+            g_fresh_nonzero = g_fresh_nonzero or "fresh" in report.values()
         counts[key] = dict(Counter(report.values()))
     if g_fresh_nonzero or not counts.get("G"):
         raise ModelFileError(
