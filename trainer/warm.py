@@ -28,7 +28,7 @@ from torch import nn
 from facegan.checkpoint import ModelFileError, load_state
 
 # Trainer state keys of the networks a warm start copies.
-NETWORKS = ("G", "G_ema", "D", "E", "C")
+NETWORKS = ("G", "G_ema", "D", "E", "C", "J")
 
 
 def load_parent(path: str | os.PathLike[str]) -> dict[str, Any]:
