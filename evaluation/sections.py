@@ -60,6 +60,7 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
              float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     if c.cond:
+        c.figures[f"PSNR (dB), {rows[0][0]}"] = rows[0][2]
         rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
         rep.add("Each face is drawn with the y the judge sees in it. Refinement and the photo "
                 "path are measured on the unconditional model.", "")
@@ -144,10 +145,13 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
                               "Held-out faces, encoded by E, y as the judge sees them")
         y_rand = c.prior_y(m, 1)
         assert y_rand is not None
-        edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
-                       f"Random samples (ψ = {c.psi}; y drawn from the held-out labels)",
-                       psi=c.psi)
+        randoms = edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
+                                 f"Random samples (ψ = {c.psi}; y drawn from the held-out "
+                                 "labels)", psi=c.psi)
         _edit_strips_y(c, enc)
+        # The headline figures (side by side with another model): what the y sliders do.
+        _headline_edits(c, "E alone", held)
+        _headline_edits(c, f"random samples (ψ = {c.psi})", randoms)
         return {"E alone": held}
     rep.add(_EDITS_INTRO + " '+ locks' keeps the other main attributes fixed by projection.", "")
     bundle, alpha = c.bundle, c.alpha
