@@ -21,6 +21,13 @@ def cgan_bundle(tiny_cgan):
     return load_bundle(tiny_cgan)
 
 
+@pytest.fixture(scope="session")
+def cstyle_bundle(tiny_cstyle):
+    from explorer.core.bundle import load_bundle
+
+    return load_bundle(tiny_cstyle)
+
+
 def make_window(qtbot, bundle, **kw):
     from explorer.ui.main_window import MainWindow
 

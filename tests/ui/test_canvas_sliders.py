@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from explorer.core.edits import apply_edits, attribute_scores
 from explorer.core.render import RenderRequest
@@ -130,7 +131,9 @@ def test_filter_reset_and_method(window):
     assert window.state.directions.method == "linear"
 
 
-def test_cgan_cond_sliders_drive_y(open_window, cgan_bundle):
+@pytest.mark.parametrize("which", ["cgan_bundle", "cstyle_bundle"])
+def test_cgan_cond_sliders_drive_y(open_window, which, request):
+    cgan_bundle = request.getfixturevalue(which)  # a cgan, or a conditional style G
     win = open_window(cgan_bundle)
     assert "(y)" in win.sliders.rows["Smiling"].label.text()
     img0 = win.canvas.current_image().copy()
