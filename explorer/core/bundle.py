@@ -172,7 +172,7 @@ class Bundle:
             y = np.broadcast_to(y, (n, y.shape[0]))
         if y.shape != (n, self.n_cond):
             raise BundleError(f"condition must have shape ({n}, {self.n_cond}), got {y.shape}")
-        return np.ascontiguousarray(y)
+        return np.array(y, np.float32)  # a copy: a broadcast view is read-only
 
     @property
     def detail_shape(self) -> tuple[int, ...]:
