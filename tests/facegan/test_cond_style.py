@@ -149,3 +149,19 @@ def test_a_warm_start_from_an_unconditional_style_run_draws_its_faces(tmp_path: 
     with torch.no_grad():
         diff = (G(w, torch.ones(8, 2)) - G(w, -torch.ones(8, 2))).abs().mean().item()
     assert diff > 1e-4
+
+
+def test_cond_on_a_style_preset_keeps_a_style_g_and_the_preset_names_the_cgans_seven() -> None:
+    from trainer.cli import build_parser, config_from_args
+    from trainer.config import preset
+
+    def cfg(*argv: str):  # noqa: ANN202
+        return config_from_args(build_parser().parse_args(["--data", "x", "-o", "y", *argv]))[0]
+
+    assert cfg("--preset", "style64", "--cond", "Smiling,Male").kind == "style"
+    assert cfg("--kind", "style", "--cond", "Smiling").model_config().n_cond == 1
+    assert cfg("--preset", "celeba64", "--cond", "Smiling").kind == "cgan"  # as before
+    c = cfg("--preset", "style64-cond")
+    assert c.kind == "style" and c.cond_attributes == preset("celeba64-cgan")["cond_attributes"]
+    plain = {k: v for k, v in preset("style64-cond").items() if k != "cond_attributes"}
+    assert plain == preset("style64")
