@@ -344,7 +344,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         z, face = r.z, r.face
     d = get_directions(b, args.method or default_method(b))
     top = top_attributes(attribute_scores(z, d), d.names, args.top)
-    probs = attribute_probabilities(b, face)[0] if b.has_classifier else None
+    probs = attribute_probabilities(b, face)[0] if b.can_score else None
     print(f"{'attribute':24s} {'latent score':>12s}" + (f" {'classifier p':>12s}" if
                                                          probs is not None else ""))
     for name, s in top:

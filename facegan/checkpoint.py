@@ -14,6 +14,15 @@ kept) plus optional extras under the key constants below, each checked for shape
 - ``atlas.z`` (n, nz) float: encoded training faces, for the scatter plot;
 - ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels.
 
+Optionally a second attribute classifier, the **photo scorer**, under ``C_photo.*``: the same
+architecture as C (its own weights and its own fitted ``temperature`` buffer), fine-tuned for real
+photos (crop jitter, rotation, blur, JPEG, colour). It is not one of the ``parts`` (a reader that
+does not know it ignores it, so such a file still opens in an older explorer); the metadata's
+``scorer`` object describes it (what it is, its provenance, its mean temperature). One rule
+decides which classifier scores a face for the user: the photo scorer when the file has one,
+else C (`ModelFile.scoring_part`). C alone stays the feature trunk of latent refinement and
+pivotal tuning and the labeller of direction discovery; J stays evaluation's.
+
 Its safetensors metadata holds one JSON document under the key ``face_explorer``::
 
     {"format": "face-explorer-model", "format_version": 1, "kind": "dcgan",
@@ -55,6 +64,7 @@ ATTR_DIRECTIONS = "attr.directions"
 ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"
 ATLAS_Z = "atlas.z"
 ATLAS_LABELS = "atlas.labels"
+SCORER = "C_photo"  # tensor prefix of the optional photo scorer (C's architecture, own weights)
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -79,14 +89,16 @@ def save_model(
 
     Parameters
     ----------
-    networks : {'G': module or state_dict, ...}; keys from PARTS.
+    networks : {'G': module or state_dict, ...}; keys from PARTS, plus SCORER for a photo
+        scorer (stored under ``C_photo.*``, not listed in ``parts``; describe it in
+        ``meta['scorer']``).
     meta : extra JSON-able metadata (attribute_names, provenance, step, train_config, ...).
     extras : named tensors under the key constants (ATTR_DIRECTIONS, ATLAS_Z, ...).
     half : store floating-point tensors as float16 (the loader returns float32).
     """
     tensors: dict[str, torch.Tensor] = {}
     for part, net in networks.items():
-        if part not in PARTS:
+        if part not in PARTS and part != SCORER:
             raise ValueError(f"unknown network part {part!r}")
         for k, v in _state_dict(net).items():
             tensors[f"{part}.{k}"] = v
@@ -104,7 +116,7 @@ def save_model(
         format_version=FORMAT_VERSION,
         kind=cfg.kind,
         model_config=cfg.to_dict(),
-        parts=sorted(networks),
+        parts=sorted(p for p in networks if p != SCORER),
     )
     header = {META_KEY: json.dumps(doc)}
     # Serialised here and written by Python, so a full disk is an OSError (ENOSPC), not a
@@ -137,16 +149,30 @@ class ModelFile:
     def has(self, key: str) -> bool:
         return key in self.parts or key in self.tensors
 
+    @property
+    def has_scorer(self) -> bool:
+        """Whether the file holds a photo scorer (``C_photo.*`` tensors)."""
+        return any(k.startswith(SCORER + ".") for k in self.tensors)
+
+    @property
+    def scoring_part(self) -> str | None:
+        """The one rule for which classifier scores a face for the user: the photo scorer when
+        the file has one, else C, else None."""
+        if self.has_scorer:
+            return SCORER
+        return "C" if "C" in self.parts else None
+
     def state_dict(self, part: str) -> dict[str, torch.Tensor]:
         prefix = part + "."
         return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
     def network(self, part: str) -> nn.Module:
-        """Rebuild one network from the stored config and load its weights (eval mode, CPU)."""
-        if part not in self.parts:
+        """Rebuild one network from the stored config and load its weights (eval mode, CPU);
+        `part` is one of `parts`, or SCORER for the photo scorer (built as a C)."""
+        if part not in self.parts and not (part == SCORER and self.has_scorer):
             raise ModelFileError(f"{self.path.name}: this model file has no {part} network")
         try:
-            net = build(self.config, part)
+            net = build(self.config, "C" if part == SCORER else part)
         except ValueError as e:  # e.g. parts lists 'C' but the config has no classes
             raise ModelFileError(f"{self.path.name}: cannot build {part}: {e}") from None
         try:
@@ -252,7 +278,7 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
 _META_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "step": (int,), "phase": (str,), "final": (bool,),
     "provenance": (dict,), "train_config": (dict,), "model_config": (dict,),
-    "attribute_names": (list,), "parts": (list,), "classifier": (dict,),
+    "attribute_names": (list,), "parts": (list,), "classifier": (dict,), "scorer": (dict,),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a JSON object",
                list: "a list"}
@@ -292,9 +318,12 @@ def _check_shapes(header: dict[str, Any], meta: dict[str, Any], cfg: ModelConfig
                   name: str) -> None:
     """Every network's tensors in the header match what its config builds, before any is read."""
     stored = {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
-    for part in meta.get("parts") or []:
+    parts = list(meta.get("parts") or [])
+    if any(k.startswith(SCORER + ".") for k in stored):
+        parts.append(SCORER)
+    for part in parts:
         try:
-            want = _expected_shapes(cfg, part)
+            want = _expected_shapes(cfg, "C" if part == SCORER else part)
         except ValueError as e:  # e.g. parts lists 'C' but the config has no classes
             raise ModelFileError(f"{name}: cannot build {part}: {e}") from None
         prefix = part + "."
@@ -310,12 +339,14 @@ def _check_shapes(header: dict[str, Any], meta: dict[str, Any], cfg: ModelConfig
             else:
                 why = (f"missing {[prefix + k for k in missing[:3]]}" if missing else
                        f"unexpected {[prefix + k for k in extra[:3]]}")
+            what = "photo scorer's" if part == SCORER else f"{part}"
             raise ModelFileError(
-                f"{name}: the {part} weights do not match the stored model config ({why})")
-    if "C" in (meta.get("parts") or []) and cfg.n_classes != len(meta.get("attribute_names") or []):
+                f"{name}: the {what} weights do not match the stored model config ({why})")
+    n_names = len(meta.get("attribute_names") or [])
+    if ("C" in parts or SCORER in parts) and cfg.n_classes != n_names:
         raise ModelFileError(
             f"{name}: the classifier has {cfg.n_classes} outputs but the file names "
-            f"{len(meta.get('attribute_names') or [])} attributes")
+            f"{n_names} attributes")
 
 
 def migrate(meta: dict[str, Any], name: str) -> dict[str, Any]:
@@ -337,7 +368,7 @@ def _validate(mf: ModelFile) -> None:
     name = mf.path.name
     if "G" not in mf.parts:
         raise ModelFileError(f"{name}: the model file has no generator")
-    for part in mf.parts:
+    for part in mf.parts + ([SCORER] if mf.has_scorer else []):
         mf.network(part)  # strict load: every tensor present with the right shape
     names = mf.attribute_names
     nz = mf.config.nz

@@ -1,13 +1,14 @@
 """How truthful the classifier is on real photos, through the photo path (detect, align, crop).
 
-    python tools/measure_photo_scores.py [--classifier FILE.safetensors] [--framing eyes|box]
-        [--n N] [--celeba-tail N]
+    python tools/measure_photo_scores.py [--model FILE] [--classifier FILE.safetensors | --c]
+        [--framing eyes|box] [--n N] [--celeba-tail N]
 
 Male: UTKFace's gender label (0 = male) on every photo the path finds a face in. Young: the
 classifier's Young against age < 36, on adults (18 and over). Also the CelebA held-out tail (the
 last 500 images, never trained on) through the same photo path, against CelebA's labels.
-`--classifier` scores with retrained weights (`tools/train_real_classifier.py`) instead of the
-model file's. Prints one table.
+By default the model file scores as the app does (`Bundle.scoring_network`: its photo scorer when
+it has one, else C); `--c` scores with the file's C instead, `--classifier` with retrained weights
+(`tools/train_real_classifier.py`). Prints one table.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--classifier", default=None)
+    ap.add_argument("--c", action="store_true",
+                    help="score with the file's classifier C, not its photo scorer")
     ap.add_argument("--framing", choices=("eyes", "box"), default="eyes")
     ap.add_argument("--n", type=int, default=499)
     ap.add_argument("--celeba-tail", type=int, default=500)
@@ -67,7 +70,9 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     b = load_bundle(a.model)
-    C = b.network("C")
+    C = b.network("C") if a.c or a.classifier else b.scoring_network()
+    who = ("the file's C" if a.c else "the file's photo scorer" if b.has_scorer
+           else "the file's C (no photo scorer)")
     if a.classifier:
         from safetensors.torch import load_file
 
@@ -89,7 +94,7 @@ def main() -> None:
     adult = age >= 18
     young = p[adult, names.index("Young")] > 0.5
     acc_young = float((young == (age[adult] < 36)).mean())
-    print(f"framing {a.framing}, classifier {a.classifier or 'from the model file'}")
+    print(f"framing {a.framing}, classifier {a.classifier or who}")
     male_adult = float(((p[adult, names.index("Male")] > 0.5) == male[adult]).mean())
     print(f"UTKFace: faces found {len(kept)}/{len(files)}; Male right {acc_male:.1%} "
           f"(adults {male_adult:.1%}, under 18 "

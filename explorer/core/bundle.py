@@ -25,6 +25,7 @@ from facegan.checkpoint import (
     ATLAS_Z,
     ATTR_DIRECTIONS,
     ATTR_DIRECTIONS_SAMPLED,
+    SCORER,
     ModelFileError,
     load_model,
 )
@@ -69,9 +70,14 @@ class Bundle:
     atlas_z : (n, nz) float32 encoded faces, or None.
     atlas_labels : (n, n_attr) int8 in {-1, +1}, or None.
     has_encoder, has_classifier : whether E / C are in the file.
+    has_scorer : whether the file holds a photo scorer (`facegan.checkpoint.SCORER`): a second
+        classifier fine-tuned for real photos that scores faces for the user in C's place
+        (`scoring_network`). C stays the feature trunk of refinement and pivotal tuning and
+        the labeller of direction discovery.
     raw_directions, sampled_directions : the stored direction sets (`facegan.checkpoint`), or None.
-    networks : CPU float32 G, E, C as loaded; reach them through `network`, which says when one
-        is missing. A render service takes its own copy of G (`explorer.core.render`).
+    networks : CPU float32 G, E, C (and the photo scorer under SCORER) as loaded; reach them
+        through `network` (which says when one is missing) and `scoring_network`.
+        A render service takes its own copy of G (`explorer.core.render`).
     """
 
     path: Path
@@ -87,10 +93,25 @@ class Bundle:
     atlas_labels: np.ndarray | None
     has_encoder: bool
     has_classifier: bool
+    has_scorer: bool = False
     raw_directions: np.ndarray | None = None  # (n_attr, nz) mean-difference vectors as stored
     sampled_directions: np.ndarray | None = None  # (n_attr, nz) boundaries fitted on samples
     networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
+
+    @property
+    def can_score(self) -> bool:
+        """Whether faces can be scored for the user (a photo scorer or C)."""
+        return self.has_scorer or self.has_classifier
+
+    def scoring_network(self) -> nn.Module:
+        """The one rule for which classifier scores a face for the user (readout, photo panel,
+        CLI): the photo scorer when the file has one, else C; BundleError without either."""
+        if self.has_scorer:
+            return self.networks[SCORER]
+        if not self.has_classifier:
+            raise BundleError(f"{self.name}: this model has no attribute classifier")
+        return self.networks["C"]
 
     @property
     def n_cond(self) -> int:
@@ -275,6 +296,8 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     try:
         mf = load_model(p)
         nets = {part: mf.network(part) for part in mf.parts if part in ("G", "E", "C")}
+        if mf.has_scorer:
+            nets[SCORER] = mf.network(SCORER)
     except ModelFileError as e:
         raise BundleError(str(e)) from None
     except (OSError, ValueError, RuntimeError) as e:  # unreadable file, permission, bad tensors
@@ -307,6 +330,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         atlas_labels=atlas_labels,
         has_encoder="E" in nets,
         has_classifier="C" in nets,
+        has_scorer=SCORER in nets,
         raw_directions=raw,
         sampled_directions=sampled,
         networks=nets,

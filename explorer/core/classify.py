@@ -1,4 +1,13 @@
-"""Attribute probabilities of faces from the model's bundled classifier C."""
+"""Attribute probabilities of faces: what the app shows a user, and what C alone says.
+
+Two classifiers may live in a model file (`facegan.checkpoint`): C, trained on CelebA's aligned
+faces, and optionally a photo scorer, C fine-tuned for real photos. `attribute_probabilities`
+is what the app and the CLI show of a face (the readout, the photo panel's bars, ``score``): it
+follows the one rule `Bundle.scoring_network` (the photo scorer when the file has one, else C).
+`classifier_probabilities` is C's own reading, for the machinery that stays on C: naming
+discovered directions. (Neither grades the directions: that is the independent judge J, read by
+`evaluation` alone.)
+"""
 
 from __future__ import annotations
 
@@ -10,13 +19,34 @@ from facegan.models import map_images
 
 
 @torch.inference_mode()
+def _probabilities(C: torch.nn.Module, bundle: Bundle, faces: np.ndarray,
+                   batch: int) -> np.ndarray:
+    faces = bundle.check_faces(faces)
+    return torch.sigmoid(map_images(C, faces, batch)).numpy()
+
+
 def attribute_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256) -> np.ndarray:
-    """(n, n_attr) calibrated probabilities for faces (n, res, res, 3) uint8 (or one face).
+    """(n, n_attr) calibrated probabilities that the app shows for faces (n, res, res, 3) uint8
+    (or one face): the photo scorer's when the model has one, else C's.
 
     Raises BundleError if the model has no classifier.
     """
+    return _probabilities(bundle.scoring_network(), bundle, faces, batch)
+
+
+def classifier_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(n, n_attr) calibrated probabilities of the model's own classifier C, whatever scorer the
+    file also holds: for direction discovery, which must keep C.
+
+    Raises BundleError if the model has no classifier C.
+    """
     if not bundle.has_classifier:
         raise BundleError(f"{bundle.name}: this model has no attribute classifier")
-    C = bundle.network("C")
-    faces = bundle.check_faces(faces)
-    return torch.sigmoid(map_images(C, faces, batch)).numpy()
+    return _probabilities(bundle.network("C"), bundle, faces, batch)
+
+
+def scorer_label(bundle: Bundle) -> str:
+    """Which classifier `attribute_probabilities` reads, in words, for tooltips."""
+    if bundle.has_scorer:
+        return "the model's classifier fine-tuned for real photos"
+    return "the model's bundled classifier"

@@ -153,8 +153,9 @@ def describe(bundle: Bundle, vectors: np.ndarray, scale: np.ndarray | None = Non
     """What each direction changes, by the classifier: moves ``n_faces`` seed faces by
     ``alpha`` (in prior standard deviations) and measures the mean change of every attribute's
     probability. Returns the vectors signed so that the largest change is an increase, and per
-    direction its ``top`` changes [(attribute, change)], largest first."""
-    from explorer.core.classify import attribute_probabilities
+    direction its ``top`` changes [(attribute, change)], largest first. The labeller is C
+    itself, never the file's photo scorer: direction discovery keeps C."""
+    from explorer.core.classify import classifier_probabilities as attribute_probabilities
 
     scale = np.ones(len(vectors), np.float32) if scale is None else scale
     base = bundle.seed_latents(list(range(10_000, 10_000 + n_faces)))  # z, or a style G's w

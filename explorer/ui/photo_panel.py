@@ -64,7 +64,7 @@ def warm_up_job(bundle):
         face = np.full((1, bundle.resolution, bundle.resolution, 3), 128, np.uint8)
         if bundle.has_encoder and not cancelled():
             bundle.encode(face)
-        if bundle.has_classifier and not cancelled():
+        if bundle.can_score and not cancelled():
             from explorer.core.classify import attribute_probabilities
 
             attribute_probabilities(bundle, face)
@@ -82,7 +82,7 @@ class Cancelled(Exception):
 
 def classifier_top(bundle, face) -> list[tuple[str, float]]:
     """The classifier's most probable attributes of a (res, res, 3) face, [] without one."""
-    if not bundle.has_classifier:
+    if not bundle.can_score:
         return []
     from explorer.core.classify import attribute_probabilities
     from explorer.core.edits import top_attributes
@@ -210,10 +210,13 @@ class PhotoPanel(QWidget):
         self.keep_detail.setToolTip(
             "On: the photo is drawn with the detail its encoding found beyond the latent (a closer "
             "likeness; edits act a little more gently). Off: the latent alone.")
+        from explorer.core.classify import scorer_label
+
+        who = scorer_label(state.bundle)
         self.bars = AttributeBars()
-        self.bars.setToolTip("What the classifier says of the photo's aligned crop")
+        self.bars.setToolTip(f"What {who} says of the photo's aligned crop")
         self.edit_bars = AttributeBars()
-        self.edit_bars.setToolTip("What the classifier says of the face as edited now")
+        self.edit_bars.setToolTip(f"What {who} says of the face as edited now")
         self.full = QLabel()
         self.full.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.full.setMinimumHeight(120)
@@ -486,7 +489,7 @@ class PhotoPanel(QWidget):
 
         Read at most every `SCORES_MS`, after the frame, with the newest face: classifying on
         the GUI thread inside each frame's delivery added its time to every slider frame."""
-        if self._editing_now() is None or not self.state.bundle.has_classifier:
+        if self._editing_now() is None or not self.state.bundle.can_score:
             self._scores_face = None
             self.edit_bars.set_items([])
             return

@@ -38,8 +38,11 @@ class ReadoutPanel(QWidget):
         self.state = state
         self.title = QLabel("What the classifier sees")
         self.title.setStyleSheet("color: gray; font-weight: bold;")
-        self.title.setToolTip("The bundled classifier's probabilities for the first face as "
-                              "edited, against the same face unedited; updated while you drag")
+        from explorer.core.classify import scorer_label
+
+        self.title.setToolTip(f"The probabilities of {scorer_label(state.bundle)} for the first "
+                              "face as edited, against the same face unedited; updated while you "
+                              "drag")
         self.rows = QGridLayout()
         self.rows.setVerticalSpacing(1)
         self.rows.setContentsMargins(0, 0, 0, 0)
@@ -58,8 +61,8 @@ class ReadoutPanel(QWidget):
         self.wait_for: Callable[[], bool] | None = None  # True while the canvas draws a frame
         self._alphas = dict(state.alphas)
         self.worker_threads: set[int] = set()  # where readouts were computed (tests)
-        self.setVisible(bool(state.bundle.has_classifier))
-        if state.bundle.has_classifier:
+        self.setVisible(bool(state.bundle.can_score))
+        if state.bundle.can_score:
             state.renderChanged.connect(self.request)
             self.request()
 
