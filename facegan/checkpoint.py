@@ -20,7 +20,7 @@ photos (crop jitter, rotation, blur, JPEG, colour). It is not one of the ``parts
 does not know it ignores it, so such a file still opens in an older explorer); the metadata's
 ``scorer`` object describes it (what it is, its provenance, its mean temperature). One rule
 decides which classifier scores a face for the user: the photo scorer when the file has one,
-else C (`ModelFile.scoring_part`). C alone stays the feature trunk of latent refinement and
+else C (`scoring_part`). C alone stays the feature trunk of latent refinement and
 pivotal tuning and the labeller of direction discovery; J stays evaluation's.
 
 Its safetensors metadata holds one JSON document under the key ``face_explorer``::
@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,18 @@ ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"
 ATLAS_Z = "atlas.z"
 ATLAS_LABELS = "atlas.labels"
 SCORER = "C_photo"  # tensor prefix of the optional photo scorer (C's architecture, own weights)
+
+
+def holds_scorer(tensor_names: Iterable[str]) -> bool:
+    """Whether these tensor names include a photo scorer's (``C_photo.*``)."""
+    return any(k.startswith(SCORER + ".") for k in tensor_names)
+
+
+def scoring_part(networks: Iterable[str]) -> str | None:
+    """The one rule for which classifier scores a face for the user, given the networks a file
+    holds (its parts, plus SCORER when it has one): the photo scorer, else C, else None."""
+    names = set(networks)
+    return SCORER if SCORER in names else "C" if "C" in names else None
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -152,15 +164,12 @@ class ModelFile:
     @property
     def has_scorer(self) -> bool:
         """Whether the file holds a photo scorer (``C_photo.*`` tensors)."""
-        return any(k.startswith(SCORER + ".") for k in self.tensors)
+        return holds_scorer(self.tensors)
 
     @property
     def scoring_part(self) -> str | None:
-        """The one rule for which classifier scores a face for the user: the photo scorer when
-        the file has one, else C, else None."""
-        if self.has_scorer:
-            return SCORER
-        return "C" if "C" in self.parts else None
+        """Which of this file's classifiers scores a face for the user (`scoring_part`)."""
+        return scoring_part(self.parts + ([SCORER] if self.has_scorer else []))
 
     def state_dict(self, part: str) -> dict[str, torch.Tensor]:
         prefix = part + "."
@@ -319,7 +328,7 @@ def _check_shapes(header: dict[str, Any], meta: dict[str, Any], cfg: ModelConfig
     """Every network's tensors in the header match what its config builds, before any is read."""
     stored = {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
     parts = list(meta.get("parts") or [])
-    if any(k.startswith(SCORER + ".") for k in stored):
+    if holds_scorer(stored):
         parts.append(SCORER)
     for part in parts:
         try:

@@ -28,6 +28,7 @@ from facegan.checkpoint import (
     SCORER,
     ModelFileError,
     load_model,
+    scoring_part,
 )
 from facegan.models import (
     ModelConfig,
@@ -106,12 +107,11 @@ class Bundle:
 
     def scoring_network(self) -> nn.Module:
         """The one rule for which classifier scores a face for the user (readout, photo panel,
-        CLI): the photo scorer when the file has one, else C; BundleError without either."""
-        if self.has_scorer:
-            return self.networks[SCORER]
-        if not self.has_classifier:
+        CLI), by `facegan.checkpoint.scoring_part`; BundleError without either."""
+        part = scoring_part(self.networks)
+        if part is None:
             raise BundleError(f"{self.name}: this model has no attribute classifier")
-        return self.networks["C"]
+        return self.networks[part]
 
     @property
     def n_cond(self) -> int:

@@ -155,20 +155,20 @@ def describe(bundle: Bundle, vectors: np.ndarray, scale: np.ndarray | None = Non
     probability. Returns the vectors signed so that the largest change is an increase, and per
     direction its ``top`` changes [(attribute, change)], largest first. The labeller is C
     itself, never the file's photo scorer: direction discovery keeps C."""
-    from explorer.core.classify import classifier_probabilities as attribute_probabilities
+    from explorer.core.classify import classifier_probabilities
 
     scale = np.ones(len(vectors), np.float32) if scale is None else scale
     base = bundle.seed_latents(list(range(10_000, 10_000 + n_faces)))  # z, or a style G's w
-    p0 = attribute_probabilities(bundle, bundle.generate(base))
+    p0 = classifier_probabilities(bundle, bundle.generate(base))
     names = list(bundle.attribute_names)
     signed, effects = [], []
     for v, s in zip(vectors, scale, strict=True):
-        p1 = attribute_probabilities(bundle, bundle.generate(base + alpha * s * v[None]))
+        p1 = classifier_probabilities(bundle, bundle.generate(base + alpha * s * v[None]))
         delta = (p1 - p0).mean(0)
         order = np.argsort(-np.abs(delta))
         if delta[order[0]] < 0:  # sign the direction so that its main effect is an increase
             v = -v
-            p1 = attribute_probabilities(bundle, bundle.generate(base + alpha * s * v[None]))
+            p1 = classifier_probabilities(bundle, bundle.generate(base + alpha * s * v[None]))
             delta = (p1 - p0).mean(0)
             order = np.argsort(-np.abs(delta))
         signed.append(v)
