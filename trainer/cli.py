@@ -76,6 +76,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--style-mix", "style_mix", float, "style: share of faces drawn with mixed styles"),
     ("--gan-minutes", "gan_minutes", float,
      "end the GAN phase after this many minutes of training (0 = run --steps)"),
+    ("--cond-aux", "cond_aux", float,
+     "conditional: weight of the classifier's term asking G to show y (0 = off)"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]

@@ -60,6 +60,11 @@ class TrainConfig:
     style_mix: float = 0.9  # style: share of faces drawn with two latents' styles (mixing)
     judge: bool = False  # train the independent judge classifier beside the classifier
     gan_minutes: float = 0.0  # > 0: the GAN phase ends after this much training time
+    # Conditional models: weight of an auxiliary term in G's loss (AC-GAN, Odena et al. 2017)
+    # asking the run's own attribute classifier, frozen and trained on real photos only, to see
+    # y's attributes in G's faces. Needs a trained C (a warm start or a resumed finished run);
+    # the independent judge that grades the edits is never used.
+    cond_aux: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -74,6 +79,8 @@ class TrainConfig:
             raise ValueError("style_mix must be in [0, 1]")
         if self.gan_minutes < 0:
             raise ValueError("gan_minutes must be >= 0")
+        if self.cond_aux < 0:
+            raise ValueError("cond_aux must be >= 0")
         if not 0 <= self.balance_margin < 0.5:
             raise ValueError("balance_margin must be in [0, 0.5)")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",

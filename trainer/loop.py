@@ -124,6 +124,13 @@ class Trainer:
         self.c_limit = len(data)  # the classifier draws from images [0, c_limit)
         self.use_bf16 = cfg.bf16 and bf16_is_fast(self.device)
         self.stop_requested = False  # set by a signal handler; honoured between two steps
+        # Whether C has learnt from real photos (its phase ran, or a warm start copied it): the
+        # auxiliary condition term (`cond_aux`) asks it about G's faces.
+        self.c_trained = False
+        self.cond_cols = (
+            [data.attribute_names.index(a) for a in cfg.cond_attributes]
+            if self.cond is not None and self.C is not None else []
+        )
 
     # Plumbing.
 
@@ -255,10 +262,29 @@ class Trainer:
         with self.autocast():
             g_out = self.D(self.aug(fake_g), y_fake).float()
         loss_g = self.g_loss(g_out)
+        aux = None
+        if self.cfg.cond_aux > 0 and y_fake is not None:
+            aux = self._cond_aux_loss(fake_g, y_fake)
+            loss_g = loss_g + self.cfg.cond_aux * aux
         if not d["skip_g"]:
             loss_g.backward()
             self.opt_g.step()
-        return self._end_step(m, d, loss_g, g_out)
+        m = self._end_step(m, d, loss_g, g_out)
+        if aux is not None:
+            m["cond_aux"] = aux.item()
+        return m
+
+    def _cond_aux_loss(self, fake: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """How far C (frozen, trained on real photos) is from seeing y's attributes in the
+        (augmented) fakes: the mean binary cross-entropy over the conditioned attributes."""
+        assert self.C is not None and self.c_trained
+        self.C.eval().requires_grad_(False)
+        try:
+            with self.autocast():
+                logits = self.C(self.aug(fake)).float()[:, self.cond_cols]
+        finally:
+            self.C.requires_grad_(True)
+        return F.binary_cross_entropy_with_logits(logits, (y > 0).float())
 
     def vaegan_step(self) -> dict[str, float]:
         """One VAE/GAN step (Larsen et al. 2016): E encodes real faces; D judges them against G's
@@ -436,6 +462,7 @@ class Trainer:
         self.opt_c.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_c.step()
+        self.c_trained = True
         acc = ((logits > 0).float() == t).float().mean().item()
         m = dict(cls_loss=loss.item(), cls_acc=acc)
         if self.J is not None and self.opt_j is not None:  # the judge: same photos, own weights
@@ -533,7 +560,7 @@ class Trainer:
             "train_config": self.cfg.to_dict(),
             "phase": self.phase, "step": self.step, "total_steps": self.total_steps,
             "done": dict(self.done),
-            "wall_time": self.wall_time, "d_l2": self.d_l2,
+            "wall_time": self.wall_time, "d_l2": self.d_l2, "c_trained": self.c_trained,
             "rng": self.gen.get_state(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "opt_e": self.opt_e.state_dict(),
@@ -559,6 +586,10 @@ class Trainer:
         self.phase, self.step, self.total_steps = s["phase"], s["step"], s["total_steps"]
         self._reopen(s)
         self.wall_time, self.d_l2 = s["wall_time"], s["d_l2"]
+        # States written before the flag: C is trained if its phase ran or the run was warm-started
+        self.c_trained = s.get("c_trained", bool(
+            self.C is not None and (s.get("done", {}).get("classifier")
+                                    or s["train_config"].get("init_from"))))
         self.gen.set_state(s["rng"])
         self._frozen_g = None
         # The config is the source of truth for learning rates (a resume may change them).

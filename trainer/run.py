@@ -53,7 +53,7 @@ MODEL_NAME = "model.safetensors"
 # Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
              "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior", "bf16",
-             "channels_last", "gan_minutes")
+             "channels_last", "gan_minutes", "cond_aux")
 
 
 def read_run_state(out: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -133,6 +133,10 @@ class Run:
             counts = warm_start(self.trainer.nets(), load_parent(cfg.init_from))
             if not quiet:
                 print(f"started from {cfg.init_from}: {counts}", file=sys.stderr)
+            self.trainer.c_trained = counts.get("C", {}).get("copied", 0) > 0
+        if cfg.cond_aux > 0 and not (self.trainer.c_trained and self.trainer.cond is not None):
+            raise RunError("--cond-aux needs a conditional model and a trained classifier: "
+                           "start from a run that has one (--init-from) or resume a finished run")
         self.is_main = self.trainer.rank == 0
         self.samples = self.out / "samples"
         if self.is_main:

@@ -1,0 +1,78 @@
+"""The auxiliary condition term (`--cond-aux`): a conditional G is also asked to make the run's own
+classifier, frozen and trained on real photos, see y's attributes in its faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+COND = ("Smiling", "Male")
+
+
+def _values() -> dict:
+    from trainer.config import preset
+
+    values = preset("tiny")
+    values.update(kind="style", steps=6, encoder_steps=2, classifier_steps=20)
+    return values
+
+
+def _aux(t, z: torch.Tensor, y: torch.Tensor) -> float:  # noqa: ANN001
+    """C's cross-entropy against y on the training G's faces (no augmentation, no mixing)."""
+    t.C.eval()
+    with torch.no_grad():
+        logits = t.C(t.G(t.G.map(z, y), y))[:, t.cond_cols]
+    return F.binary_cross_entropy_with_logits(logits, (y > 0).float()).item()
+
+
+def test_cond_aux_is_refused_without_a_trained_classifier(tmp_path: Path) -> None:
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.run import Run, RunError
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_aux=1.0)
+    with pytest.raises(RunError, match="trained classifier"):
+        Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
+
+
+@pytest.mark.slow  # three tiny training runs
+def test_cond_aux_teaches_g_to_show_y_to_the_classifier(tmp_path: Path) -> None:
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.run import Run
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    Run(tmp_path / "parent", TrainConfig(**_values()), data, quiet=True, command=["t"]).train()
+    z = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.where(torch.rand(32, 2, generator=torch.Generator().manual_seed(2)) > 0.5, 1.0, -1.0)
+    after = {}
+    for weight in (0.0, 5.0):
+        cfg = TrainConfig(**_values()).with_(cond_attributes=COND, steps=30, encoder_steps=0,
+                                             init_from=str(tmp_path / "parent"), cond_aux=weight,
+                                             lr_g=1e-2)
+        run = Run(tmp_path / f"child{weight}", cfg, data, quiet=True, command=["t"])
+        t = run.trainer
+        assert t.c_trained
+        # A classifier that surely sees something in a 16 px face: a fixed linear probe (the tiny
+        # run's own C, 20 steps on noise, is at chance and barely depends on its input).
+        torch.manual_seed(3)
+        probe = torch.nn.Linear(3 * 16 * 16, len(TINY_ATTRIBUTES))
+        with torch.no_grad():
+            probe.weight.mul_(10)
+        t.C = torch.nn.Sequential(torch.nn.Flatten(), probe)
+        before = _aux(t, z, y)
+        for _ in range(30):
+            m = t.gan_step()
+        assert ("cond_aux" in m) == (weight > 0)
+        after[weight] = _aux(t, z, y)
+    # Both start from the same G (its y offset at zero), so `before` is the same for both.
+    assert after[5.0] < before - 0.1
+    assert after[5.0] < after[0.0] - 0.1, after
