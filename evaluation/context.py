@@ -75,7 +75,7 @@ class Context:
 
 @dataclass
 class Encoded:
-    """The held-out faces in latent space: E alone, and (unconditional models) refined."""
+    """The held-out faces in latent space: E alone, and refined (with and without the detail)."""
 
     z: np.ndarray
     y: np.ndarray | None

@@ -116,19 +116,20 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
 
 def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarray,
                    cond: list[str], rep: Report, label: str, psi: float = 1.0,
-                   values: tuple[float, ...] = (1.0, 2.0)) -> dict[str, tuple[float, float]]:
+                   values: tuple[float, ...] = (1.0, 2.0),
+                   detail: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """A cGAN's edits: the attribute's condition goes to the other side (+v for a face the judge
     says lacks it, -v for one that has it; v = 1 is the training labels', 2 the sliders' end);
-    z and the other conditions stay. The summary is v = 1's."""
+    z (and a photo's `detail`) and the other conditions stay. The summary is v = 1's."""
     names = judge.names
-    before = judge.probs(generate(G, z, y=y, psi=psi)) > 0.5
+    before = judge.probs(generate(G, z, y=y, psi=psi, detail=detail)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
     rows, summary = [], {}
     for v in values:
         for a in attrs:
             y_new = y.copy()
             y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -v, v)
-            after = judge.probs(generate(G, z, y=y_new, psi=psi)) > 0.5
+            after = judge.probs(generate(G, z, y=y_new, psi=psi, detail=detail)) > 0.5
             row, flips = _flip_row(after != before, names, a, attrs, f"y = ±{v:g}")
             rows.append(row)
             summary.setdefault(f"{a}|condition y", flips)

@@ -59,23 +59,13 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
     rows = [["E alone, held-out CelebA", len(held_img),
              float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
-    if c.cond:
-        c.figures[f"PSNR (dB), {rows[0][0]}"] = rows[0][2]
-        rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
-        rep.add("Each face is drawn with the y the judge sees in it. Refinement and the photo "
-                "path are measured on the unconditional model.", "")
-        save_png(c.figs / "reconstructions.png",
-                 image_grid(np.concatenate([held_img[:8], rec_e[:8]]), cols=8))
-        rep.add(f"![reconstructions]({c.figs.name}/reconstructions.png)", "",
-                "Rows: held-out originals · E alone", "")
-        return enc
     k = min(n_refine, len(held_img))
 
     def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
         """Encode the first k held-out faces; add their table row; (recon, z, detail or None,
         mean PSNR)."""
-        rs = [encode_face(c.bundle, held_img[i], budget_s=c.budget, detail=with_detail)
-              for i in range(k)]
+        rs = [encode_face(c.bundle, held_img[i], budget_s=c.budget, detail=with_detail,
+                          y=None if enc.y is None else enc.y[i]) for i in range(k)]
         recon = np.stack([r.recon for r in rs])
         psnr = float(metrics.psnr(held_img[:k], recon).mean())
         rows.append([f"E + refinement{' + photo detail' if with_detail else ''}, held-out CelebA",
@@ -106,6 +96,9 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
                          float(metrics.psnr(f, r_).mean()), float(metrics.ssim(f, r_).mean()),
                          f"{np.mean(t_utk):.2f}"])
     rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
+    if c.cond:
+        rep.add("A conditional model draws each held-out face with the y the judge sees in it; "
+                "the photo path gives a photo the neutral y (0), as the app does.", "")
     for row in rows:
         c.figures[f"PSNR (dB), {row[0]}"] = row[2]
     if utk_fail:
@@ -143,6 +136,17 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
         assert enc.y is not None
         held = edit_success_y(G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
                               "Held-out faces, encoded by E, y as the judge sees them")
+        assert enc.z_refined is not None and enc.z_detail is not None
+        k = len(enc.z_refined)
+        summaries = {
+            "E alone": held,
+            "E + refinement": edit_success_y(G, judge, enc.z_refined, enc.y[:k], c.cond, rep,
+                                             "Held-out faces, E + refinement"),
+            "E + refinement + photo detail": edit_success_y(
+                G, judge, enc.z_detail, enc.y[:k], c.cond, rep,
+                "Held-out faces, E + refinement + photo detail (what the app edits by default)",
+                detail=enc.detail),
+        }
         y_rand = c.prior_y(m, 1)
         assert y_rand is not None
         randoms = edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
@@ -150,9 +154,9 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
                                  "labels)", psi=c.psi)
         _edit_strips_y(c, enc)
         # The headline figures (side by side with another model): what the y sliders do.
-        _headline_edits(c, "E alone", held)
-        _headline_edits(c, f"random samples (ψ = {c.psi})", randoms)
-        return {"E alone": held}
+        for label, summ in [*summaries.items(), (f"random samples (ψ = {c.psi})", randoms)]:
+            _headline_edits(c, label, summ)
+        return summaries
     rep.add(_EDITS_INTRO + " '+ locks' keeps the other main attributes fixed by projection.", "")
     bundle, alpha = c.bundle, c.alpha
     summaries = {
@@ -375,7 +379,7 @@ def targets_section(c: Context, enc: Encoded,
             missed |= "missed" in v_flip + v_coll
             c.rep.add(f"- Edit success, {how}, held-out faces ({label}): {flip:.1f}% (target "
                       f"≥ 90%: {v_flip}); collateral {coll:.1f}% (target ≤ 8%: {v_coll}).")
-    if not c.cond:
+    if enc.z_refined is not None:
         v_rec = _verdict(enc.refined_psnr, 22, True, "dB")
         missed |= "missed" in v_rec
         c.rep.add(f"- Reconstruction with refinement: {enc.refined_psnr:.1f} dB latent only "

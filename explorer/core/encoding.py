@@ -98,16 +98,18 @@ def encode_face(
     cancel: Callable[[], bool] | None = None,
     max_steps: int | None = None,
     detail: bool = True,
+    y: np.ndarray | None = None,
 ) -> EncodeResult:
     """Encode one (res, res, 3) uint8 face. Refinement stops at `budget_s` (or `max_steps`), or
     early when `cancel()` returns True (the best result so far is returned). `detail` also fits
-    the photo's detail (see the module notes)."""
+    the photo's detail (see the module notes). A conditional model draws the face with `y`
+    (n_cond,), by default the neutral condition the app gives a photo."""
     if not bundle.has_encoder:
         raise BundleError(f"{bundle.name}: this model has no encoder, so photos cannot be encoded")
     face = bundle.check_faces(face)[0]
     G, E = bundle.network("G"), bundle.network("E")
     C = bundle.network("C") if bundle.has_classifier else None
-    y = bundle.default_y(1)
+    y = bundle.check_y(y, 1)
     yt = torch.from_numpy(y) if y is not None else None
     target = images_to_tensor(face[None])  # (1, 3, res, res) in [-1, 1]
     timings: dict[str, float] = {}

@@ -102,7 +102,11 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path, kind: str)
         assert f"| {a} | y = ±1 |" in text and f"| {a} | y = ±2 |" in text, a
         assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
     assert "Edit success, condition y = ±1, held-out faces" in text
-    assert "E + refinement" not in text  # measured on the unconditional model only
+    # Refined codes too, each drawn with the y the judge sees; y edits act on them as on E's.
+    assert "| E + refinement, held-out CelebA |" in text
+    assert "Held-out faces, E + refinement (" in text
+    assert "Held-out faces, E + refinement + photo detail (what the app edits" in text
+    assert "Reconstruction with refinement:" in text and "dB latent only" in text
 
 
 def test_evaluate_against_puts_two_models_side_by_side_under_one_judge(tmp_path: Path) -> None:
