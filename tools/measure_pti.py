@@ -1,7 +1,7 @@
 """Pivotal tuning measured on held-out real photos: likeness, time, and whether edits act.
 
     python tools/measure_pti.py [--photos c8525,c8575,u20,...] [--steps 150] [--alpha 3]
-        [--judge runs/style64-6429.safetensors]
+        [--judge runs/style64-6429.safetensors] [--model FILE]
 
 Photos: `cNNNN` is CelebA image NNNN (use the held-out tail, 8501-9000), `uNNN` the NNN-th
 UTKFace photo (sorted by name). Each goes through the photo path (detect, align by the eyes,
@@ -13,7 +13,9 @@ decision flips, and the share of the other 39 decisions that change (collateral)
 --judge's independent judge J (another model file's; the bundled DCGAN has none), with the
 bundled classifier C beside it. Also the share of G's own pixel change that each edit makes
 with the tuned weights (1 = the edit acts as strongly as without tuning), and the seconds the
-tuning took.
+tuning took. --model measures another model file than the bundled one; on a conditional model
+the conditioned attributes are edited as the app's sliders edit them, through y (the photo at the
+neutral y 0, the slider's --alpha clipped to the y range, `edits.condition_vector`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 
 from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
-from explorer.core.edits import apply_edits
+from explorer.core.edits import apply_edits, condition_vector
 from explorer.core.encoding import encode_photo
 from explorer.core.photo_edit import tune_photo
 from facegan.checkpoint import load_model
@@ -53,9 +55,18 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=3.0)
     ap.add_argument("--judge", default="runs/style64-6429.safetensors")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--model", default=None, help="default: the bundled model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    b = load_bundle()
+    b = load_bundle(a.model) if a.model else load_bundle()
+    cond = list(b.cond_attributes)
+
+    def edited(z: np.ndarray, t: str, alpha: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """The latent and condition a slider at `alpha` for attribute t gives."""
+        if t in cond:
+            return z, condition_vector(cond, {t: alpha})[None]
+        return apply_edits(z, d, {t: alpha}), b.default_y(1)
+
     C = b.network("C").eval()
     judges = {"C": C}
     if Path(a.judge).exists():
@@ -74,21 +85,22 @@ def main() -> None:
         tw = tune_photo(b, r, **({} if a.steps is None else {"steps": a.steps}))
         row: dict[str, float] = {"sec": time.perf_counter() - t0}
         for mode, w in (("latent", None), ("pti", tw)):
-            base = b.generate(r.z, psi=1.0, tuned=w)[0]
+            y0 = b.default_y(1)
+            base = b.generate(r.z, y0, psi=1.0, tuned=w)[0]
             row[f"{mode} dB"] = psnr(base, r.face)
             for jn, net in judges.items():
                 p0, coll = decide(net, base), []
                 for t in TARGETS:
                     i = names.index(t)
-                    z2 = apply_edits(r.z, d, {t: (-1.0 if p0[i] else 1.0) * a.alpha})
-                    img = b.generate(z2, psi=1.0, tuned=w)[0]
+                    z2, y2 = edited(r.z, t, (-1.0 if p0[i] else 1.0) * a.alpha)
+                    img = b.generate(z2, y2, psi=1.0, tuned=w)[0]
                     p1 = decide(net, img)
                     row[f"{mode} {jn} {t}"] = float(p1[i] != p0[i])
                     others = np.arange(len(names)) != i
                     coll.append(float((p1[others] != p0[others]).mean()))
                     if mode == "pti" and jn == next(iter(judges)):
-                        dg = (b.generate(z2, psi=1.0)[0].astype(np.float32)
-                              - b.generate(r.z, psi=1.0)[0]).ravel()
+                        dg = (b.generate(z2, y2, psi=1.0)[0].astype(np.float32)
+                              - b.generate(r.z, y0, psi=1.0)[0]).ravel()
                         dt = (img.astype(np.float32) - base).ravel()
                         row[f"strength {t}"] = float(dt @ dg / max(float(dg @ dg), 1e-6))
                 row[f"{mode} {jn} collateral"] = float(np.mean(coll))
