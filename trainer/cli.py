@@ -78,6 +78,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "end the GAN phase after this many minutes of training (0 = run --steps)"),
     ("--cond-aux", "cond_aux", float,
      "conditional: weight of the classifier's term asking G to show y (0 = off)"),
+    ("--cond-dropout", "cond_dropout", float,
+     "conditional: share of faces whose y is dropped to 0 (unspecified), and of attributes"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]

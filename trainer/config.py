@@ -65,6 +65,11 @@ class TrainConfig:
     # y's attributes in G's faces. Needs a trained C (a warm start or a resumed finished run);
     # the independent judge that grades the edits is never used.
     cond_aux: float = 0.0
+    # Conditional models: share of faces (real and fake) whose whole condition is dropped to 0,
+    # and, of the rest, share of single attributes dropped to 0. y = 0 then means "unspecified"
+    # (D judges those faces unconditionally), so the app's neutral y draws real faces, not a
+    # blend of the two sides of every attribute.
+    cond_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -81,6 +86,8 @@ class TrainConfig:
             raise ValueError("gan_minutes must be >= 0")
         if self.cond_aux < 0:
             raise ValueError("cond_aux must be >= 0")
+        if not 0 <= self.cond_dropout < 1:
+            raise ValueError("cond_dropout must be in [0, 1)")
         if not 0 <= self.balance_margin < 0.5:
             raise ValueError("balance_margin must be in [0, 0.5)")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",

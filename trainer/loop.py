@@ -227,7 +227,16 @@ class Trainer:
         y_fake = None
         if self.cond is not None:
             y_fake = sample_conditions(self.cond, n, self.gen).to(self.device)
+            if self.cfg.cond_dropout > 0 and y_real is not None:
+                y_real, y_fake = self._drop(y_real), self._drop(y_fake)
         return real, y_real, z, y_fake
+
+    def _drop(self, y: torch.Tensor) -> torch.Tensor:
+        """y with `cond_dropout` of its rows, and of the other rows' entries, set to 0."""
+        p = self.cfg.cond_dropout
+        row = torch.rand(y.shape[0], 1, generator=self.gen) < p
+        entry = torch.rand(y.shape, generator=self.gen) < p
+        return y.masked_fill((row | entry).to(y.device), 0.0)
 
     def _fake(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """The training G's images of prior noise z; a style G maps z to w itself (tracking
@@ -284,7 +293,10 @@ class Trainer:
                 logits = self.C(self.aug(fake)).float()[:, self.cond_cols]
         finally:
             self.C.requires_grad_(True)
-        return F.binary_cross_entropy_with_logits(logits, (y > 0).float())
+        given = (y != 0).float()  # attributes dropped to 0 (unspecified) ask nothing
+        loss = F.binary_cross_entropy_with_logits(logits, (y > 0).float(), weight=given,
+                                                  reduction="sum")
+        return loss / given.sum().clamp(min=1.0)
 
     def vaegan_step(self) -> dict[str, float]:
         """One VAE/GAN step (Larsen et al. 2016): E encodes real faces; D judges them against G's

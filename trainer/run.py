@@ -53,7 +53,8 @@ MODEL_NAME = "model.safetensors"
 # Fields a resumed run may change; the optimisers take the learning rates and beta1 from the config.
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
              "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior", "bf16",
-             "channels_last", "gan_minutes", "cond_aux")
+             "channels_last", "gan_minutes", "cond_aux",
+             "cond_dropout")
 
 
 def read_run_state(out: str | os.PathLike[str]) -> dict[str, Any] | None:

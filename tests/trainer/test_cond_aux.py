@@ -76,3 +76,36 @@ def test_cond_aux_teaches_g_to_show_y_to_the_classifier(tmp_path: Path) -> None:
     # Both start from the same G (its y offset at zero), so `before` is the same for both.
     assert after[5.0] < before - 0.1
     assert after[5.0] < after[0.0] - 0.1, after
+
+
+def test_cond_dropout_leaves_y_unspecified_on_a_share_of_faces(tmp_path: Path) -> None:
+    """`--cond-dropout p`: a share p of the faces, real and fake, lose their whole condition
+    (y = 0, judged unconditionally), and p of the other faces' single attributes; the auxiliary
+    term asks nothing of a dropped attribute."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.loop import Trainer
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_dropout=0.3, batch=4000)
+    t = Trainer(cfg, data)
+    _real, y_real, _z, y_fake = t._draw()
+    for y in (y_real, y_fake):
+        rows = (y == 0).all(1).float().mean().item()
+        entries = (y == 0).float().mean().item()
+        assert 0.3 + 0.7 * 0.09 - 0.03 < rows < 0.3 + 0.7 * 0.09 + 0.03  # whole rows, or both
+        assert 0.3 + 0.7 * 0.3 - 0.03 < entries < 0.3 + 0.7 * 0.3 + 0.03
+        assert set(y.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    t.c_trained = True
+    fake = torch.zeros(2, 3, 16, 16)
+    t.C = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16,
+                                                                  len(TINY_ATTRIBUTES)))
+    with torch.no_grad():
+        t.C[1].bias.fill_(3.0)  # C says "has it" of every attribute
+    t.policy = ()  # no augmentation: the same input each call
+    has = t._cond_aux_loss(fake, torch.tensor([[1.0, 0.0], [1.0, 0.0]])).item()
+    lacks = t._cond_aux_loss(fake, torch.tensor([[1.0, -1.0], [1.0, 0.0]])).item()
+    assert has == pytest.approx(F.softplus(torch.tensor(-3.0)).item(), rel=1e-4)
+    assert lacks > has  # only the given -1 adds a cost; the dropped entries add none
