@@ -37,7 +37,7 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             images_to_tensor(result.face[None]),
             None if y is None else torch.from_numpy(y), None, steps=steps,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
-            edits=slider_edits(bundle))
+            edits=slider_edits(bundle), y_edits=condition_edits(bundle))
 
 
 def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:
@@ -52,6 +52,18 @@ def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tenso
     v = np.asarray(d.vectors, np.float32) * np.asarray(d.scale, np.float32)[:, None]
     v = v[np.abs(v).sum(1) > 0]
     return torch.from_numpy(strength * v) if len(v) else None
+
+
+def condition_edits(bundle: Bundle) -> torch.Tensor | None:
+    """(n_cond, n_cond) y offsets of a conditional model's y sliders at their reach (the
+    sliders' strength, clipped as `edits.condition_vector` clips it); None for other models."""
+    from explorer.core.edits import condition_vector
+
+    if not bundle.n_cond:
+        return None
+    names = list(bundle.cond_attributes)
+    return torch.from_numpy(np.stack([condition_vector(names, {a: EDIT_STRENGTH})
+                                      for a in names]))
 
 
 def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,
@@ -72,4 +84,4 @@ def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z
     return paste_back(photo, alignment, recon, edited)
 
 
-__all__ = ["paste_edit", "tune_photo"]
+__all__ = ["condition_edits", "paste_edit", "tune_photo"]

@@ -184,7 +184,13 @@ def _batched(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
 @torch.no_grad()
 def _draw(G: nn.Module, latents: torch.Tensor, y: torch.Tensor | None,
           detail: torch.Tensor | None, batch: int = 32) -> torch.Tensor:
-    return torch.cat([G(latents[i : i + batch], _batched(y, len(latents[i : i + batch])),
+    """G's drawings of `latents` in batches; y is one condition for all, or one per latent."""
+    rows = y is not None and len(y) == len(latents) > 1
+
+    def cond(i: int, n: int) -> torch.Tensor | None:
+        return y[i : i + n] if rows and y is not None else _batched(y, n)
+
+    return torch.cat([G(latents[i : i + batch], cond(i, len(latents[i : i + batch])),
                         _batched(detail, len(latents[i : i + batch])))
                       for i in range(0, len(latents), batch)])
 
@@ -205,6 +211,7 @@ def tune_generator(
     cancel: Callable[[], bool] | None = None,
     seed: int = 0,
     edits: torch.Tensor | None = None,
+    y_edits: torch.Tensor | None = None,
     edit_weight: float = EDIT_WEIGHT,
     edit_batch: int = EDIT_BATCH,
     locality_batch: int = LOCALITY_BATCH,
@@ -223,6 +230,8 @@ def tune_generator(
         strength s in ±1/2, ±1) pairs a step, weighted by `edit_weight`. PTI's own locality term
         keeps far-away faces unchanged but lets every latent near the pivot draw the photo, so
         edits fade; this term is what keeps them acting.
+    y_edits : (k, n_cond) condition offsets the user will apply (a conditional model's y
+        sliders at their reach), kept acting by the same term: G_t(p, y + s dy) - G_t(p, y).
     The references G(.) of both terms are drawn once, before the loop (a bank of latents the
     steps sample from), and each step draws the pivot and its regularisation latents with the
     tuned copy in one batch: one forward and one backward a step.
@@ -253,13 +262,24 @@ def tune_generator(
                 * torch.rand((LOCALITY_BANK, 1), generator=gen)) * radius
         loc_lat = pivot + dist * d / d.norm(dim=1, keepdim=True).clamp_min(1e-8)
         loc_ref = _draw(G, loc_lat, y, detail)
-    n_edit = edit_batch if edits is not None and edit_weight > 0 and len(edits) else 0
-    edit_lat = edit_change = None
-    if n_edit and edits is not None:
-        strengths = torch.tensor(EDIT_STRENGTHS)
-        edit_lat = (pivot + strengths[None, :, None] * edits[:, None, :]).reshape(
-            -1, pivot.shape[1])
-        edit_change = _draw(G, edit_lat, y, detail) - before
+    # The edit bank: (latent, condition) pairs, each an edit at one strength.
+    strengths = torch.tensor(EDIT_STRENGTHS)
+    lats, conds = [], []
+    if edits is not None and len(edits):
+        lat = (pivot + strengths[None, :, None] * edits[:, None, :]).reshape(-1, pivot.shape[1])
+        lats.append(lat)
+        if y is not None:
+            conds.append(y.expand(len(lat), -1))
+    if y_edits is not None and len(y_edits) and y is not None:
+        cy = (y + strengths[None, :, None] * y_edits[:, None, :]).reshape(-1, y.shape[1])
+        lats.append(pivot.expand(len(cy), -1))
+        conds.append(cy)
+    n_edit = edit_batch if lats and edit_weight > 0 else 0
+    edit_lat = edit_y = edit_change = None
+    if n_edit:
+        edit_lat = torch.cat(lats)
+        edit_y = torch.cat(conds) if conds else None
+        edit_change = _draw(G, edit_lat, edit_y, detail) - before
     done = 0
     for _step in range(steps):
         if cancel is not None and cancel():
@@ -268,11 +288,14 @@ def tune_generator(
         if n_loc and loc_lat is not None:
             li = torch.randint(0, len(loc_lat), (n_loc,), generator=gen)
             parts.append(loc_lat[li])
+        ys = _batched(y, len(parts[0]) + (n_loc if n_loc else 0))
         if n_edit and edit_lat is not None:
             ei = torch.randint(0, len(edit_lat), (n_edit,), generator=gen)
             parts.append(edit_lat[ei])
+            if ys is not None and edit_y is not None:
+                ys = torch.cat([ys, edit_y[ei]])
         lat = torch.cat(parts)
-        xs = G_t(lat, _batched(y, len(lat)), _batched(detail, len(lat)))
+        xs = G_t(lat, ys, _batched(detail, len(lat)))
         x = xs[:1]
         loss = F.mse_loss(x, target) + 0.5 * F.l1_loss(x, target)
         if features is not None and feat_t is not None:
