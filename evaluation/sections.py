@@ -380,10 +380,15 @@ def targets_section(c: Context, enc: Encoded,
             c.rep.add(f"- Edit success, {how}, held-out faces ({label}): {flip:.1f}% (target "
                       f"≥ 90%: {v_flip}); collateral {coll:.1f}% (target ≤ 8%: {v_coll}).")
     if enc.z_refined is not None:
-        v_rec = _verdict(enc.refined_psnr, 22, True, "dB")
+        # A style G's photo detail is a W+ offset: latent-only, and what the app draws.
+        w_plus = c.bundle.truncates_latents
+        latent = enc.detail_psnr if w_plus else enc.refined_psnr
+        v_rec = _verdict(latent, 22, True, "dB")
         missed |= "missed" in v_rec
-        c.rep.add(f"- Reconstruction with refinement: {enc.refined_psnr:.1f} dB latent only "
-                  f"(target ≥ 22 dB: {v_rec}), {enc.detail_psnr:.1f} dB with the photo detail.")
+        c.rep.add(f"- Reconstruction with refinement: {latent:.1f} dB latent only"
+                  f"{' (W+)' if w_plus else ''} (target ≥ 22 dB: {v_rec}); "
+                  + (f"{enc.refined_psnr:.1f} dB in W alone." if w_plus else
+                     f"{enc.detail_psnr:.1f} dB with the photo detail."))
     if c.fd_psi1 is not None:
         fd, floor = c.fd_psi1
         v_fd = _verdict(fd / floor, 1.5, False, "x the floor")
