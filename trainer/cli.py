@@ -80,6 +80,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "conditional: weight of the classifier's term asking G to show y (0 = off)"),
     ("--cond-dropout", "cond_dropout", float,
      "conditional: share of faces whose y is dropped to 0 (unspecified), and of attributes"),
+    ("--cond-flip", "cond_flip", float,
+     "conditional: share of fake faces with one attribute of y flipped (an edit)"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]

@@ -70,6 +70,10 @@ class TrainConfig:
     # (D judges those faces unconditionally), so the app's neutral y draws real faces, not a
     # blend of the two sides of every attribute.
     cond_dropout: float = 0.0
+    # Conditional models: share of fake faces whose condition (a real face's labels) has one
+    # attribute, chosen at random, flipped to the other side: the edits the sliders make, and
+    # more of the rare sides (glasses, moustaches) for G to learn.
+    cond_flip: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -88,6 +92,8 @@ class TrainConfig:
             raise ValueError("cond_aux must be >= 0")
         if not 0 <= self.cond_dropout < 1:
             raise ValueError("cond_dropout must be in [0, 1)")
+        if not 0 <= self.cond_flip <= 1:
+            raise ValueError("cond_flip must be in [0, 1]")
         if not 0 <= self.balance_margin < 0.5:
             raise ValueError("balance_margin must be in [0, 0.5)")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",

@@ -227,9 +227,19 @@ class Trainer:
         y_fake = None
         if self.cond is not None:
             y_fake = sample_conditions(self.cond, n, self.gen).to(self.device)
+            if self.cfg.cond_flip > 0:
+                y_fake = self._flip(y_fake)
             if self.cfg.cond_dropout > 0 and y_real is not None:
                 y_real, y_fake = self._drop(y_real), self._drop(y_fake)
         return real, y_real, z, y_fake
+
+    def _flip(self, y: torch.Tensor) -> torch.Tensor:
+        """y with one random attribute flipped on `cond_flip` of its rows."""
+        rows = torch.rand(y.shape[0], generator=self.gen) < self.cfg.cond_flip
+        col = torch.randint(0, y.shape[1], (y.shape[0],), generator=self.gen)
+        flip = torch.zeros(y.shape, dtype=torch.bool)
+        flip[torch.arange(y.shape[0]), col] = rows
+        return torch.where(flip.to(y.device), -y, y)
 
     def _drop(self, y: torch.Tensor) -> torch.Tensor:
         """y with `cond_dropout` of its rows, and of the other rows' entries, set to 0."""

@@ -109,3 +109,28 @@ def test_cond_dropout_leaves_y_unspecified_on_a_share_of_faces(tmp_path: Path) -
     lacks = t._cond_aux_loss(fake, torch.tensor([[1.0, -1.0], [1.0, 0.0]])).item()
     assert has == pytest.approx(F.softplus(torch.tensor(-3.0)).item(), rel=1e-4)
     assert lacks > has  # only the given -1 adds a cost; the dropped entries add none
+
+
+def test_cond_flip_turns_one_attribute_of_a_share_of_fake_conditions() -> None:
+    """`--cond-flip q`: q of the fake faces get a real face's labels with one attribute on the
+    other side (what a slider edit asks of G); real faces keep their own labels."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.loop import Trainer, sample_conditions
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    t = Trainer(TrainConfig(**_values()).with_(cond_attributes=COND, cond_flip=0.4,
+                                              batch=4000), data)
+    state = t.gen.get_state()
+    _real, y_real, _z, y_fake = t._draw()
+    t.gen.set_state(state)  # the same draws without the flip: the rows it started from
+    t.real_batch()
+    torch.randn(4000, t.cfg.nz, generator=t.gen)
+    rows = sample_conditions(t.cond, 4000, t.gen)
+    changed = (y_fake != rows).sum(1)
+    assert set(changed.unique().tolist()) == {0, 1}  # one attribute at most
+    assert 0.37 < (changed == 1).float().mean().item() < 0.43
+    assert bool((y_fake[changed == 1] == -rows[changed == 1]).any(1).all())
+    assert set(y_real.unique().tolist()) <= {-1.0, 1.0}
