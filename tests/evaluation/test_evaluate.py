@@ -94,7 +94,8 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path, kind: str)
                 command=["t"]).train()
     docs = tmp_path / "docs"
     assert train_cli(["evaluate", str(model), "--data", str(folder), "--out", str(docs),
-                      "--n-edit", "24", "--report", "evaluation-cgan"]) == 0
+                      "--n-refine", "3", "--budget", "0.02", "--n-edit", "24",
+                      "--report", "evaluation-cgan"]) == 0
     text = (docs / "evaluation-cgan.md").read_text()
     assert f"kind {kind} on Smiling, Male" in text
     assert "--report evaluation-cgan`" in text  # the reproduce line writes this report again
