@@ -66,11 +66,15 @@ class Context:
 
     def prior_y(self, n: int, seed: int) -> np.ndarray | None:
         """A cGAN's conditions for random samples: rows of the held-out labels; else None."""
-        if not self.cond:
-            return None
-        rows = np.random.default_rng(seed).integers(0, len(self.held), n)
-        cols = [self.names.index(a) for a in self.cond]
-        return self.held.labels[rows][:, cols].astype(np.float32)
+        return held_conditions(self.held, self.names, self.cond, n, seed) if self.cond else None
+
+
+def held_conditions(held: Any, names: list[str], cond: list[str], n: int,
+                    seed: int) -> np.ndarray:
+    """(n, len(cond)) conditions for random samples: rows of the held-out faces' labels, drawn
+    with `seed`."""
+    rows = np.random.default_rng(seed).integers(0, len(held), n)
+    return held.labels[rows][:, [names.index(a) for a in cond]].astype(np.float32)
 
 
 @dataclass

@@ -12,13 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
+    from evaluation.context import held_conditions
     from evaluation.judge import Judge, edit_success_y
     from evaluation.report import Report
     from explorer.core.bundle import load_bundle
@@ -40,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         cond = list(mf.config.cond_attributes)
         if held is None:
             _, held = load_dataset(args.data, mf.config.resolution).split_holdout(500)
-        rows = np.random.default_rng(1).integers(0, len(held), args.n)
-        y = held.labels[rows][:, [mf.attribute_names.index(a) for a in cond]].astype(np.float32)
+        y = held_conditions(held, mf.attribute_names, cond, args.n, seed=1)  # as evaluate's
         z = bundle.seed_latents(list(range(args.n)), args.psi)
         rep = Report()
         judge = Judge(judge_mf.network("J"), judge_mf.attribute_names, "independent judge")
