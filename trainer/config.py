@@ -82,22 +82,15 @@ class TrainConfig:
             raise ValueError("loss must be hinge or bce")
         if self.batch < 2:
             raise ValueError("batch must be at least 2")
-        if not 0 <= self.ema < 1:
-            raise ValueError("ema must be in [0, 1)")
-        if not 0 <= self.style_mix <= 1:
-            raise ValueError("style_mix must be in [0, 1]")
-        if self.gan_minutes < 0:
-            raise ValueError("gan_minutes must be >= 0")
-        if self.cond_aux < 0:
-            raise ValueError("cond_aux must be >= 0")
-        if not 0 <= self.cond_dropout < 1:
-            raise ValueError("cond_dropout must be in [0, 1)")
-        if not 0 <= self.cond_flip <= 1:
-            raise ValueError("cond_flip must be in [0, 1]")
-        if not 0 <= self.balance_margin < 0.5:
-            raise ValueError("balance_margin must be in [0, 0.5)")
+        # Fractions: (name, upper bound, whether the bound itself is allowed); all start at 0.
+        for name, hi, closed in (("ema", 1, False), ("style_mix", 1, True),
+                                 ("cond_dropout", 1, False), ("cond_flip", 1, True),
+                                 ("balance_margin", 0.5, False)):
+            v = getattr(self, name)
+            if not (0 <= v <= hi if closed else 0 <= v < hi):
+                raise ValueError(f"{name} must be in [0, {hi}{']' if closed else ')'}")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",
-                     "threads"):
+                     "threads", "gan_minutes", "cond_aux"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name in ("sample_every", "snapshot_every", "log_every", "r1_every"):

@@ -288,7 +288,7 @@ def tune_generator(
         if n_loc and loc_lat is not None:
             li = torch.randint(0, len(loc_lat), (n_loc,), generator=gen)
             parts.append(loc_lat[li])
-        ys = _batched(y, len(parts[0]) + (n_loc if n_loc else 0))
+        ys = _batched(y, 1 + n_loc)  # the pivot and its locality latents
         if n_edit and edit_lat is not None:
             ei = torch.randint(0, len(edit_lat), (n_edit,), generator=gen)
             parts.append(edit_lat[ei])
