@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from explorer.cli_io import (
     CliError,
     check_out,
+    condition_path,
     image_format,
     open_bundle,
     parse_seeds,
@@ -49,7 +50,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     image_format(args.out)
     b = open_bundle(args)
     scene = _scene(b, args)
-    save_grid(scene.draw(scene.request(b.seed_latents(seeds, args.psi))), args.out, args.cols,
+    save_grid(scene.draw(scene.request(b.seed_latents(seeds, args.psi),
+                                       y=b.seed_conditions(seeds))), args.out, args.cols,
               args.size)
     print(f"{len(seeds)} faces (seeds {args.seeds}, psi {args.psi}) -> {args.out}")
     return 0
@@ -105,27 +107,27 @@ def _edit_one(b: Bundle, source: str, out: Path, args: argparse.Namespace) -> No
         r = encode_photo(b, img, budget_s=args.budget, whole_image=args.whole_image,
                          detail=not (args.no_detail or args.tune))
         tuned = _tune(b, r, args) if args.tune else None
-        face = EditedFace(r.z, r.detail, Path(source).name, photo=True, tuned=tuned)
+        face = EditedFace(r.z, r.detail, Path(source).name, photo=True, tuned=tuned, y=r.y)
     else:
         face = read_face(b, source, args, detail=not args.no_detail)
         tuned = saved_tuned(b, Path(source)) if source.endswith(".npy") else None
         if tuned is not None:  # `encode --tune` saved the photo's weights: drawn with them
-            face = EditedFace(face.z, None, face.label, photo=True, tuned=tuned)
-    edited = scene.request(face.z, [face.detail], face.photo, tuned=[face.tuned])
+            face = EditedFace(face.z, None, face.label, photo=True, tuned=tuned, y=face.y)
+    edited = scene.request(face.z, [face.detail], face.photo, tuned=[face.tuned], y=[face.y])
     if args.paste_back:
         from explorer.core.paste_back import save_like
         from explorer.core.photo_edit import paste_edit
 
         check_out(out)
         save_like(paste_edit(b, img, r.alignment, face.z, edited.z[0], edited.y, edited.detail,
-                             face.tuned), out, original=source)
+                             face.tuned, face.y), out, original=source)
         print(f"edited {source} ({', '.join(args.set) or 'no change'}) pasted back into the "
               f"photo -> {out}")
     else:
         after = scene.draw(edited)
         if args.compare:
             before = scene.draw(scene.request(face.z, [face.detail], face.photo, edit=False,
-                                              tuned=[face.tuned]))
+                                              tuned=[face.tuned], y=[face.y]))
             images = np.concatenate([before, after])
         else:
             images = after
@@ -134,6 +136,8 @@ def _edit_one(b: Bundle, source: str, out: Path, args: argparse.Namespace) -> No
               f"{'; locked ' + ', '.join(args.lock) if args.lock else ''}) -> {out}")
     if args.save_latent:
         np.save(args.save_latent, edited.z[0])
+        if edited.y is not None:  # `edit` of the saved latent draws it with its condition
+            np.save(condition_path(args.save_latent), edited.y[0])
 
 
 def _tune(b: Bundle, r: Any, args: argparse.Namespace) -> Any:
@@ -175,7 +179,11 @@ def _batch(args: argparse.Namespace, photos: list[Path], one: Any, verb: str) ->
 def cmd_interpolate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from explorer.core.interpolation import interpolate, interpolate_details
+    from explorer.core.interpolation import (
+        interpolate,
+        interpolate_conditions,
+        interpolate_details,
+    )
     from explorer.core.video import export_video
 
     if len(args.keyframes) < 2:
@@ -195,10 +203,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                        loop=args.loop, easing=args.easing)
     details = interpolate_details([f.detail for f in keys], args.frames, loop=args.loop,
                                   easing=args.easing)
+    ys = interpolate_conditions([f.y for f in keys], args.frames, loop=args.loop,
+                                easing=args.easing)
     check_out(args.out)
     photo = any(f.photo for f in keys)  # a walk through a photo is drawn at psi 1 all along
     frames = (scene.draw(scene.request(z, None if details is None else details[i : i + 1],
-                                       photo))[0]
+                                       photo, y=None if ys is None else ys[i : i + 1]))[0]
               for i, z in enumerate(path))
 
     def progress(f: float) -> None:
@@ -216,7 +226,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_analogy(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from explorer.core.analogy import analogy
+    from explorer.core.analogy import analogy, analogy_condition
 
     image_format(args.out)
     b = open_bundle(args)
@@ -224,9 +234,11 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     fa, fb, fc = (read_face(b, s, args, detail=not args.no_detail)
                   for s in (args.a, args.b, args.c))
     z = analogy(fa.z, fb.z, fc.z, args.strength)  # C's detail, if C is a photo, rides along
+    y = analogy_condition(fa.y, fb.y, fc.y, args.strength)
     faces = scene.draw(scene.request(np.stack([fa.z, fb.z, fc.z, z]),
                                      [fa.detail, fb.detail, fc.detail, fc.detail],
-                                     [fa.photo, fb.photo, fc.photo, fc.photo]))
+                                     [fa.photo, fb.photo, fc.photo, fc.photo],
+                                     y=[fa.y, fb.y, fc.y, y]))
     save_grid(faces, args.out, 4, args.size)
     print(f"A - B + C (strength {args.strength}): A, B, C, result -> {args.out}")
     return 0
@@ -252,6 +264,8 @@ def _encode_one(b: Bundle, src: str, out: Path, args: argparse.Namespace) -> Non
     np.save(f"{stem}.npy", r.z)
     if r.detail is not None:  # `edit NAME.npy` draws the photo with it, as the recon shows
         np.save(f"{stem}_detail.npy", r.detail)
+    if r.y is not None:  # and with the condition it was encoded with (a conditional model)
+        np.save(condition_path(f"{stem}.npy"), r.y)
     tuned = ""
     if args.tune:  # `edit NAME.npy` draws the photo with these weights instead of the detail
         tw = _tune(b, r, args)

@@ -80,7 +80,8 @@ def read_face(bundle: Bundle, source: str, args: argparse.Namespace,
 
     if source.isdigit():
         z = bundle.seed_latents([int(source)], getattr(args, "psi", 1.0))[0]
-        return EditedFace(z, label=f"seed {source}")
+        y = bundle.seed_conditions([int(source)])
+        return EditedFace(z, label=f"seed {source}", y=None if y is None else y[0])
     p = Path(source)
     if p.suffix.lower() == ".npy":
         try:
@@ -90,16 +91,41 @@ def read_face(bundle: Bundle, source: str, args: argparse.Namespace,
         if z.shape != (bundle.nz,):
             raise CliError(f"{p.name} holds {z.size} values; this model's latents have {bundle.nz}")
         photo = _detail_path(p).exists()
-        return EditedFace(z, saved_detail(bundle, p) if detail else None, p.name, photo)
+        return EditedFace(z, saved_detail(bundle, p) if detail else None, p.name, photo,
+                          y=saved_condition(bundle, p))
     from explorer.core.encoding import encode_photo
 
     whole = getattr(args, "whole_image", False)
     r = encode_photo(bundle, p, budget_s=args.budget, whole_image=whole, detail=detail)
-    return EditedFace(r.z, r.detail, p.name, photo=True)
+    return EditedFace(r.z, r.detail, p.name, photo=True, y=r.y)
 
 
 def _detail_path(latent: Path) -> Path:
     return latent.with_name(f"{latent.stem}_detail.npy")
+
+
+def condition_path(latent: Path | str) -> Path:
+    """Where a conditional model's condition is saved beside a latent file: NAME_y.npy."""
+    latent = Path(latent)
+    return latent.with_name(f"{latent.stem}_y.npy")
+
+
+def saved_condition(bundle: Bundle, latent: Path) -> np.ndarray | None:
+    """The condition saved beside a latent file (NAME_y.npy) on a conditional model, or None
+    (the face is drawn neutral)."""
+    import numpy as np
+
+    p = condition_path(latent)
+    if not bundle.n_cond or not p.exists():
+        return None
+    try:
+        y = np.load(p, allow_pickle=False).astype(np.float32).reshape(-1)
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read condition {p}: {e}") from None
+    if y.shape != (bundle.n_cond,):
+        raise CliError(f"{p.name} holds {y.size} values; this model's condition has "
+                       f"{bundle.n_cond}")
+    return y
 
 
 def saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:

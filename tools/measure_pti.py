@@ -15,7 +15,8 @@ bundled classifier C beside it. Also the share of G's own pixel change that each
 with the tuned weights (1 = the edit acts as strongly as without tuning), and the seconds the
 tuning took. --model measures another model file than the bundled one; on a conditional model
 the conditioned attributes are edited as the app's sliders edit them, through y (the photo at the
-neutral y 0, the slider's --alpha clipped to the y range, `edits.condition_vector`).
+condition the scorer sees in it, moved by the slider's --alpha and clipped to the y range,
+`edits.condition_vector`).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def main() -> None:
     b = load_bundle(a.model) if a.model else load_bundle()
     cond = list(b.cond_attributes)
 
-    def edited(z: np.ndarray, t: str, alpha: float) -> tuple[np.ndarray, np.ndarray | None]:
-        """The latent and condition a slider at `alpha` for attribute t gives."""
+    def edited(z: np.ndarray, t: str, alpha: float, y0: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The latent and condition a slider at `alpha` for attribute t gives, from the photo's
+        own condition y0 (what the scorer saw in it, as the app draws it)."""
         if t in cond:
-            return z, condition_vector(cond, {t: alpha})[None]
-        return apply_edits(z, d, {t: alpha}), b.default_y(1)
+            return z, condition_vector(cond, {t: alpha}, base=y0[0])[None]
+        return apply_edits(z, d, {t: alpha}), y0
 
     C = b.network("C").eval()
     judges = {"C": C}
@@ -85,14 +88,14 @@ def main() -> None:
         tw = tune_photo(b, r, **({} if a.steps is None else {"steps": a.steps}))
         row: dict[str, float] = {"sec": time.perf_counter() - t0}
         for mode, w in (("latent", None), ("pti", tw)):
-            y0 = b.default_y(1)
+            y0 = b.check_y(r.y, 1)
             base = b.generate(r.z, y0, psi=1.0, tuned=w)[0]
             row[f"{mode} dB"] = psnr(base, r.face)
             for jn, net in judges.items():
                 p0, coll = decide(net, base), []
                 for t in TARGETS:
                     i = names.index(t)
-                    z2, y2 = edited(r.z, t, (-1.0 if p0[i] else 1.0) * a.alpha)
+                    z2, y2 = edited(r.z, t, (-1.0 if p0[i] else 1.0) * a.alpha, y0)
                     img = b.generate(z2, y2, psi=1.0, tuned=w)[0]
                     p1 = decide(net, img)
                     row[f"{mode} {jn} {t}"] = float(p1[i] != p0[i])

@@ -59,9 +59,9 @@ def main() -> None:
         r = encode_photo(b, img, budget_s=1.0, detail=False)
         tw = tune_photo(b, r, steps=a.steps)
         z2 = apply_edits(r.z, d, {name: float(value)})
-        recon = b.generate(r.z, tuned=tw)[0]
-        edited = b.generate(z2, tuned=tw)[0]
-        pasted = paste_edit(b, img, r.alignment, r.z, z2, None, None, tw)
+        recon = b.generate(r.z, r.y, tuned=tw)[0]
+        edited = b.generate(z2, r.y, tuned=tw)[0]
+        pasted = paste_edit(b, img, r.alignment, r.z, z2, r.y, None, tw, r.y)
         save_like(pasted, a.out / f"photo_edit_{len(rows)}_pasted.jpg", original=path)
         cells = [tile(img, "photo"), tile(r.face, "aligned crop (64 px)"),
                  tile(recon, f"PTI reconstruction {psnr(recon, r.face):.1f} dB"),

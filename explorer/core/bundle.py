@@ -51,6 +51,9 @@ class BundleError(Exception):
     """A model file that cannot be used, or a part it lacks; `str(e)` is the user message."""
 
 
+SEED_CONDITION_STREAM = 20261130  # keeps a seed's condition apart from its latent's stream
+
+
 def default_model_path() -> Path:
     """The bundled model: env FACE_EXPLORER_MODEL, else checkpoints/celeba64.safetensors (in the
     source tree, or inside the installed package)."""
@@ -174,6 +177,31 @@ class Bundle:
     def default_y(self, n: int) -> np.ndarray | None:
         """Neutral condition (all zeros, between 'has' and 'has not') for a cgan, else None."""
         return np.zeros((n, self.n_cond), np.float32) if self.n_cond else None
+
+    def seed_conditions(self, seeds: Sequence[int]) -> np.ndarray | None:
+        """(n, n_cond) the condition each seed is drawn with, for a conditional model (None
+        for others): a row of the atlas's labels (+-1, real faces' attributes as they occur
+        together), picked by the seed, so a seed is always the same person. Without an atlas,
+        the neutral condition. A conditional model trained with condition dropout draws y = 0
+        as 'unspecified', which blends both sides of each attribute: a seed is a face of its
+        own, as in training."""
+        if not self.n_cond:
+            return None
+        labels = self.atlas_conditions()
+        if labels is None or len(labels) == 0 or len(seeds) == 0:
+            return np.zeros((len(seeds), self.n_cond), np.float32)
+        rows = [int(np.random.default_rng([int(s), SEED_CONDITION_STREAM]).integers(len(labels)))
+                for s in seeds]
+        return labels[rows]
+
+    def atlas_conditions(self) -> np.ndarray | None:
+        """(n_atlas, n_cond) the atlas faces' labels on a conditional model's attributes (+-1):
+        the condition each encoded atlas face is drawn with; None without an atlas or a
+        condition."""
+        if not self.n_cond or self.atlas_labels is None:
+            return None
+        cols = [self.attribute_names.index(a) for a in self.cond_attributes]
+        return self.atlas_labels[:, cols].astype(np.float32)
 
     def check_z(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32)

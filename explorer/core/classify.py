@@ -45,6 +45,21 @@ def classifier_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256
     return _probabilities(bundle.network("C"), bundle, faces, batch)
 
 
+def judged_condition(bundle: Bundle, faces: np.ndarray) -> np.ndarray | None:
+    """(n, n_cond) the condition a conditional model draws faces (n, res, res, 3) uint8 with:
+    what the app's scorer sees in each (+1 where it calls the attribute present, else -1), so
+    an encoded photo keeps its smile, glasses and hair; None for a model without a condition.
+    Without a classifier, the neutral condition."""
+    if not bundle.n_cond:
+        return None
+    faces = bundle.check_faces(faces)
+    if not bundle.can_score:
+        return np.zeros((len(faces), bundle.n_cond), np.float32)
+    p = attribute_probabilities(bundle, faces)
+    cols = [bundle.attribute_names.index(a) for a in bundle.cond_attributes]
+    return np.where(p[:, cols] > 0.5, 1.0, -1.0).astype(np.float32)
+
+
 def scorer_label(bundle: Bundle) -> str:
     """Which classifier `attribute_probabilities` reads, in words, for tooltips."""
     if bundle.has_scorer:

@@ -15,6 +15,7 @@ import numpy as np
 from explorer.core.directions import Directions
 
 _EPS = 1e-6
+Y_LIMIT = 2.0  # how far a conditional model's y may be pushed (it trained on -1, 0 and +1)
 
 
 def _lock_basis(directions: Directions, locks: Collection[str]) -> np.ndarray | None:
@@ -71,7 +72,7 @@ def condition_vector(
     cond_attributes: Sequence[str],
     alphas: Mapping[str, float],
     base: np.ndarray | None = None,
-    limit: float = 2.0,
+    limit: float = Y_LIMIT,
 ) -> np.ndarray:
     """(n_cond,) y for a cGAN: the same slider values drive y instead of z (clipped to +-limit).
 

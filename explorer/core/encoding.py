@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from explorer.core.align import Alignment, find_face_aligned
 from explorer.core.bundle import Bundle, BundleError
+from explorer.core.classify import judged_condition
 from explorer.core.photos import FaceBox, PhotoError, load_photo
 from facegan.images import tensor_psnr
 from facegan.models import images_to_tensor, tensor_to_images
@@ -59,7 +60,9 @@ LR = 0.1  # 0.05 and 0.2 tried: +0.85 and +0.94 dB in 25 steps on the dev model,
 class EncodeResult:
     """z (nz,) float32; recon (res, res, 3) uint8; PSNR in dB of E alone and after refinement;
     timings in seconds per stage; face: the (res, res, 3) uint8 crop that was encoded; detail:
-    the photo's detail (Bundle.detail_shape) float32, or None when it was not fitted."""
+    the photo's detail (Bundle.detail_shape) float32, or None when it was not fitted; y: the
+    (n_cond,) condition a conditional model drew it with (`classify.judged_condition`), else
+    None."""
 
     z: np.ndarray
     recon: np.ndarray
@@ -72,6 +75,7 @@ class EncodeResult:
     box: FaceBox | None = None
     boxes: list[FaceBox] = field(default_factory=list)
     alignment: Alignment | None = None  # how `face` was cut from the photo (explorer.core.align)
+    y: np.ndarray | None = None
 
 
 class _Adam:
@@ -112,12 +116,14 @@ def encode_face(
     """Encode one (res, res, 3) uint8 face. Refinement stops at `budget_s` (or `max_steps`), or
     early when `cancel()` returns True (the best result so far is returned). `detail` also fits
     the photo's detail (see the module notes). A conditional model draws the face with `y`
-    (n_cond,), by default the neutral condition the app gives a photo."""
+    (n_cond,), by default what the app's scorer sees in the face (`classify.judged_condition`)."""
     if not bundle.has_encoder:
         raise BundleError(f"{bundle.name}: this model has no encoder, so photos cannot be encoded")
     face = bundle.check_faces(face)[0]
     G, E = bundle.network("G"), bundle.network("E")
     C = bundle.network("C") if bundle.has_classifier else None
+    if y is None and bundle.n_cond:
+        y = judged_condition(bundle, face[None])
     y = bundle.check_y(y, 1)
     yt = torch.from_numpy(y) if y is not None else None
     target = images_to_tensor(face[None])  # (1, 3, res, res) in [-1, 1]
@@ -182,6 +188,7 @@ def encode_face(
         face=face,
         steps=steps,
         detail=None if rb is None else rb[0].numpy().astype(np.float32),
+        y=None if y is None else y[0].copy(),
     )
 
 

@@ -110,3 +110,15 @@ def interpolate_details(
                      else np.asarray(d, np.float32).reshape(-1) for d in details])
     return interpolate(flat, n_frames, mode="lerp", loop=loop, easing=easing).reshape(
         n_frames, *shape)
+
+
+def interpolate_conditions(
+    conditions: Sequence[np.ndarray | None],
+    n_frames: int,
+    loop: bool = False,
+    easing: str = "linear",
+) -> np.ndarray | None:
+    """(n_frames, n_cond) a conditional model's condition along the walk: each keyframe's own
+    (None: neutral, zeros) blended linearly on the walk's clock, as `interpolate_details`
+    blends details; None when no keyframe has one (other models)."""
+    return interpolate_details(conditions, n_frames, loop=loop, easing=easing)

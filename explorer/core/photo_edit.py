@@ -27,10 +27,11 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
                progress: Callable[[float], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> TunedWeights:
     """Pivotal tuning for an encoded photo: G's weights tuned so that its latent alone (no
-    detail) draws the aligned crop; the perceptual term uses the bundled classifier's trunk."""
+    detail) draws the aligned crop, with the condition it was encoded with (a conditional
+    model's); the perceptual term uses the bundled classifier's trunk."""
     G = bundle.network("G")
     C = bundle.network("C") if bundle.has_classifier else None
-    y = bundle.default_y(1)
+    y = bundle.check_y(result.y, 1)
     with torch.inference_mode(False):
         return tune_generator(
             G, torch.from_numpy(np.asarray(result.z, np.float32).reshape(1, -1)),
@@ -69,15 +70,17 @@ def condition_edits(bundle: Bundle) -> torch.Tensor | None:
 def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,
                z_edit: np.ndarray, y: np.ndarray | None = None,
                detail: np.ndarray | None = None,
-               tuned: TunedWeights | None = None) -> np.ndarray:
-    """The full photo with the edit (z -> z_edit, neutral y -> y) carried onto it: the
-    reconstruction and the edit are drawn alike (same detail, same tuned weights, psi 1) and
-    only their difference is pasted (`alignment`: how the photo's face was cut)."""
+               tuned: TunedWeights | None = None,
+               y_photo: np.ndarray | None = None) -> np.ndarray:
+    """The full photo with the edit (z -> z_edit, and on a conditional model y_photo -> y; None
+    is the neutral condition) carried onto it: the reconstruction and the edit are drawn alike
+    (same detail, same tuned weights, psi 1) and only their difference is pasted (`alignment`:
+    how the photo's face was cut)."""
     if alignment is None:
         raise ValueError("this encoding does not say where the face came from in the photo")
     z = np.asarray(z, np.float32).reshape(1, -1)
     z2 = np.asarray(z_edit, np.float32).reshape(1, -1)
-    y0 = bundle.default_y(1)  # the photo was encoded with the neutral condition
+    y0 = bundle.check_y(y_photo, 1)  # the condition the photo was encoded with
     y1 = y0 if y is None else np.asarray(y, np.float32).reshape(1, -1)
     recon = bundle.generate(z, y0, detail, 1.0, tuned=tuned)[0]
     edited = bundle.generate(z2, y1, detail, 1.0, tuned=tuned)[0]

@@ -7,6 +7,9 @@ and the analogy draw through a scene too, so each render rule is written once, h
 
 - sliders of attributes a conditional model is conditioned on drive y; every other slider moves
   z along its direction, with the locked directions projected out (`edits.apply_edits`);
+- on a conditional model every face has a condition of its own, which the y sliders move: a seed
+  its row of the atlas's labels (`Bundle.seed_conditions`), a photo what the scorer sees in it
+  (`classify.judged_condition`); a face that carries none (an older session's) is drawn neutral;
 - a photo is drawn at ψ 1, with or without its detail: its latent was fitted at ψ 1, and
   truncating it would pull it off its likeness. Every other face is drawn at the scene's ψ;
 - the edited photo's detail is drawn only while `keep_detail` is on.
@@ -48,6 +51,8 @@ class EditedFace:
         A face that carries a detail or tuned weights is always a photo.
     tuned : the photo's pivotal-tuned generator weights (`explorer.core.pivotal.TunedWeights`,
         immutable), drawn with whether or not `keep_detail` is on; None for a face with none.
+    y : (n_cond,) float32 the face's own condition on a conditional model (see the module
+        docstring); None for the neutral one, and on other models.
     """
 
     z: np.ndarray
@@ -55,9 +60,12 @@ class EditedFace:
     label: str = ""
     photo: bool = False
     tuned: Any = None
+    y: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", np.asarray(self.z, np.float32).reshape(-1).copy())
+        if self.y is not None:
+            object.__setattr__(self, "y", np.asarray(self.y, np.float32).reshape(-1).copy())
         if self.detail is not None:
             object.__setattr__(self, "detail", np.asarray(self.detail, np.float32).copy())
             object.__setattr__(self, "photo", True)
@@ -71,7 +79,7 @@ class EditedFace:
         d1, d2 = self.detail, other.detail
         return (self.label == other.label and self.photo == other.photo
                 and _tuned_key(self.tuned) == _tuned_key(other.tuned)
-                and np.array_equal(self.z, other.z)
+                and np.array_equal(self.z, other.z) and same_value(self.y, other.y)
                 and (d1 is None) == (d2 is None)
                 and (d1 is None or (d1.shape == d2.shape and np.array_equal(d1, d2))))
 
@@ -82,6 +90,7 @@ class Favourite:
     z: np.ndarray  # (nz,) float32
     detail: np.ndarray | None = None  # a starred photo's detail, as it was drawn
     tuned: Any = None  # a starred photo's pivotal-tuned weights (explorer.core.pivotal)
+    y: np.ndarray | None = None  # its condition as it was drawn (conditional models), or None
 
 
 @dataclass
@@ -98,6 +107,7 @@ class Photo:
     detail: np.ndarray | None = None  # (*Bundle.detail_shape) what z alone cannot draw
     tuned: Any = None  # pivotal-tuned weights (explorer.core.pivotal.TunedWeights), if tuned
     alignment: Any = None  # how the face was cut from the photo (explorer.core.align)
+    y: np.ndarray | None = None  # (n_cond,) what the scorer saw in it (conditional models)
 
 
 # The fields an undo step captures (favourites and photos are collections, not edits).
@@ -136,6 +146,8 @@ class Scene:
     keep_detail: bool = True
     _dirs: tuple[Any, Directions] | None = field(default=None, repr=False, compare=False)
     _base: tuple[Any, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _ybase: tuple[Any, np.ndarray | None] | None = field(default=None, repr=False,
+                                                         compare=False)
 
     def __post_init__(self) -> None:
         if not self.method:
@@ -207,12 +219,49 @@ class Scene:
         locks = [n for n in self.locks if n in names and n not in self.cond_names]
         return np.asarray(apply_edits(base, self.directions, alphas, locks), np.float32)
 
-    def cond_vector(self, n: int) -> np.ndarray | None:
-        """(n, n_cond) y for a conditional model: the cond sliders drive y; else None."""
+    def seed_conditions(self) -> np.ndarray | None:
+        """(grid², n_cond) the seeds' own conditions (`Bundle.seed_conditions`), without the
+        edited face; None for a model without a condition."""
+        key = (self.seed, self.grid)
+        if self._ybase is None or self._ybase[0] != key:
+            seeds = range(self.seed, self.seed + self.grid * self.grid)
+            self._ybase = (key, self.bundle.seed_conditions(list(seeds)))
+        y = self._ybase[1]
+        return None if y is None else y.copy()
+
+    def base_conditions(self) -> np.ndarray | None:
+        """(grid², n_cond) the canvas faces' own conditions: the seeds'; the edited face's
+        first (neutral where it carries none). None for a model without a condition."""
+        y = self.seed_conditions()
+        if y is not None and self.face is not None:
+            y[0] = self.face_condition(self.face.y)
+        return y
+
+    def face_condition(self, y: np.ndarray | None) -> np.ndarray:
+        """(n_cond,) a face's own condition: `y`, or the neutral one where it has none."""
+        if y is None:
+            return np.zeros(len(self.cond_names), np.float32)
+        return np.asarray(y, np.float32).reshape(-1).copy()
+
+    def conditions(self, base: np.ndarray | Sequence[np.ndarray | None] | None, n: int,
+                   edit: bool = True) -> np.ndarray | None:
+        """(n, n_cond) y for n faces whose own conditions are `base` ((n, n_cond), or one per
+        face, None for neutral; None: all neutral), with the y sliders added (clipped as
+        `edits.condition_vector` clips) unless `edit` is False; None on a model without one."""
         if not self.cond_names:
             return None
-        y = condition_vector(self.cond_names, self.alphas)
-        return np.tile(np.asarray(y, np.float32), (n, 1))
+        if base is None:
+            rows = [self.face_condition(None) for _ in range(n)]
+        elif isinstance(base, np.ndarray) and base.ndim == 2:
+            rows = [self.face_condition(b) for b in base]
+        else:
+            rows = [self.face_condition(b) for b in base]
+        if len(rows) != n:
+            raise ValueError(f"{len(rows)} conditions for {n} faces")
+        if edit:
+            rows = [condition_vector(self.cond_names, self.alphas, base=r) for r in rows]
+        return np.stack(rows).astype(np.float32) if rows else \
+            np.zeros((0, len(self.cond_names)), np.float32)
 
     def drawn_detail(self, face: EditedFace | None) -> np.ndarray | None:
         """The detail `face` is drawn with: its own while `keep_detail` is on, else None."""
@@ -228,11 +277,13 @@ class Scene:
     # Requests.
     def request(self, z: np.ndarray, details: Sequence[np.ndarray | None] | np.ndarray | None
                 = None, photo: bool | Sequence[bool] | np.ndarray = False, *, edit: bool = True,
-                id: int = 0, tuned: Sequence[Any] | None = None) -> RenderRequest:
+                id: int = 0, tuned: Sequence[Any] | None = None,
+                y: np.ndarray | Sequence[np.ndarray | None] | None = None) -> RenderRequest:
         """Draw faces z (n, nz) under this scene's rules: the slider edits (unless `edit` is
-        False), y from the cond sliders, each face's detail (one per face, None for none; or an
-        (n, *detail_shape) array), ψ 1 for photos (`photo`, and every face given a detail or
-        tuned weights); `tuned`: per face, a photo's pivotal-tuned weights or None."""
+        False; the y sliders too), each face's own condition `y` (see `conditions`), each face's
+        detail (one per face, None for none; or an (n, *detail_shape) array), ψ 1 for photos
+        (`photo`, and every face given a detail or tuned weights); `tuned`: per face, a photo's
+        pivotal-tuned weights or None."""
         z = np.atleast_2d(np.asarray(z, np.float32))
         n = len(z)
         detail: np.ndarray | None
@@ -249,7 +300,7 @@ class Scene:
             tt = tuple(tuned)
             photo = np.asarray(photo, bool) | np.array([t is not None for t in tt])
         zz = self.edited_latents(z) if edit else z
-        return RenderRequest(id, np.ascontiguousarray(zz), self.cond_vector(n), detail,
+        return RenderRequest(id, np.ascontiguousarray(zz), self.conditions(y, n, edit), detail,
                              self.face_psi(photo, n), tt)
 
     def canvas_request(self, id: int = 0, preview: EditedFace | None = None) -> RenderRequest:
@@ -258,14 +309,14 @@ class Scene:
         face's detail is drawn only while `keep_detail` is on; a photo stays at ψ 1 either way."""
         if preview is not None:
             return self.request(preview.z, [preview.detail], preview.photo, edit=False, id=id,
-                                tuned=[preview.tuned])
+                                tuned=[preview.tuned], y=[preview.y])
         z = self.base_latents()
         face = self.face
         details = [self.drawn_detail(face)] + [None] * (len(z) - 1)
         photo = np.zeros(len(z), bool)
         photo[0] = face is not None and face.photo
         tuned = [None if face is None else face.tuned] + [None] * (len(z) - 1)
-        return self.request(z, details, photo, id=id, tuned=tuned)
+        return self.request(z, details, photo, id=id, tuned=tuned, y=self.base_conditions())
 
     def draw(self, req: RenderRequest) -> np.ndarray:
         """Render `req` now on the calling thread: (n, res, res, 3) uint8 (the CLI's path)."""
@@ -282,10 +333,12 @@ class Scene:
     def current_face(self) -> EditedFace:
         """The first canvas face as drawn now (slider edits applied), e.g. to star it."""
         z = self.edited_latents()[0]
+        base = self.base_conditions()
+        y = None if base is None else self.conditions(base[:1], 1)[0]
         f = self.face
         if f is None:
-            return EditedFace(z, label=f"seed {self.seed}")
-        return EditedFace(z, self.drawn_detail(f), f.label, f.photo, f.tuned)
+            return EditedFace(z, label=f"seed {self.seed}", y=y)
+        return EditedFace(z, self.drawn_detail(f), f.label, f.photo, f.tuned, y)
 
     # Undo snapshots.
     def snapshot(self) -> dict[str, Any]:
@@ -323,6 +376,7 @@ class Scene:
             "custom_detail": None if f is None else f.detail,
             "custom_label": "" if f is None else f.label,
             "custom_tuned": tuned_bytes(None if f is None else f.tuned),
+            "custom_y": None if f is None else f.y,
             "custom_dirs": [{"name": n, "vector": v} for n, v in self.custom_dirs],
             "keep_detail": self.keep_detail,
         }
@@ -333,7 +387,8 @@ class Scene:
         detail = self.fitting_detail(d.get("custom_detail"))
         tuned = self.fitting_tuned(d.get("custom_tuned"))
         face = None if z is None else EditedFace(z, detail, str(d.get("custom_label", "")),
-                                                 tuned=tuned)
+                                                 tuned=tuned,
+                                                 y=self.fitting_condition(d.get("custom_y")))
         method = d.get("method", default_method(self.bundle))
         methods = available_methods(self.bundle)
         return {"seed": int(d.get("seed", 0)), "psi": float(d.get("psi", DEFAULT_PSI)),
@@ -358,6 +413,14 @@ class Scene:
         except TunedWeightsError:
             return None
 
+    def fitting_condition(self, v: Any) -> np.ndarray | None:
+        """A saved face's condition, or None (neutral) where it is absent or does not fit this
+        model (another model's, or a model without one)."""
+        if v is None or not self.cond_names:
+            return None
+        a = np.asarray(v, np.float32).reshape(-1)
+        return a if len(a) == len(self.cond_names) and np.isfinite(a).all() else None
+
     def fitting_detail(self, v: Any) -> np.ndarray | None:
         """A saved photo detail, or None where it is absent or does not fit this model."""
         if v is None:
@@ -372,9 +435,9 @@ def session_dict(scene: Scene, favourites: Sequence[Favourite],
     crops), as plain values and numpy arrays (`explorer.core.session` stores arrays compactly)."""
     d = scene.to_dict()
     d["favourites"] = [{"name": f.name, "z": f.z, "detail": f.detail,
-                        "tuned": tuned_bytes(f.tuned)}
+                        "tuned": tuned_bytes(f.tuned), "y": f.y}
                        for f in favourites]
-    d["photos"] = [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr,
+    d["photos"] = [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr, "y": p.y,
                     "top": [list(t) for t in p.top], "detail": p.detail,
                     "face": p.face, "recon": p.recon,
                     "tuned": tuned_bytes(p.tuned), "alignment": _alignment_dict(p.alignment)}
@@ -391,7 +454,8 @@ def read_session(scene: Scene, d: dict[str, Any]
     check_session(d, int(scene.bundle.nz), tuple(scene.bundle.detail_shape))
     favourites = [Favourite(str(f.get("name", "★")), _vector(f["z"]),
                             scene.fitting_detail(f.get("detail")),
-                            scene.fitting_tuned(f.get("tuned")))
+                            scene.fitting_tuned(f.get("tuned")),
+                            scene.fitting_condition(f.get("y")))
                   for f in d.get("favourites", []) or []]
     photos = [Photo(str(p.get("name", "photo")), str(p.get("path", "")), _vector(p["z"]),
                     face=_image(p.get("face")), recon=_image(p.get("recon")),
@@ -399,7 +463,8 @@ def read_session(scene: Scene, d: dict[str, Any]
                     top=[(str(a), float(b)) for a, b in p.get("top", []) or []],
                     detail=scene.fitting_detail(p.get("detail")),
                     tuned=scene.fitting_tuned(p.get("tuned")),
-                    alignment=_alignment_of(p.get("alignment")))
+                    alignment=_alignment_of(p.get("alignment")),
+                    y=scene.fitting_condition(p.get("y")))
               for p in d.get("photos", []) or []]
     return scene.from_dict(d), favourites, photos
 

@@ -52,7 +52,9 @@ class FaceCanvas(QWidget):
         self.frame_id = -1
         self.painted_id = -1
         # The face a drag carries: (latent, photo detail or None).
-        self.drag_face: Callable[[], tuple[np.ndarray, np.ndarray | None]] | None = None
+        # -> (z, detail or None, condition or None) of the face a drag carries
+        self.drag_face: Callable[[], tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] \
+            | None = None
         self._press: QPoint | None = None
         self.setToolTip("The faces being edited. Drag onto an analogy slot to use this face.")
 
@@ -112,8 +114,8 @@ class FaceCanvas(QWidget):
         if (e.position().toPoint() - self._press).manhattanLength() < 12:
             return
         self._press = None
-        z, detail = self.drag_face()
-        md: QMimeData = latent_mime(z, "current face", detail)
+        z, detail, y = self.drag_face()
+        md: QMimeData = latent_mime(z, "current face", detail, y)
         drag = QDrag(self)
         drag.setMimeData(md)
         drag.setPixmap(self.grab(self.target_rect()).scaled(
@@ -142,7 +144,8 @@ class CanvasPanel(QWidget):
         self.state = state
         self.renderer = LiveRenderer(service, sync=sync, parent=self)
         self.canvas = FaceCanvas(self)
-        self.canvas.drag_face = lambda: (state.current_latent(), state.current_detail())
+        self.canvas.drag_face = lambda: (state.current_latent(), state.current_detail(),
+                                         state.current_condition())
         self.images: np.ndarray | None = None  # (n, res, res, 3) newest shown faces
         # While a slider is dragged over a grid, each frame redraws the first face and a rotating
         # share of the others (PREVIEW_SHARE of the grid), so a frame costs a fraction of the

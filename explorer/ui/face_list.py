@@ -1,5 +1,5 @@
-"""A thumbnail list whose items carry latents (and a photo's detail) and can be dragged onto
-analogy slots."""
+"""A thumbnail list whose items carry latents (a photo's detail, a face's condition on a
+conditional model) and can be dragged onto analogy slots."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from explorer.ui.images import latent_mime, to_pixmap
 LATENT_ROLE = Qt.ItemDataRole.UserRole + 1
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 3  # a photo's detail (float32 array), or None
+COND_ROLE = Qt.ItemDataRole.UserRole + 4  # the face's condition (float32 array), or None
 
 
 class FaceList(QListWidget):
@@ -32,7 +33,8 @@ class FaceList(QListWidget):
         self.setSpacing(2)
 
     def add_face(self, label: str, z: np.ndarray, image: np.ndarray | None,
-                 detail: np.ndarray | None = None) -> QListWidgetItem:
+                 detail: np.ndarray | None = None,
+                 y: np.ndarray | None = None) -> QListWidgetItem:
         short = label if len(label) <= 16 else label[:15] + "…"
         item = QListWidgetItem(short)
         if image is not None:
@@ -41,6 +43,8 @@ class FaceList(QListWidget):
         item.setData(LABEL_ROLE, label)
         if detail is not None:
             item.setData(DETAIL_ROLE, np.asarray(detail, np.float32).copy())
+        if y is not None:
+            item.setData(COND_ROLE, np.asarray(y, np.float32).reshape(-1).copy())
         item.setToolTip(f"{label}: {self.open_hint} to edit it; drag it onto an analogy slot")
         self.addItem(item)
         return item
@@ -63,8 +67,13 @@ class FaceList(QListWidget):
         d = self.item(row).data(DETAIL_ROLE)
         return None if d is None else np.array(d, np.float32)
 
+    def condition(self, row: int) -> np.ndarray | None:
+        y = self.item(row).data(COND_ROLE)
+        return None if y is None else np.array(y, np.float32)
+
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 (Qt API)
         if not items:
             return QMimeData()
+        row = self.row(items[0])
         return latent_mime(np.asarray(items[0].data(LATENT_ROLE), np.float32),
-                           str(items[0].data(LABEL_ROLE)), self.detail(self.row(items[0])))
+                           str(items[0].data(LABEL_ROLE)), self.detail(row), self.condition(row))

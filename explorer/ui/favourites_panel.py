@@ -46,7 +46,7 @@ class FavouritesPanel(QWidget):
 
     def load(self, row: int) -> None:
         fav = self.state.favourites[row]
-        self.state.load_latent(fav.z, fav.name, detail=fav.detail, tuned=fav.tuned)
+        self.state.load_latent(fav.z, fav.name, detail=fav.detail, tuned=fav.tuned, y=fav.y)
 
     def _psi_changed(self) -> None:
         if self.state.psi != self._psi:  # thumbnails are drawn at the window's ψ
@@ -59,8 +59,8 @@ class FavouritesPanel(QWidget):
         if not favs:
             return
         scene = self.state.scene
-        items = [self.list.add_face(f.name, f.z, None, f.detail) for f in favs]
+        items = [self.list.add_face(f.name, f.z, None, f.detail, f.y) for f in favs]
         req = scene.request(np.stack([f.z for f in favs]), [f.detail for f in favs], edit=False,
-                            tuned=[f.tuned for f in favs])
+                            tuned=[f.tuned for f in favs], y=[f.y for f in favs])
         self.state.draw_later(req, lambda imgs: self.list.show_images(items, imgs),
                               key="favourites")

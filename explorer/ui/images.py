@@ -1,5 +1,6 @@
-"""numpy uint8 images <-> Qt images, grids, and the drag-and-drop payload for a face: its latent
-and, for a photo, the detail its encoding found (see `explorer.core.encoding`)."""
+"""numpy uint8 images <-> Qt images, grids, and the drag-and-drop payload for a face: its latent,
+for a photo the detail its encoding found (see `explorer.core.encoding`), and on a conditional
+model its own condition (see `explorer.core.scene`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from facegan.images import image_grid
 
 FACE_MIME = "application/x-face-explorer-latent"
 DETAIL_MIME = "application/x-face-explorer-detail"
+COND_MIME = "application/x-face-explorer-condition"
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -38,13 +40,15 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarra
 
 
 def latent_mime(z: np.ndarray, label: str = "face",
-                detail: np.ndarray | None = None) -> QMimeData:
-    """Pack one latent (nz,), and a photo's detail if it has one, for drag and drop between
-    panels (canvas, favourites, photos, slots)."""
+                detail: np.ndarray | None = None, y: np.ndarray | None = None) -> QMimeData:
+    """Pack one latent (nz,), a photo's detail and a face's condition if it has them, for drag
+    and drop between panels (canvas, favourites, photos, slots)."""
     md = QMimeData()
     md.setData(FACE_MIME, QByteArray(np.asarray(z, np.float32).reshape(-1).tobytes()))
     if detail is not None:
         md.setData(DETAIL_MIME, QByteArray(np.asarray(detail, np.float32).tobytes()))
+    if y is not None:
+        md.setData(COND_MIME, QByteArray(np.asarray(y, np.float32).reshape(-1).tobytes()))
     md.setText(label)
     return md
 
@@ -61,3 +65,11 @@ def detail_from_mime(md: QMimeData, shape: tuple[int, ...]) -> np.ndarray | None
         return None
     flat = np.frombuffer(bytes(md.data(DETAIL_MIME).data()), np.float32)
     return flat.reshape(shape).copy() if flat.size == int(np.prod(shape)) else None
+
+
+def condition_from_mime(md: QMimeData, n_cond: int) -> np.ndarray | None:
+    """The dragged face's condition (n_cond,), or None (none, or one of another model)."""
+    if not n_cond or not md.hasFormat(COND_MIME):
+        return None
+    y = np.frombuffer(bytes(md.data(COND_MIME).data()), np.float32)
+    return y.copy() if y.size == n_cond else None

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.interpolation import interpolate, interpolate_details
+from explorer.core.interpolation import interpolate, interpolate_conditions, interpolate_details
 from explorer.ui import pick_dialog, prefs, workers
 from explorer.ui.face_list import LABEL_ROLE, FaceList
-from explorer.ui.images import detail_from_mime, latent_from_mime
+from explorer.ui.images import condition_from_mime, detail_from_mime, latent_from_mime
 from explorer.ui.state import ExplorerState
 
 VIDEO_FILTER = "MP4 video (*.mp4);;WebM video (*.webm);;Animated GIF (*.gif)"
@@ -38,8 +38,9 @@ class KeyframeList(FaceList):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(56, parent)
         self.setAcceptDrops(True)
-        self.on_drop = None  # (z, label, detail or None) -> None
+        self.on_drop = None  # (z, label, detail or None, condition or None) -> None
         self.detail_shape: tuple[int, ...] = ()
+        self.n_cond = 0
 
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if latent_from_mime(e.mimeData()) is not None and e.source() is not self:
@@ -57,7 +58,8 @@ class KeyframeList(FaceList):
         z = latent_from_mime(e.mimeData())
         if z is not None and e.source() is not self and self.on_drop is not None:
             self.on_drop(z, e.mimeData().text(),
-                         detail_from_mime(e.mimeData(), self.detail_shape))
+                         detail_from_mime(e.mimeData(), self.detail_shape),
+                         condition_from_mime(e.mimeData(), self.n_cond))
             e.acceptProposedAction()
 
 
@@ -79,6 +81,7 @@ class InterpolationPanel(QWidget):
         self.keys = KeyframeList(self)
         self.keys.on_drop = self.add_keyframe
         self.keys.detail_shape = tuple(state.bundle.detail_shape)
+        self.keys.n_cond = state.bundle.n_cond
         self.keys.setFlow(QListView.Flow.LeftToRight)
         self.keys.setWrapping(False)
         self.keys.setFixedHeight(104)
@@ -157,11 +160,13 @@ class InterpolationPanel(QWidget):
         self.timer.timeout.connect(self._tick)
         self._walk: np.ndarray | None = None
         self._walk_details: np.ndarray | None = None
+        self._walk_y: np.ndarray | None = None
         self._frame = 0
         self.job: workers.Job | None = None
         self.dialog: QProgressDialog | None = None
         self.add_current.clicked.connect(lambda: self.add_keyframe(
-            state.current_latent(), state.current_name(), state.current_detail()))
+            state.current_latent(), state.current_name(), state.current_detail(),
+            state.current_condition()))
         self.add_favs.clicked.connect(lambda: self._add_some("favourites", state.favourites))
         self.add_photos.clicked.connect(lambda: self._add_some("photos", state.photos))
         self.remove.clicked.connect(lambda: self.keys.takeItem(self.keys.currentRow()))
@@ -172,7 +177,8 @@ class InterpolationPanel(QWidget):
         self.keys.itemDoubleClicked.connect(
             lambda it: state.load_latent(self.keys.latent(self.keys.row(it)),
                                          str(it.data(LABEL_ROLE)),
-                                         detail=self.keys.detail(self.keys.row(it))))
+                                         detail=self.keys.detail(self.keys.row(it)),
+                                         y=self.keys.condition(self.keys.row(it))))
         # Keyframes and settings are part of the session, and unsaved work when they change.
         state.register_session_part("interpolation", self.session_data, self.restore_session)
         model = self.keys.model()
@@ -192,23 +198,27 @@ class InterpolationPanel(QWidget):
         rows = pick_dialog.pick(self, f"Add {what}", f"Add these {what} as keyframes, in order:",
                                 [f.name for f in faces])
         for i in rows:
-            self.add_keyframe(faces[i].z, faces[i].name, faces[i].detail)
+            self.add_keyframe(faces[i].z, faces[i].name, faces[i].detail, faces[i].y)
 
-    def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None) -> None:
-        """Append a face; a photo's detail comes along (it is drawn as the photo is)."""
-        item = self.keys.add_face(label, z, None, detail)
-        self.state.draw_later(self.state.scene.request(z, [detail], edit=False),
+    def add_keyframe(self, z: np.ndarray, label: str, detail: np.ndarray | None = None,
+                     y: np.ndarray | None = None) -> None:
+        """Append a face; a photo's detail and a face's condition come along (it is drawn as it
+        was)."""
+        y = self.state.scene.fitting_condition(y)
+        item = self.keys.add_face(label, z, None, detail, y)
+        self.state.draw_later(self.state.scene.request(z, [detail], edit=False, y=[y]),
                               lambda imgs: self.keys.show_images([item], imgs))
         self.info.setText(f"{self.keys.count()} keyframes.")
 
     # Sessions.
     def session_data(self) -> dict:
-        """Keyframes (label, latent, photo detail) and the walk's settings."""
+        """Keyframes (label, latent, photo detail, condition) and the walk's settings."""
         from explorer.ui.face_list import LABEL_ROLE
 
         return {
             "keyframes": [{"label": str(self.keys.item(i).data(LABEL_ROLE)),
-                           "z": self.keys.latent(i), "detail": self.keys.detail(i)}
+                           "z": self.keys.latent(i), "detail": self.keys.detail(i),
+                           "y": self.keys.condition(i)}
                           for i in range(self.keys.count())],
             "mode": self.mode.currentText(), "easing": self.easing.currentText(),
             "frames": self.frames.value(), "loop": self.loop.isChecked(),
@@ -223,7 +233,8 @@ class InterpolationPanel(QWidget):
             detail = k.get("detail")
             self.add_keyframe(np.asarray(k["z"], np.float32).reshape(-1),
                               str(k.get("label", "keyframe")),
-                              None if detail is None else np.asarray(detail, np.float32))
+                              None if detail is None else np.asarray(detail, np.float32),
+                              k.get("y"))
         for combo, key in ((self.mode, "mode"), (self.easing, "easing"), (self.size, "size")):
             if str(d.get(key)) in [combo.itemText(i) for i in range(combo.count())]:
                 combo.setCurrentText(str(d[key]))
@@ -248,6 +259,13 @@ class InterpolationPanel(QWidget):
                                    self.frames.value(), loop=self.loop.isChecked(),
                                    easing=self.easing.currentText())
 
+    def walk_conditions(self) -> np.ndarray | None:
+        """(frames, n_cond) the keyframes' own conditions along the walk, or None (a model
+        without one)."""
+        return interpolate_conditions([self.keys.condition(i) for i in range(self.keys.count())],
+                                      self.frames.value(), loop=self.loop.isChecked(),
+                                      easing=self.easing.currentText())
+
     # Playback in the canvas.
     def _play(self, on: bool) -> None:
         if not on:
@@ -255,6 +273,7 @@ class InterpolationPanel(QWidget):
             return
         try:
             self._walk, self._walk_details = self.walk(), self.walk_details()
+            self._walk_y = self.walk_conditions()
         except ValueError as e:
             self.info.setText(str(e).capitalize() + ".")
             self.play.setChecked(False)
@@ -268,14 +287,15 @@ class InterpolationPanel(QWidget):
             return
         i = self._frame % len(self._walk)
         self.state.set_preview(self._walk[i],
-                               None if self._walk_details is None else self._walk_details[i])
+                               None if self._walk_details is None else self._walk_details[i],
+                               None if self._walk_y is None else self._walk_y[i])
         self._frame += 1
         if self._frame >= len(self._walk) and not self.loop.isChecked():
             self.stop()
 
     def stop(self) -> None:
         self.timer.stop()
-        self._walk = self._walk_details = None
+        self._walk = self._walk_details = self._walk_y = None
         self.play.blockSignals(True)
         self.play.setChecked(False)
         self.play.blockSignals(False)
@@ -301,6 +321,7 @@ class InterpolationPanel(QWidget):
         try:
             z = self.state.edited_latents(self.walk())  # the sliders' edits, applied once
             details = self.walk_details()
+            y = self.state.scene.conditions(self.walk_conditions(), len(z))  # y sliders too
         except ValueError as e:
             self.exportFailed.emit(str(e))
             return None
@@ -311,7 +332,8 @@ class InterpolationPanel(QWidget):
         # The requests are made here, on the GUI thread, from the scene as it is now; the pool
         # thread waits for each batch from the render service's background lane.
         reqs = [scene.request(z[i : i + 8], None if details is None else details[i : i + 8],
-                              photo, edit=False) for i in range(0, len(z), 8)]
+                              photo, edit=False, y=None if y is None else y[i : i + 8])
+                for i in range(0, len(z), 8)]
 
         def frames():
             for req in reqs:

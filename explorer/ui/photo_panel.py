@@ -108,11 +108,11 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             top = classifier_top(own, first.face)
             early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
                         face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
-                        alignment=first.alignment))
-            res = encode_face(own, first.face, progress=progress, cancel=cancelled)
+                        alignment=first.alignment, y=first.y))
+            res = encode_face(own, first.face, progress=progress, cancel=cancelled, y=first.y)
             return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                          face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
-                         detail=res.detail, alignment=first.alignment)
+                         detail=res.detail, alignment=first.alignment, y=res.y)
         share = 0.1 if tune else 1.0  # tuning takes most of the time
         res = encode_photo(own, path, progress=lambda f: progress(share * f),
                            cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
@@ -124,12 +124,12 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
                                cancel=cancelled)
             if cancelled():
                 raise Cancelled("pivotal tuning cancelled")
-            recon = own.generate(res.z, tuned=tuned)[0]
+            recon = own.generate(res.z, res.y, tuned=tuned)[0]
             psnr = float(psnr_of(recon, res.face))
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                      face=res.face, recon=recon, psnr=psnr, top=classifier_top(own, res.face),
                      detail=None if tuned is not None else res.detail, tuned=tuned,
-                     alignment=res.alignment)
+                     alignment=res.alignment, y=res.y)
 
     return run
 
@@ -397,7 +397,7 @@ class PhotoPanel(QWidget):
         self.state.replace_photo(old, photo)
         if old_face is not None:
             self.state.replace_face(old_face, EditedFace(photo.z, photo.detail, photo.name,
-                                                         photo=True))
+                                                         photo=True, y=photo.y))
         if self.editing is old:
             self.editing = photo
             self.show_photo(photo)
@@ -471,7 +471,7 @@ class PhotoPanel(QWidget):
         """Make `photo` the face being edited (with its tuned weights or its detail)."""
         self.editing = photo
         self.state.load_face(EditedFace(photo.z, photo.detail, photo.name, photo=True,
-                                        tuned=photo.tuned))
+                                        tuned=photo.tuned, y=photo.y))
         can = photo.alignment is not None and bool(photo.path)
         self.after_btn.setEnabled(can)
         self.save_btn.setEnabled(can)
@@ -527,8 +527,8 @@ class PhotoPanel(QWidget):
             img = cv2.resize(img, (al.photo_shape[1], al.photo_shape[0]),
                              interpolation=cv2.INTER_AREA)
         s = self.state
-        return paste_edit(s.bundle, img, al, p.z, s.current_latent(), s.cond_vector(1),
-                          s.current_detail(), s.current_tuned())
+        return paste_edit(s.bundle, img, al, p.z, s.current_latent(), s.current_condition(),
+                          s.current_detail(), s.current_tuned(), p.y)
 
     def _toggle_after(self, on: bool) -> None:
         self.after_btn.setText("The photo as it was" if on else "Edit in the photo")
@@ -587,10 +587,11 @@ class PhotoPanel(QWidget):
         self.keep_detail.blockSignals(False)
         self.list.clear()
         for p in self.state.photos:
-            item = self.list.add_face(p.name, p.z, p.recon, p.detail)
+            item = self.list.add_face(p.name, p.z, p.recon, p.detail, p.y)
             if p.recon is None:  # reopened from a session: only the latent was saved
                 self.state.draw_later(self.state.scene.request(p.z, [p.detail], True,
-                                                               edit=False, tuned=[p.tuned]),
+                                                               edit=False, tuned=[p.tuned],
+                                                               y=[p.y]),
                                       lambda imgs, p=p, item=item: self._recon_drawn(p, item,
                                                                                      imgs[0]))
 

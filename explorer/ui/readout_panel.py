@@ -94,8 +94,10 @@ class ReadoutPanel(QWidget):
         # Immutable requests built here; only drawing and classifying run on the pool.
         edited = scene.canvas_request()
         face = scene.face
+        base_y = scene.base_conditions()
         unedited = scene.request(scene.base_latents()[:1], [scene.drawn_detail(face)],
-                                 face is not None and face.photo, edit=False)
+                                 face is not None and face.photo, edit=False,
+                                 y=None if base_y is None else base_y[:1])
         target, bundle, state = self.target, scene.bundle, self.state
 
         def run(progress, cancelled):  # draws in the render service's background lane

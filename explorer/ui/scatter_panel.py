@@ -162,6 +162,8 @@ class ScatterPanel(QWidget):
 
         self.points: np.ndarray | None = None  # (n, 2)
         self.latents: np.ndarray | None = None  # (n, nz)
+        self.point_y: list[np.ndarray | None] = []  # each point's condition (conditional models)
+        self._computing_y: list[np.ndarray | None] = []
         self.n_atlas = 0
         self.groups: dict[str, np.ndarray] = {}
         self._faces: dict[int, np.ndarray] = {}  # hover faces drawn for this map
@@ -188,16 +190,21 @@ class ScatterPanel(QWidget):
         from explorer.core.embedding import embed
 
         parts = []
+        ys: list[np.ndarray | None] = []
         atlas = self.state.bundle.atlas_z
         if atlas is not None:
             parts.append(np.asarray(atlas, np.float32))
+            atlas_y = self.state.bundle.atlas_conditions()
+            ys += [None] * len(atlas) if atlas_y is None else list(atlas_y)
         photos = [p.z for p in self.state.photos]
         if photos:
             parts.append(np.stack(photos).astype(np.float32))
+            ys += [p.y for p in self.state.photos]
         if not parts or sum(len(p) for p in parts) < 3:
             self.info.setText("Not enough faces to map (need an atlas or three photos).")
             return None
         z = np.vstack(parts)
+        self._computing_y = ys  # shown with the map, as `latents` is
         self.n_atlas = 0 if atlas is None else len(atlas)
         method = self.method.currentText()
         self.info.setText(f"Computing {method.upper()} of {len(z)} faces…")
@@ -221,6 +228,7 @@ class ScatterPanel(QWidget):
         if self.job is None:
             return  # the final map is already shown
         self.latents, self.points = z, np.asarray(pts, np.float32)
+        self.point_y = self._computing_y
         self.recolour()
         self.plot.autoRange()
 
@@ -228,6 +236,7 @@ class ScatterPanel(QWidget):
         self.job = None
         self.compute_btn.setEnabled(True)
         self.latents, self.points = z, np.asarray(pts, np.float32)
+        self.point_y = self._computing_y
         self._faces.clear()
         self.lasso = None
         self.view.show_polygon(None)
@@ -297,7 +306,8 @@ class ScatterPanel(QWidget):
         idx = np.asarray(idx, int)
         for n, i in enumerate(range(0, len(idx), 16)):
             part = idx[i : i + 16]
-            self.state.draw_later(self.state.scene.request(self.latents[part], edit=False),
+            self.state.draw_later(self.state.scene.request(self.latents[part], edit=False,
+                                                           y=[self.point_y[j] for j in part]),
                                   lambda imgs, part=part: on_done(part, imgs),
                                   key=("map faces", n))
 
@@ -323,7 +333,8 @@ class ScatterPanel(QWidget):
                     self._show_hover(i)
 
         assert latents is not None
-        self.state.draw_later(self.state.scene.request(latents[i], edit=False), arrived,
+        self.state.draw_later(self.state.scene.request(latents[i], edit=False,
+                                                       y=[self.point_y[i]]), arrived,
                               key="hover")
 
     def _show_hover(self, i: int) -> None:
@@ -340,7 +351,7 @@ class ScatterPanel(QWidget):
     def load_point(self, i: int) -> None:
         """Load point ``i`` (atlas first, then photos) into the canvas."""
         assert self.latents is not None
-        self.state.load_latent(self.latents[i], self._label(i))
+        self.state.load_latent(self.latents[i], self._label(i), y=self.point_y[i])
 
     def _select_mode(self, mode: str) -> None:
         self.view.lasso_mode = mode == "lasso"

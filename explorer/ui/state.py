@@ -177,10 +177,6 @@ class ExplorerState(QObject):
         """Apply the slider edits (with locks) to ``base`` (default: the canvas faces), (n, nz)."""
         return self.scene.edited_latents(base)
 
-    def cond_vector(self, n: int) -> np.ndarray | None:
-        """(n, n_cond) y for a conditional model: the cond sliders drive y; else None."""
-        return self.scene.cond_vector(n)
-
     def render_request(self, id: int = 0) -> RenderRequest:
         """What the canvas should show now (the walk's frame while one plays)."""
         return self.scene.canvas_request(id, self.preview)
@@ -242,6 +238,11 @@ class ExplorerState(QObject):
     def current_tuned(self) -> Any:
         """The pivotal-tuned weights the first face is drawn with (a tuned photo's), or None."""
         return None if self.scene.face is None else self.scene.face.tuned
+
+    def current_condition(self) -> np.ndarray | None:
+        """The condition the first face is drawn with now (its own, moved by the y sliders) on
+        a conditional model, else None."""
+        return self.scene.current_face().y
 
     def current_detail(self) -> np.ndarray | None:
         """The detail the edited first face is drawn with (a photo's), or None."""
@@ -328,9 +329,11 @@ class ExplorerState(QObject):
         self._push(f"Load {face.label}", **changes)
 
     def load_latent(self, z: np.ndarray, label: str, reset_sliders: bool = True,
-                    detail: np.ndarray | None = None, tuned: Any = None) -> None:
-        """`load_face` of a latent; a photo brings its detail, or its tuned weights, along."""
-        self.load_face(EditedFace(z, detail, label, tuned=tuned), reset_sliders)
+                    detail: np.ndarray | None = None, tuned: Any = None,
+                    y: np.ndarray | None = None) -> None:
+        """`load_face` of a latent; a photo brings its detail, or its tuned weights, along, and
+        a face on a conditional model its condition `y`."""
+        self.load_face(EditedFace(z, detail, label, tuned=tuned, y=y), reset_sliders)
 
     def add_custom_direction(self, name: str, vector: np.ndarray) -> None:
         dirs = [(n, v) for n, v in self.custom_dirs if n != name]
@@ -358,23 +361,28 @@ class ExplorerState(QObject):
             self.set_alpha(new_name, alpha)
             self.end_drag()
 
-    def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None) -> None:
-        """Show z (and a walk's detail for this frame) in place of the first face; None ends it."""
-        self.preview = None if z is None else EditedFace(z, detail, "preview")
+    def set_preview(self, z: np.ndarray | None, detail: np.ndarray | None = None,
+                    y: np.ndarray | None = None) -> None:
+        """Show z (and a walk's detail and condition for this frame) in place of the first
+        face; None ends it."""
+        self.preview = None if z is None else EditedFace(z, detail, "preview", y=y)
         self.renderChanged.emit()
 
     def add_favourite(self, z: np.ndarray | None = None, name: str | None = None,
-                      detail: np.ndarray | None = None) -> Favourite:
-        """Star a face; with no z, the current first face as drawn (a photo keeps its detail)."""
+                      detail: np.ndarray | None = None,
+                      y: np.ndarray | None = None) -> Favourite:
+        """Star a face; with no z, the current first face as drawn (a photo keeps its detail,
+        a face on a conditional model its condition with the y sliders' moves)."""
         tuned = None
         if z is None:
             face = self.current_face()
-            z, detail, tuned = face.z, face.detail, face.tuned
+            z, detail, tuned, y = face.z, face.detail, face.tuned, face.y
             name = name or favourite_name(len(self.favourites) + 1, self.seed, self.custom_label,
                                           self.edit_alphas())
         fav = Favourite(name or f"★{len(self.favourites) + 1}",
                         np.asarray(z, np.float32).reshape(-1),
-                        self.scene.fitting_detail(detail), tuned)
+                        self.scene.fitting_detail(detail), tuned,
+                        self.scene.fitting_condition(y))
         self.favourites.append(fav)
         self.favouritesChanged.emit()
         self.mark_changed()

@@ -37,7 +37,8 @@ def test_it_opens_as_a_conditional_style_model(cstyle: Bundle) -> None:
 def test_cond_sliders_drive_y_and_the_rest_move_w(cstyle: Bundle) -> None:
     scene = Scene(cstyle, psi=0.7, alphas={"Smiling": 1.0})
     req = scene.canvas_request()
-    assert req.y is not None and req.y[0].tolist() == [1.0, 0.0]
+    own = cstyle.seed_conditions([0])[0]  # the seed's own condition, moved by the slider
+    assert req.y is not None and req.y[0].tolist() == np.clip(own + [1.0, 0.0], -2, 2).tolist()
     np.testing.assert_array_equal(req.z, cstyle.seed_latents([0], 0.7))  # the face stays
     assert scene.method == "sampled"  # W directions fitted on its own (conditioned) samples
     assert {"Young", "Eyeglasses"} <= set(scene.slider_names)
@@ -60,7 +61,9 @@ def test_a_photo_encodes_and_refines_in_w_plus_at_the_neutral_y(cstyle: Bundle) 
     from explorer.core.encoding import encode_face
 
     face = cstyle.generate(cstyle.seed_latents([5], 1.0), np.zeros(2, np.float32))[0]
-    res = encode_face(cstyle, face, budget_s=30, max_steps=40, detail=True)
+    res = encode_face(cstyle, face, budget_s=30, max_steps=40, detail=True,
+                      y=np.zeros(2, np.float32))
+    assert res.y is not None and res.y.tolist() == [0.0, 0.0]
     assert res.z.shape == (cstyle.nz,) and np.isfinite(res.z).all()
     assert res.detail is not None and res.detail.shape == cstyle.detail_shape
     assert res.psnr >= res.psnr_encoder  # refinement never makes it worse

@@ -42,7 +42,9 @@ def test_cond_sliders_drive_y_not_z(cgan_bundle: Bundle) -> None:
     name = cgan_bundle.cond_attributes[0]
     scene = Scene(cgan_bundle, alphas={name: 1.0})
     req = scene.canvas_request()
-    assert req.y[0, 0] == 1.0
+    own = cgan_bundle.seed_conditions([0])[0]  # the seed's own condition, moved by the slider
+    assert req.y[0, 0] == min(own[0] + 1.0, 2.0)
+    np.testing.assert_array_equal(req.y[0, 1:], own[1:])
     np.testing.assert_array_equal(req.z, seed_latents([0], cgan_bundle.nz))
 
 

@@ -26,7 +26,8 @@ def drag(row, values) -> None:
 def expected(win, alphas, locks=()):
     st = win.state
     z = apply_edits(st.base_latents(), st.directions, alphas, locks)
-    res = win.service.render(RenderRequest(0, z, st.cond_vector(len(z)), psi=st.psi))
+    y = st.scene.conditions(st.scene.base_conditions(), len(z))
+    res = win.service.render(RenderRequest(0, z, y, psi=st.psi))
     return tile(res.images, int(np.ceil(np.sqrt(len(z)))))
 
 
@@ -138,9 +139,13 @@ def test_cgan_cond_sliders_drive_y(open_window, which, request):
     assert "(y)" in win.sliders.rows["Smiling"].label.text()
     img0 = win.canvas.current_image().copy()
     z0 = win.state.edited_latents().copy()
-    drag(win.sliders.rows["Smiling"], [100])
+    i = cgan_bundle.cond_attributes.index("Smiling")
+    own = win.state.scene.base_conditions()[0, i]  # the seed's own condition
+    _, y0 = win.state.render_inputs()
+    assert y0[0, i] == own
+    drag(win.sliders.rows["Smiling"], [-100])
     _, y = win.state.render_inputs()
-    assert y[0, cgan_bundle.cond_attributes.index("Smiling")] == 1.0
+    assert y[0, i] == own - 1.0  # the slider moves the face's own y
     np.testing.assert_array_equal(win.state.edited_latents(), z0)  # y moved, not z
     assert not np.array_equal(win.canvas.current_image(), img0)
 

@@ -1,0 +1,57 @@
+"""On a conditional model the window draws each face with its own condition, and the condition
+travels with the face: starred, put on a keyframe or an analogy slot, dragged, saved in a
+session and opened again."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.ui.images import condition_from_mime, latent_mime
+
+
+def test_faces_keep_their_condition_through_every_panel(open_window, cstyle_bundle, tmp_path,
+                                                        qtbot, no_modal_boxes):
+    win = open_window(cstyle_bundle)
+    st = win.state
+    i = cstyle_bundle.cond_attributes.index("Smiling")
+    win.sliders.rows["Smiling"].slider.setValue(-300)  # Smiling -3: to the end of the y range
+    drawn = st.current_condition()
+    assert drawn is not None and drawn[i] == -2.0
+    np.testing.assert_array_equal(st.render_request().y[0], drawn)
+
+    win.favourites.star.click()  # starred as drawn, the slider's move included
+    fav = st.favourites[-1]
+    np.testing.assert_array_equal(fav.y, drawn)
+    win.interpolation.add_current.click()
+    np.testing.assert_array_equal(win.interpolation.keys.condition(0), drawn)
+    win.analogy.set_slot("A", st.current_latent(), None, st.current_condition())
+    np.testing.assert_array_equal(win.analogy.slots["A"].y, drawn)
+    an = win.analogy  # the conditions take part in the arithmetic
+    y_b, y_c = np.zeros(2, np.float32), np.array([1.0, 1.0], np.float32)
+    an.set_slot("B", st.current_latent(), None, y_b)
+    an.set_slot("C", st.current_latent(), None, y_c)
+    np.testing.assert_array_equal(an.result_y, np.clip(y_c + drawn - y_b, -2, 2))
+    ik = win.interpolation  # a walk blends the keyframes' conditions
+    ik.add_keyframe(st.current_latent(), "C", None, y_c)
+    walk_y = ik.walk_conditions()
+    np.testing.assert_array_equal(walk_y[0], drawn)
+    np.testing.assert_array_equal(walk_y[-1], y_c)
+    md = latent_mime(st.current_latent(), "face", None, drawn)  # a drag carries it too
+    np.testing.assert_array_equal(condition_from_mime(md, cstyle_bundle.n_cond), drawn)
+
+    # Loaded back, the sliders reset: the face is drawn exactly as it was starred.
+    st.set_seed(3)
+    win.favourites.load(0)
+    assert st.alphas.get("Smiling", 0.0) == 0.0
+    np.testing.assert_array_equal(st.render_request().y[0], drawn)
+
+    path = tmp_path / "cond.json"
+    assert win.save_session(path), no_modal_boxes
+    other = open_window(cstyle_bundle)
+    assert other.open_session(path), no_modal_boxes
+    np.testing.assert_array_equal(other.state.favourites[0].y, drawn)
+    np.testing.assert_array_equal(other.state.render_request().y[0], drawn)
+    np.testing.assert_array_equal(other.interpolation.keys.condition(0), drawn)
+    np.testing.assert_array_equal(other.analogy.slots["A"].y, drawn)
+    qtbot.waitUntil(lambda: st.background_idle() and other.state.background_idle(),
+                    timeout=10000)
