@@ -233,7 +233,8 @@ def cmd_analogy(args: argparse.Namespace) -> int:
     scene = _scene(b, args)
     fa, fb, fc = (read_face(b, s, args, detail=not args.no_detail)
                   for s in (args.a, args.b, args.c))
-    z = analogy(fa.z, fb.z, fc.z, args.strength)  # C's detail, if C is a photo, rides along
+    # C's detail, if C is a photo, rides along
+    z = analogy(fa.z, fb.z, fc.z, args.strength, center=b.latent_center)
     y = analogy_condition(fa.y, fb.y, fc.y, args.strength)
     faces = scene.draw(scene.request(np.stack([fa.z, fb.z, fc.z, z]),
                                      [fa.detail, fb.detail, fc.detail, fc.detail],

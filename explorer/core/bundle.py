@@ -143,6 +143,15 @@ class Bundle:
         proj = self.cache["w_samples"] @ np.asarray(unit, np.float32).T
         return np.maximum(proj.std(0), 1e-6).astype(np.float32)
 
+    @property
+    def latent_center(self) -> np.ndarray | None:
+        """(nz,) the middle of the latents' cloud when it is not the origin: a style G's w_avg
+        (the average face), else None (z ~ N(0, I) is centred on 0)."""
+        if not self.truncates_latents:
+            return None
+        G = self.network("G")
+        return G.w_avg.detach().float().numpy().reshape(-1).copy()
+
     def seed_latents(self, seeds: Sequence[int], psi: float = 1.0) -> np.ndarray:
         """(n, nz) latents of seeds as the explorer edits them: z for the DCGAN kinds (truncated
         later, in G); for a style G its w, truncated toward w_avg by `psi` here."""

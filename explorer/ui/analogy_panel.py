@@ -212,11 +212,12 @@ class AnalogyPanel(QWidget):
         a, b, c = (self.slots[n].z for n in "ABC")
         if a is None or b is None or c is None:
             return
-        self.result_z = analogy(a, b, c, self.strength.value()).astype(np.float32)
+        center = self.state.bundle.latent_center
+        self.result_z = analogy(a, b, c, self.strength.value(), center=center).astype(np.float32)
         self.result_detail = self.slots["C"].detail
         ya, yb, yc = (self.slots[n].y for n in "ABC")
         self.result_y = analogy_condition(ya, yb, yc, self.strength.value())
-        strip_z = analogy_strip(a, b, c, STRENGTHS)
+        strip_z = analogy_strip(a, b, c, STRENGTHS, center)
         strip_y = [analogy_condition(ya, yb, yc, s) for s in STRENGTHS]
         self.use.setEnabled(True)
         rz = self.result_z

@@ -133,3 +133,16 @@ def test_the_cli_saves_a_photos_condition_and_draws_with_it(tiny_cstyle: Path, t
     assert grid.shape == (16, 64, 3)
     for k in range(4):
         assert np.abs(grid[:, 16 * k : 16 * (k + 1)].astype(int) - want[k]).max() <= 1
+
+
+def test_a_style_analogy_keeps_c_as_far_from_the_average_face(cstyle: Bundle,
+                                                              tiny_model: Path) -> None:
+    from explorer.core.analogy import analogy
+
+    m = cstyle.latent_center
+    assert m is not None and m.shape == (cstyle.nz,)
+    assert load_bundle(tiny_model).latent_center is None  # z: centred on the origin
+    a, b, c = cstyle.seed_latents([1, 2, 3], 0.7)
+    out = analogy(a, b, c, 1.5, center=m)
+    np.testing.assert_allclose(np.linalg.norm(out - m), np.linalg.norm(c - m), rtol=1e-5)
+    np.testing.assert_allclose(analogy(a, a, c, 1.0, center=m), c, atol=1e-5)
