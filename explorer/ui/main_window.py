@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.render import RenderService
-from explorer.ui import prefs, workers
+from explorer.ui import model_menu, prefs, workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
 from explorer.ui.favourites_panel import FavouritesPanel
@@ -249,6 +249,12 @@ class MainWindow(QMainWindow):
         self._action(f, "Open photo…", self.photos.open_dialog, QKeySequence.StandardKey.Open,
                      "Encode a photo and edit it")
         self._action(f, "Open session…", self.open_session_dialog, "Ctrl+Shift+O")
+        self._action(f, "Open model…", self.open_model_dialog, "Ctrl+Shift+M",
+                     "Open another model file in a new window")
+        self.models_menu = f.addMenu("Models")
+        self.models_menu.setToolTipsVisible(True)
+        self.models_menu.aboutToShow.connect(lambda: model_menu.fill_models_menu(
+            self.models_menu, self.bundle.path, self.open_model))
         self._action(f, "Save session…", self.save_session_dialog, QKeySequence.StandardKey.Save)
         self.recent_menu = f.addMenu("Recent sessions")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -510,6 +516,19 @@ class MainWindow(QMainWindow):
     def about_model(self) -> None:
         QMessageBox.about(self, "About this model", self.about_text())
 
+    # Other models open in windows of their own.
+    def open_model_dialog(self) -> None:
+        path = model_menu.ask_model(self)
+        if path is not None:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> bool:
+        """Open the model file `path` in a new window; this one keeps its work."""
+        ok = model_menu.open_in_new_window(path)
+        self.statusBar().showMessage(f"Opening {Path(path).name} in a new window…" if ok else
+                                     f"Could not start a window for {Path(path).name}", 5000)
+        return ok
+
     # Drops anywhere on the window go to the photo panel.
     def dragEnterEvent(self, e: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
         if e.mimeData().hasUrls():
@@ -517,10 +536,15 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, e: QDropEvent) -> None:  # noqa: N802
         paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        models = [p for p in paths if p.lower().endswith(".safetensors")]
+        for model in models:
+            self.open_model(model)  # a model file dropped: it opens in a window of its own
+        paths = [p for p in paths if p not in models]
         if paths:
             self.central.setCurrentWidget(self.canvas)
             self.tools.setCurrentWidget(self.photos)
             self.photos.open_paths(paths)
+        if paths or models:
             e.acceptProposedAction()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802

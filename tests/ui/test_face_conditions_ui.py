@@ -55,3 +55,33 @@ def test_faces_keep_their_condition_through_every_panel(open_window, cstyle_bund
     np.testing.assert_array_equal(other.analogy.slots["A"].y, drawn)
     qtbot.waitUntil(lambda: st.background_idle() and other.state.background_idle(),
                     timeout=10000)
+
+
+def test_other_models_open_in_windows_of_their_own(window, monkeypatch):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from explorer.assets import default_model_file
+    from explorer.ui import model_menu
+
+    shipped = model_menu.bundled_models()
+    assert shipped and shipped[0] == default_model_file()  # the default first
+    assert {p.name for p in shipped} >= {"celeba64.safetensors", "style64-cond.safetensors"}
+    started = []
+    monkeypatch.setattr(model_menu, "open_in_new_window",
+                        lambda path, start=None: started.append(str(path)) or True)
+    window.models_menu.aboutToShow.emit()
+    acts = {a.text(): a for a in window.models_menu.actions()}
+    assert set(acts) == {p.stem for p in shipped}
+    acts["style64-cond"].trigger()
+    assert started == [str(shipped[1])]
+    # A model file dropped on the window opens the same way, not as a photo.
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(shipped[1]))])
+    ev = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(ev)
+    assert started[-1] == str(shipped[1]) and not window.photos.queue
+    # The command a new window runs is the app itself, on that model.
+    program, args = model_menu.window_command(shipped[1])
+    assert args[-2:] == ["--model", str(shipped[1])] and "explorer.app" in args[1]
