@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     # 4. A 4x4 grid all receiving the same edit, next to the analogy panel.
     win.state.set_grid(4)
     win.tools.setCurrentWidget(win.analogy)
-    for slot, s in zip("ABC", (5, 6, 7), strict=True):
-        win.analogy.set_slot(slot, bundle.seed_latents([s])[0])
+    for slot, s in zip("ABC", (5, 6, 7), strict=True):  # seeds as the canvas draws them
+        y = bundle.seed_conditions([s])
+        win.analogy.set_slot(slot, bundle.seed_latents([s], win.state.psi)[0], None,
+                             None if y is None else y[0])
     if "Smiling" in win.sliders.rows:
         win.sliders.rows["Smiling"].slider.setValue(200)
     shot("grid_analogy")
