@@ -251,11 +251,10 @@ class Scene:
         if not self.cond_names:
             return None
         if base is None:
-            rows = [self.face_condition(None) for _ in range(n)]
-        elif isinstance(base, np.ndarray) and base.ndim == 2:
-            rows = [self.face_condition(b) for b in base]
-        else:
-            rows = [self.face_condition(b) for b in base]
+            base = [None] * n
+        elif isinstance(base, np.ndarray) and base.ndim == 1:
+            base = [base]  # one face's
+        rows = [self.face_condition(b) for b in base]
         if len(rows) != n:
             raise ValueError(f"{len(rows)} conditions for {n} faces")
         if edit:
