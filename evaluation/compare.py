@@ -11,7 +11,8 @@ from evaluation.context import Context
 from trainer.monitor import save_png
 
 TARGETS = {"edits flipped": "≥ 90%", "edits' collateral": "≤ 8%",
-           "PSNR (dB), E + refinement, held-out CelebA": "≥ 22 dB (latent only)"}
+           "PSNR (dB), E + refinement, held-out CelebA": "≥ 22 dB (latent only)",
+           "PSNR (dB), E + refinement in W+": "≥ 22 dB (latent only)"}
 FIGURES = ["samples", "samples_psi1", "reconstructions", "interpolation"]
 
 

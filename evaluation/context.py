@@ -88,6 +88,7 @@ class Encoded:
     detail: np.ndarray | None = None
     refined_psnr: float = float("nan")
     detail_psnr: float = float("nan")
+    w_plus_psnr: float = float("nan")  # a style G: refined in W+ without the feature offset
 
 
 def generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,

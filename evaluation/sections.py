@@ -61,20 +61,24 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     k = min(n_refine, len(held_img))
 
-    def refine(with_detail: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+    def refine(with_detail: bool | str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                                  float]:
         """Encode the first k held-out faces; add their table row; (recon, z, detail or None,
         mean PSNR)."""
         rs = [encode_face(c.bundle, held_img[i], budget_s=c.budget, detail=with_detail,
                           y=None if enc.y is None else enc.y[i]) for i in range(k)]
         recon = np.stack([r.recon for r in rs])
         psnr = float(metrics.psnr(held_img[:k], recon).mean())
-        rows.append([f"E + refinement{' + photo detail' if with_detail else ''}, held-out CelebA",
+        what = {False: "", "latent": " in W+ (latent only)", True: " + photo detail"}
+        rows.append([f"E + refinement{what[with_detail]}, held-out CelebA",
                      k, psnr, float(metrics.ssim(held_img[:k], recon).mean()),
                      f"{np.mean([sum(r.timings.values()) for r in rs]):.2f}"])
         details = np.stack([r.detail for r in rs]) if with_detail else None
         return recon, np.stack([r.z for r in rs]), details, psnr
 
     refined_a, enc.z_refined, _, enc.refined_psnr = refine(False)
+    if c.bundle.truncates_latents:  # a style G: W+ alone, the issue's latent-only figure
+        enc.w_plus_psnr = refine("latent")[3]
     refined_d, enc.z_detail, enc.detail, enc.detail_psnr = refine(True)
     utk_faces, utk_recon, utk_fail = [], [], {}
     if utk_dir is not None and utk_dir.exists():
@@ -98,7 +102,8 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
     rep.table(["path", "faces", "PSNR (dB)", "SSIM", "s / face"], rows)
     if c.cond:
         rep.add("A conditional model draws each held-out face with the y the judge sees in it; "
-                "the photo path gives a photo the neutral y (0), as the app does.", "")
+                "the photo path gives a photo the y the app's photo scorer sees in it, as the "
+                "app does.", "")
     for row in rows:
         c.figures[f"PSNR (dB), {row[0]}"] = row[2]
     if utk_fail:
@@ -380,15 +385,15 @@ def targets_section(c: Context, enc: Encoded,
             c.rep.add(f"- Edit success, {how}, held-out faces ({label}): {flip:.1f}% (target "
                       f"≥ 90%: {v_flip}); collateral {coll:.1f}% (target ≤ 8%: {v_coll}).")
     if enc.z_refined is not None:
-        # A style G's photo detail is a W+ offset: latent-only, and what the app draws.
+        # A style G's latent-only figure is W+ (one w per layer), without the feature offset.
         w_plus = c.bundle.truncates_latents
-        latent = enc.detail_psnr if w_plus else enc.refined_psnr
+        latent = enc.w_plus_psnr if w_plus else enc.refined_psnr
         v_rec = _verdict(latent, 22, True, "dB")
         missed |= "missed" in v_rec
         c.rep.add(f"- Reconstruction with refinement: {latent:.1f} dB latent only"
                   f"{' (W+)' if w_plus else ''} (target ≥ 22 dB: {v_rec}); "
-                  + (f"{enc.refined_psnr:.1f} dB in W alone." if w_plus else
-                     f"{enc.detail_psnr:.1f} dB with the photo detail."))
+                  + (f"{enc.refined_psnr:.1f} dB in W alone; " if w_plus else "")
+                  + f"{enc.detail_psnr:.1f} dB with the photo detail.")
     if c.fd_psi1 is not None:
         fd, floor = c.fd_psi1
         v_fd = _verdict(fd / floor, 1.5, False, "x the floor")

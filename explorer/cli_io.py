@@ -139,10 +139,11 @@ def saved_detail(bundle: Bundle, latent: Path) -> np.ndarray | None:
         d = np.load(p, allow_pickle=False).astype(np.float32)
     except (OSError, ValueError) as e:
         raise CliError(f"cannot read photo detail {p}: {e}") from None
-    if d.shape != tuple(bundle.detail_shape):
+    fitted = bundle.fitting_detail(d)
+    if fitted is None:
         raise CliError(f"{p.name} has shape {d.shape}; this model's photo detail has "
                        f"{tuple(bundle.detail_shape)} (use --no-detail to leave it out)")
-    return d
+    return fitted
 
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")

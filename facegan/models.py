@@ -150,6 +150,9 @@ class Generator(nn.Module):
         """Size of the condition vector y this G needs (0: none)."""
         return self.cfg.n_cond
 
+    # None of a DCGAN's detail is latent (a style G's leading W+ offset is; `encoding`).
+    latent_detail_size = 0
+
     @property
     def _detail_at(self) -> int:
         """How many modules of `blocks` run before the detail is added: the first up-block's

@@ -237,6 +237,28 @@ class Bundle:
         """Shape of one face's photo detail (see `explorer.core.encoding`)."""
         return tuple(self.network("G").detail_shape)  # type: ignore[return-value]
 
+    @property
+    def saved_detail_shapes(self) -> list[tuple[int, ...]]:
+        """The shapes a saved photo detail may have for this model: today's, and a style G's
+        W+ offset alone, as files before its 8x8 feature part held it."""
+        legacy = getattr(self.network("G"), "legacy_detail_shape", None)
+        return [self.detail_shape] + ([tuple(legacy)] if legacy is not None else [])
+
+    def fitting_detail(self, v: Any) -> np.ndarray | None:
+        """A saved photo detail in today's shape, or None where it is absent or fits no shape
+        of `saved_detail_shapes`. A style G's W+-only detail gets a zero feature part, which
+        draws the face exactly as before."""
+        if v is None:
+            return None
+        a = np.asarray(v, np.float32)
+        if a.shape == self.detail_shape:
+            return a.copy()
+        if a.shape in self.saved_detail_shapes:
+            out = np.zeros(self.detail_shape, np.float32)
+            out[:a.size] = a.reshape(-1)
+            return out
+        return None
+
     def check_detail(self, detail: np.ndarray | None, n: int) -> np.ndarray | None:
         """None, or detail as (n, *detail_shape) float32 (one face's detail may be given)."""
         if detail is None:

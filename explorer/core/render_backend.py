@@ -35,7 +35,7 @@ from torch import nn
 
 from facegan.files import atomic_write, cache_dir
 
-EXPORT_FORMAT = 1  # bump when `_GraphInputs` or the export arguments change
+EXPORT_FORMAT = 2  # bump when `_GraphInputs`, the export arguments or a G's forward change
 KEEP_GRAPHS = 6  # newest exported graphs kept in the cache folder
 ENV_SWITCH = "FACE_EXPLORER_ONNX"  # "0": eager only
 

@@ -422,10 +422,7 @@ class Scene:
 
     def fitting_detail(self, v: Any) -> np.ndarray | None:
         """A saved photo detail, or None where it is absent or does not fit this model."""
-        if v is None:
-            return None
-        a = np.asarray(v, np.float32)
-        return a if a.shape == tuple(self.bundle.detail_shape) else None
+        return self.bundle.fitting_detail(v)
 
 
 def session_dict(scene: Scene, favourites: Sequence[Favourite],
@@ -450,7 +447,7 @@ def read_session(scene: Scene, d: dict[str, Any]
     against the model first: SessionError lists what does not fit (`check_session`)."""
     from explorer.core.session import check_session
 
-    check_session(d, int(scene.bundle.nz), tuple(scene.bundle.detail_shape))
+    check_session(d, int(scene.bundle.nz), scene.bundle.saved_detail_shapes)
     favourites = [Favourite(str(f.get("name", "★")), _vector(f["z"]),
                             scene.fitting_detail(f.get("detail")),
                             scene.fitting_tuned(f.get("tuned")),

@@ -183,21 +183,21 @@ def load_session(path: str | Path) -> dict[str, Any]:
 
 
 def _array(v: Any, what: str, problems: list[str], *, size: int | None = None,
-           shape: Sequence[int] | None = None) -> None:
-    """Say in `problems` why `v` is not finite numbers of `size` values (a latent) or of
-    `shape` (a photo detail); None (absent) is fine."""
+           shapes: Sequence[Sequence[int]] | None = None) -> None:
+    """Say in `problems` why `v` is not finite numbers of `size` values (a latent) or of one
+    of `shapes` (a photo detail; the first is today's); None (absent) is fine."""
     if v is None:
         return
     try:
         a = np.asarray(v, dtype=np.float32)
     except (TypeError, ValueError):
-        problems.append(f"{what} is not {'a list' if shape is None else 'an array'} of numbers")
+        problems.append(f"{what} is not {'a list' if shapes is None else 'an array'} of numbers")
         return
     if size is not None and a.size != size:
         problems.append(f"{what} has {a.size} values; this model's latents have {size}")
-    elif shape is not None and a.shape != tuple(shape):
+    elif shapes is not None and a.shape not in [tuple(s) for s in shapes]:
         problems.append(f"{what} has shape {a.shape}; this model's photo detail has "
-                        f"{tuple(shape)}")
+                        f"{tuple(shapes[0])}")
     elif not np.isfinite(a).all():
         problems.append(f"{what} holds NaN or infinite values")
 
@@ -234,9 +234,11 @@ def _entry(d: dict[str, Any], key: str, what: str, problems: list[str]) -> dict[
     return v
 
 
-def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> None:
+def check_session(d: dict[str, Any], nz: int,
+                  detail_shapes: Sequence[Sequence[int]]) -> None:
     """SessionError listing everything in session `d` that does not fit a model with latents of
-    length `nz` and photo details of `detail_shape`; nothing is changed."""
+    length `nz` and photo details of one of `detail_shapes` (`Bundle.saved_detail_shapes`);
+    nothing is changed."""
     problems: list[str] = []
     _number(d, "seed", 0, MAX_SEED, True, problems)
     _number(d, "grid", *GRID_RANGE, True, problems)
@@ -247,7 +249,7 @@ def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> No
             for v in alphas.values()):
         problems.append("the slider values are not all numbers")
     _array(d.get("custom_z"), "the edited face's latent", problems, size=nz)
-    _array(d.get("custom_detail"), "the edited face's photo detail", problems, shape=detail_shape)
+    _array(d.get("custom_detail"), "the edited face's photo detail", problems, shapes=detail_shapes)
     for i, c in enumerate(_items(d, "custom_dirs", problems)):
         _array(c.get("vector"), f"custom slider {c.get('name', i)!r}", problems, size=nz)
     for key, what in (("favourites", "favourite"), ("photos", "photo")):
@@ -256,17 +258,17 @@ def check_session(d: dict[str, Any], nz: int, detail_shape: Sequence[int]) -> No
             if f.get("z") is None:
                 problems.append(f"{what} {name!r} has no latent")
             _array(f.get("z"), f"{what} {name!r}", problems, size=nz)
-            _array(f.get("detail"), f"{what} {name!r}'s detail", problems, shape=detail_shape)
+            _array(f.get("detail"), f"{what} {name!r}'s detail", problems, shapes=detail_shapes)
     interp = _entry(d, "interpolation", "the interpolation", problems)
     for i, k in enumerate(_items(interp, "keyframes", problems)):
         _array(k.get("z"), f"keyframe {i + 1}", problems, size=nz)
-        _array(k.get("detail"), f"keyframe {i + 1}'s detail", problems, shape=detail_shape)
+        _array(k.get("detail"), f"keyframe {i + 1}'s detail", problems, shapes=detail_shapes)
     analogy = _entry(d, "analogy", "the analogy", problems)
     slots = analogy.get("slots") or {}
     for name, s in (slots.items() if isinstance(slots, dict) else []):
         if isinstance(s, dict):
             _array(s.get("z"), f"analogy slot {name}", problems, size=nz)
-            _array(s.get("detail"), f"analogy slot {name}'s detail", problems, shape=detail_shape)
+            _array(s.get("detail"), f"analogy slot {name}'s detail", problems, shapes=detail_shapes)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise SessionError("it does not fit this model: " + "; ".join(problems[:3]) + more)

@@ -183,10 +183,8 @@ class AnalogyPanel(QWidget):
         for n in "ABC":
             s = slots.get(n) if isinstance(slots, dict) else None
             if isinstance(s, dict) and s.get("z") is not None:
-                detail = s.get("detail")
                 self.set_slot(n, np.asarray(s["z"], np.float32).reshape(-1),
-                              None if detail is None else np.asarray(detail, np.float32),
-                              s.get("y"))
+                              self.state.scene.fitting_detail(s.get("detail")), s.get("y"))
 
     def _request(self, z: np.ndarray, detail: np.ndarray | None = None,
                  y: list[np.ndarray | None] | None = None) -> RenderRequest:

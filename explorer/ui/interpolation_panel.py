@@ -230,11 +230,9 @@ class InterpolationPanel(QWidget):
         self.stop()
         self.keys.clear()
         for k in d.get("keyframes", []) or []:
-            detail = k.get("detail")
             self.add_keyframe(np.asarray(k["z"], np.float32).reshape(-1),
                               str(k.get("label", "keyframe")),
-                              None if detail is None else np.asarray(detail, np.float32),
-                              k.get("y"))
+                              self.state.scene.fitting_detail(k.get("detail")), k.get("y"))
         for combo, key in ((self.mode, "mode"), (self.easing, "easing"), (self.size, "size")):
             if str(d.get(key)) in [combo.itemText(i) for i in range(combo.count())]:
                 combo.setCurrentText(str(d[key]))

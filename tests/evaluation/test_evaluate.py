@@ -55,7 +55,11 @@ def test_evaluate_writes_the_report_on_held_out_faces(tmp_path: Path, kind: str)
         assert f"| Smiling | {method} |" in text, method
     psnr = {name: float(v) for name, v in
             re.findall(r"\| (E [^|]*), held-out CelebA \| \d+ \| ([\d.]+) \|", text)}
-    assert list(psnr) == ["E alone", "E + refinement", "E + refinement + photo detail"]
+    w_plus = ["E + refinement in W+ (latent only)"] if kind == "style" else []
+    assert list(psnr) == ["E alone", "E + refinement", *w_plus, "E + refinement + photo detail"]
+    if kind == "style":  # the latent-only figure is W+, not W+ and the feature offset
+        said = re.search(r"([\d.]+) dB latent only \(W\+\)", text)
+        assert said and abs(float(said[1]) - psnr["E + refinement in W+ (latent only)"]) <= 0.06
     assert all(5 < v < 60 for v in psnr.values())
     assert "photo detail (what the app edits by default)" in text
     # A model with the independent judge is graded by it, the bundled classifier beside it.

@@ -39,7 +39,8 @@ def _ws(g: torch.nn.Module, *args: object, **kw: object) -> torch.Tensor:
     """The per-layer latents G's synthesis gets for G(*args): what the face is, in W+."""
     seen: list[torch.Tensor] = []
     real = g.synthesis
-    g.synthesis = lambda ws: (seen.append(ws), real(ws))[1]  # type: ignore[method-assign]
+    g.synthesis = lambda ws, feature=None: (  # type: ignore[method-assign]
+        seen.append(ws), real(ws, feature))[1]
     try:
         with torch.no_grad():
             g(*args, **kw)

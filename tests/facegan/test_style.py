@@ -77,9 +77,50 @@ def test_w_plus_refinement_beats_the_encoder_alone(style) -> None:
     from explorer.core.encoding import encode_face
 
     face = style.generate(style.seed_latents([5], 1.0) * 0.5)[0]
-    res = encode_face(style, face, budget_s=30, max_steps=60, detail=True)
-    assert res.detail is not None and res.detail.shape == (style.network("G").n_styles, style.nz)
+    res = encode_face(style, face, budget_s=30, max_steps=60, detail="latent")
+    G = style.network("G")
+    assert res.detail is not None and res.detail.shape == G.detail_shape
+    w_plus, feature = G.split_detail(torch.from_numpy(res.detail)[None])
+    assert w_plus.abs().max() > 0 and feature.abs().max() == 0  # latent only: no feature part
     assert res.psnr > res.psnr_encoder + 0.5
+
+
+def test_the_feature_detail_draws_a_photo_closer_than_w_plus_alone(style) -> None:
+    """A face with what G cannot draw (blotches at 8x8 and 4x4 scale on a drawn face): the 8x8
+    feature offset gets closer than the latent part alone, with the same steps."""
+    from PIL import Image
+
+    from explorer.core.encoding import encode_face
+
+    drawn = style.generate(style.seed_latents([5], 1.0) * 0.5)[0].astype(np.float32)
+    res = drawn.shape[0]
+    rng = np.random.default_rng(1)
+    blotches = sum(np.asarray(Image.fromarray(rng.integers(0, 255, (k, k, 3), np.uint8))
+                              .resize((res, res), Image.BILINEAR), np.float32) for k in (4, 8))
+    face = np.clip(0.5 * drawn + 0.25 * blotches, 0, 255).astype(np.uint8)
+    latent = encode_face(style, face, budget_s=30, max_steps=40, detail="latent")
+    full = encode_face(style, face, budget_s=30, max_steps=40, detail=True)
+    assert full.psnr > latent.psnr + 0.5
+
+
+def test_a_w_plus_detail_saved_before_the_feature_part_draws_the_same_face(style) -> None:
+    """Sessions and NAME_detail.npy files written before the 8x8 feature part hold the W+
+    offset alone, (n_styles, nz): they load, padded with a zero feature part, and draw the face
+    they drew then (w plus the per-layer offset)."""
+    from explorer.core.session import check_session
+
+    G = style.network("G")
+    rng = np.random.default_rng(0)
+    old = (0.3 * rng.standard_normal(G.legacy_detail_shape)).astype(np.float32)
+    check_session({"custom_detail": old}, style.nz, style.saved_detail_shapes)  # no error
+    new = style.fitting_detail(old)
+    assert new is not None and new.shape == G.detail_shape
+    w = torch.from_numpy(style.seed_latents([2], 1.0))
+    with torch.no_grad():
+        then = G.synthesis(w[:, None] + torch.from_numpy(old)[None])
+        now = G(w, None, torch.from_numpy(new)[None])
+    torch.testing.assert_close(now, then)
+    assert style.fitting_detail(np.zeros((3, 3), np.float32)) is None  # another model's
 
 
 def test_the_judge_is_stored_but_not_given_to_the_app(tiny_style: Path, style) -> None:
