@@ -2,7 +2,8 @@
 app reads at run time inside the package, where explorer.assets looks first:
 
     resources/                           -> explorer/resources/   (icon, launcher entry, help)
-    checkpoints/celeba64.safetensors     -> explorer/checkpoints/celeba64.safetensors
+    checkpoints/*.safetensors            -> explorer/checkpoints/ (the default model, and the one
+                                            File > Models offers beside it)
 
 An editable install (`pip install -e .`) copies nothing: it reads them from the source tree.
 """
@@ -16,7 +17,17 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("resources", "checkpoints/celeba64.safetensors")
+SHIPPED = ("resources", "checkpoints")
+
+
+def _only(pattern: str):  # noqa: ANN202 (shutil's ignore callback)
+    """copytree's ignore: every file not matching `pattern`."""
+    import fnmatch
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if not fnmatch.fnmatch(n, pattern)]
+
+    return ignore
 
 
 class BuildPyWithResources(build_py):
@@ -28,8 +39,10 @@ class BuildPyWithResources(build_py):
         for rel in SHIPPED:
             src, dest = ROOT / rel, package / rel
             if src.is_dir():
+                keep = "*.safetensors" if rel == "checkpoints" else None
                 shutil.copytree(src, dest, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                                ignore=_only(keep) if keep else
+                                shutil.ignore_patterns("__pycache__", "*.pyc"))
             elif src.is_file():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)

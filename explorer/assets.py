@@ -2,7 +2,7 @@
 
 The repository keeps them at the top level: ``resources/`` (icon, launcher entry, MIME type, help
 pages) and ``checkpoints/`` (the bundled model). A wheel carries the same two folders inside the
-package (``explorer/resources/``, ``explorer/checkpoints/celeba64.safetensors``; see setup.py), so
+package (``explorer/resources/``, ``explorer/checkpoints/``; see setup.py), so
 one relative name finds a file either way: the package's copy first, then the source tree's.
 No Qt here: the core (the default model) and the desktop installer use it too.
 """
@@ -16,6 +16,10 @@ SOURCE_ROOT = PACKAGE_DIR.parent
 ICON_NAME = "face-explorer"  # the freedesktop icon name and the launcher entry's Icon=
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MODEL_MIME = "application/x-face-explorer-model"
+# The model the app opens by default: the conditional style G, which beats the DCGAN
+# (checkpoints/celeba64.safetensors, shipped beside it) on every figure of the held-out report
+# but render time (docs/evaluation.md).
+DEFAULT_MODEL_NAME = "style64-cond.safetensors"
 
 
 class MissingResource(FileNotFoundError):
@@ -56,4 +60,4 @@ def help_page(name: str) -> Path:
 
 def default_model_file() -> Path:
     """The bundled model (it may be absent in a bare source checkout: not checked here)."""
-    return resource_path("checkpoints/celeba64.safetensors", must_exist=False)
+    return resource_path(f"checkpoints/{DEFAULT_MODEL_NAME}", must_exist=False)

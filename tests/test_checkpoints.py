@@ -14,13 +14,16 @@ CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 FILES = sorted(CHECKPOINTS.glob("*.safetensors"))
 
 
-def test_the_default_model_is_bundled() -> None:
-    assert (CHECKPOINTS / "celeba64.safetensors").exists(), "make run needs the bundled model"
+def test_the_default_model_is_bundled_and_at_most_two_files_are() -> None:
+    from explorer.assets import DEFAULT_MODEL_NAME
+
+    assert (CHECKPOINTS / DEFAULT_MODEL_NAME).exists(), "make run needs the bundled model"
+    assert len(FILES) <= 2, "keep at most two model files in checkpoints/"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_bundled_model_loads_and_generates(path: Path) -> None:
-    assert path.stat().st_size < 60 * 1024 * 1024, "keep bundled files small"
+    assert path.stat().st_size < 40 * 1024 * 1024, "keep bundled files under 40 MB"
     mf = load_model(path)
     meta = mf.meta
     assert meta["format_version"] == FORMAT_VERSION

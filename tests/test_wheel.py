@@ -77,8 +77,12 @@ def test_wheel_in_a_fresh_venv_finds_resources_and_draws_samples(tmp_path):
     assert found.pop("qicon") and found.pop("version")
     for name, path in found.items():
         assert Path(path).is_file() and package in Path(path).parents, (name, path)
-    assert Path(found["model"]).stat().st_size == (ROOT / "checkpoints" /
-                                                   "celeba64.safetensors").stat().st_size
+    from explorer.assets import DEFAULT_MODEL_NAME
+
+    for shipped in sorted((ROOT / "checkpoints").glob("*.safetensors")):  # File > Models' too
+        copy = Path(found["model"]).parent / shipped.name
+        assert copy.stat().st_size == shipped.stat().st_size, shipped.name
+    assert Path(found["model"]).name == DEFAULT_MODEL_NAME
 
     out = elsewhere / "faces.png"
     r = subprocess.run([venv / "bin" / "face-explorer", "sample", "--seeds", "0-3", "--threads",

@@ -39,7 +39,7 @@ from facegan.models import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-# <repo>/checkpoints/celeba64.safetensors, or the copy an installed wheel carries (explorer.assets).
+# <repo>/checkpoints/<assets.DEFAULT_MODEL_NAME>, or the copy a wheel carries (explorer.assets).
 DEFAULT_MODEL = default_model_file()
 # Truncation the window opens at and the CLI's seeds use: G's first-layer features move toward
 # their mean over the prior (`Generator.forward`). Measured on the bundled model: see
@@ -55,8 +55,8 @@ SEED_CONDITION_STREAM = 20261130  # keeps a seed's condition apart from its late
 
 
 def default_model_path() -> Path:
-    """The bundled model: env FACE_EXPLORER_MODEL, else checkpoints/celeba64.safetensors (in the
-    source tree, or inside the installed package)."""
+    """The bundled model: env FACE_EXPLORER_MODEL, else checkpoints/DEFAULT_MODEL_NAME
+    (`explorer.assets`; in the source tree, or inside the installed package)."""
     env = os.environ.get("FACE_EXPLORER_MODEL")
     return Path(env).expanduser() if env else DEFAULT_MODEL
 

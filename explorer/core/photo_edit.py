@@ -15,6 +15,7 @@ import torch
 
 from explorer.core.align import Alignment
 from explorer.core.bundle import Bundle
+from explorer.core.edits import Y_LIMIT, condition_vector
 from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
 from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
@@ -38,7 +39,7 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             images_to_tensor(result.face[None]),
             None if y is None else torch.from_numpy(y), None, steps=steps,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
-            edits=slider_edits(bundle), y_edits=condition_edits(bundle))
+            edits=slider_edits(bundle), y_edits=condition_edits(bundle), y_limit=Y_LIMIT)
 
 
 def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:
@@ -58,8 +59,6 @@ def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tenso
 def condition_edits(bundle: Bundle) -> torch.Tensor | None:
     """(n_cond, n_cond) y offsets of a conditional model's y sliders at their reach (the
     sliders' strength, clipped as `edits.condition_vector` clips it); None for other models."""
-    from explorer.core.edits import condition_vector
-
     if not bundle.n_cond:
         return None
     names = list(bundle.cond_attributes)

@@ -20,13 +20,14 @@ SESSION_SUFFIXES = (".json", ".fxs", ".session")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     from explorer import __version__
+    from explorer.assets import DEFAULT_MODEL_NAME
     from explorer.cli import SUBCOMMANDS
 
     p = argparse.ArgumentParser(prog="face-explorer", description="Explore a face GAN.")
     p.add_argument("--version", action="version", version=f"face-explorer {__version__}")
     p.add_argument("--model", metavar="PATH", default=None,
                    help="model file (default: $FACE_EXPLORER_MODEL or the bundled "
-                        "checkpoints/celeba64.safetensors)")
+                        f"checkpoints/{DEFAULT_MODEL_NAME})")
     p.add_argument("--session", metavar="FILE", default=None, help="open a saved session")
     p.add_argument("--install-desktop", action="store_true",
                    help="add the launcher entry, icon and model-file type for this user "

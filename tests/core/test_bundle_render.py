@@ -78,7 +78,9 @@ def test_a_cgan_truncates_toward_the_average_face_of_its_condition(cgan_bundle: 
 
 def test_default_model_path_respects_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("FACE_EXPLORER_MODEL", raising=False)
-    assert default_model_path().parts[-2:] == ("checkpoints", "celeba64.safetensors")
+    from explorer.assets import DEFAULT_MODEL_NAME
+
+    assert default_model_path().parts[-2:] == ("checkpoints", DEFAULT_MODEL_NAME)
     monkeypatch.setenv("FACE_EXPLORER_MODEL", str(tmp_path / "m.safetensors"))
     assert default_model_path() == tmp_path / "m.safetensors"
 
