@@ -117,22 +117,31 @@ def edit_success(bundle: Any, G: torch.nn.Module, judge: Judge, z: np.ndarray, a
 def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarray,
                    cond: list[str], rep: Report, label: str, psi: float = 1.0,
                    values: tuple[float, ...] = (1.0, 2.0),
-                   detail: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+                   detail: np.ndarray | None = None,
+                   reach: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """A cGAN's edits: the attribute's condition goes to the other side (+v for a face the judge
-    says lacks it, -v for one that has it; v = 1 is the training labels', 2 the sliders' end);
-    z (and a photo's `detail`) and the other conditions stay. The summary is v = 1's."""
+    says lacks it, -v for one that has it; v = 1 is the training labels', 2 the default reach);
+    z (and a photo's `detail`) and the other conditions stay. With `reach` (one per conditioned
+    attribute, `Bundle.y_reach`) also at each attribute's own reach: where the app's slider
+    ends. The summary holds v = 1's ("|condition y") and the reach's ("|sliders' end")."""
     names = judge.names
     before = judge.probs(generate(G, z, y=y, psi=psi, detail=detail)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
     rows, summary = [], {}
-    for v in values:
+    steps: list[tuple[str, str, dict[str, float]]] = [
+        (f"y = ±{v:g}", "condition y", dict.fromkeys(attrs, v)) for v in values]
+    if reach is not None:
+        steps.append(("sliders' end (y = ±{:g})", "sliders' end",
+                      {a: float(reach[cond.index(a)]) for a in attrs}))
+    for how, key, vs in steps:
         for a in attrs:
+            v = vs[a]
             y_new = y.copy()
             y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -v, v)
             after = judge.probs(generate(G, z, y=y_new, psi=psi, detail=detail)) > 0.5
-            row, flips = _flip_row(after != before, names, a, attrs, f"y = ±{v:g}")
+            row, flips = _flip_row(after != before, names, a, attrs, how.format(v))
             rows.append(row)
-            summary.setdefault(f"{a}|condition y", flips)
+            summary.setdefault(f"{a}|{key}", flips)
     _edit_table(rep, f"{label} ({len(z)} faces, the attribute's y set to the other side)",
                 "edit", rows)
     return summary

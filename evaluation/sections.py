@@ -139,24 +139,33 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
         rep.add(_EDITS_INTRO + " A conditional model edits its conditioned attributes "
                 "through y, as the app's sliders do.", "")
         assert enc.y is not None
+        from explorer.core.edits import y_limits
+
+        reach = y_limits(c.bundle.y_reach, len(c.cond))
+        rep.add("Each conditioned attribute's slider ends at its own y: "
+                + ", ".join(f"{a} ±{r:g}" for a, r in zip(c.cond, reach, strict=True))
+                + (" (fitted on G's own faces by the bundled classifier, "
+                   "`facegan.directions.condition_reach`)." if c.bundle.y_reach is not None
+                   else " (this file stores no fitted reach: the default)."), "")
         held = edit_success_y(G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
-                              "Held-out faces, encoded by E, y as the judge sees them")
+                              "Held-out faces, encoded by E, y as the judge sees them",
+                              reach=reach)
         assert enc.z_refined is not None and enc.z_detail is not None
         k = len(enc.z_refined)
         summaries = {
             "E alone": held,
             "E + refinement": edit_success_y(G, judge, enc.z_refined, enc.y[:k], c.cond, rep,
-                                             "Held-out faces, E + refinement"),
+                                             "Held-out faces, E + refinement", reach=reach),
             "E + refinement + photo detail": edit_success_y(
                 G, judge, enc.z_detail, enc.y[:k], c.cond, rep,
                 "Held-out faces, E + refinement + photo detail (what the app edits by default)",
-                detail=enc.detail),
+                detail=enc.detail, reach=reach),
         }
         y_rand = c.prior_y(m, 1)
         assert y_rand is not None
         randoms = edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
                                  f"Random samples (ψ = {c.psi}; y drawn from the held-out "
-                                 "labels)", psi=c.psi)
+                                 "labels)", psi=c.psi, reach=reach)
         _edit_strips_y(c, enc)
         # The headline figures (side by side with another model): what the y sliders do.
         for label, summ in [*summaries.items(), (f"random samples (ψ = {c.psi})", randoms)]:
@@ -187,9 +196,9 @@ def _headline_edits(c: Context, label: str, summ: dict[str, tuple[float, float]]
     """The default method's mean target flips and collateral into the headline figures."""
     from explorer.core.directions import default_method
 
-    method = "condition y" if c.cond else default_method(c.bundle)
-    hit = [v for k, v in summ.items() if k.endswith(f"|{method}")] if not c.cond else \
-        list(summ.values())
+    # A conditional model's sliders at their end, as the DCGAN's at alpha = 3 (theirs)
+    method = "sliders' end" if c.cond else default_method(c.bundle)
+    hit = [v for k, v in summ.items() if k.endswith(f"|{method}")]
     if hit:
         c.figures[f"edits flipped, {label}"] = 100 * float(np.mean([t for t, _ in hit]))
         c.figures[f"edits' collateral, {label}"] = 100 * float(np.mean([k for _, k in hit]))
@@ -371,13 +380,16 @@ def targets_section(c: Context, enc: Encoded,
                      summaries: dict[str, dict[str, tuple[float, float]]]) -> None:
     from explorer.core.directions import default_method
 
-    method = "condition y" if c.cond else default_method(c.bundle)
+    methods = ["condition y", "sliders' end"] if c.cond else [default_method(c.bundle)]
     c.rep.add("## Targets", "")
     missed = False
     for label, summ in summaries.items():
-        hit = [v for k_, v in summ.items() if k_.endswith(f"|{method}")]
-        if hit:
-            how = f"{method} = ±1" if c.cond else method
+        for method in methods:
+            hit = [v for k_, v in summ.items() if k_.endswith(f"|{method}")]
+            if not hit:
+                continue
+            how = {"condition y": "condition y = ±1",
+                   "sliders' end": "y sliders at their end"}.get(method, method)
             flip = 100 * float(np.mean([t for t, _ in hit]))
             coll = 100 * float(np.mean([k for _, k in hit]))
             v_flip, v_coll = _verdict(flip, 90, True, "points"), _verdict(coll, 8, False, "points")

@@ -38,7 +38,7 @@ PROG = "face-explorer"
 DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
 MAX_FRAMES = 2000  # as the window's Frames box; GIF frames are all held in memory
 MAX_SIZE = 2048
-DEFAULT_PSI = 0.7  # explorer.core.bundle.DEFAULT_PSI: seed N here is seed N in the window
+DEFAULT_PSI = 0.7  # facegan.models.DEFAULT_PSI (a test keeps them equal): seeds as the window
 
 
 # Subcommands.
@@ -235,7 +235,7 @@ def cmd_analogy(args: argparse.Namespace) -> int:
                   for s in (args.a, args.b, args.c))
     # C's detail, if C is a photo, rides along
     z = analogy(fa.z, fb.z, fc.z, args.strength, center=b.latent_center)
-    y = analogy_condition(fa.y, fb.y, fc.y, args.strength)
+    y = analogy_condition(fa.y, fb.y, fc.y, args.strength, b.y_reach)
     faces = scene.draw(scene.request(np.stack([fa.z, fb.z, fc.z, z]),
                                      [fa.detail, fb.detail, fc.detail, fc.detail],
                                      [fa.photo, fb.photo, fc.photo, fc.photo],

@@ -12,7 +12,9 @@ kept) plus optional extras under the key constants below, each checked for shape
   attribute. Written by models with a classifier (a conditional G draws its samples with
   conditions from the data's labels);
 - ``atlas.z`` (n, nz) float: encoded training faces, for the scatter plot;
-- ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels.
+- ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels;
+- ``cond.reach`` (n_cond,) float, a conditional model's: how far each conditioned attribute's y
+  slider reaches (`facegan.directions.condition_reach`); files without it reach 2 everywhere.
 
 Optionally a second attribute classifier, the **photo scorer**, under ``C_photo.*``: the same
 architecture as C (its own weights and its own fitted ``temperature`` buffer), fine-tuned for real
@@ -64,6 +66,7 @@ ATTR_DIRECTIONS = "attr.directions"
 ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"
 ATLAS_Z = "atlas.z"
 ATLAS_LABELS = "atlas.labels"
+COND_REACH = "cond.reach"
 SCORER = "C_photo"  # tensor prefix of the optional photo scorer (C's architecture, own weights)
 
 
@@ -393,6 +396,11 @@ def _validate(mf: ModelFile) -> None:
             wrong = [s is not None and s != g for s, g in zip(shape, got, strict=False)]
             if len(got) != 2 or any(wrong):
                 raise ModelFileError(f"{name}: {key} has shape {got}, expected {shape}")
+    if COND_REACH in mf.tensors:
+        reach = mf.tensors[COND_REACH]
+        if tuple(reach.shape) != (mf.config.n_cond,) or not bool((reach.float() > 0).all()):
+            raise ModelFileError(f"{name}: {COND_REACH} must hold one positive reach per "
+                                 f"conditioned attribute ({mf.config.n_cond})")
     if ATLAS_Z in mf.tensors and ATLAS_LABELS in mf.tensors:
         if mf.tensors[ATLAS_Z].shape[0] != mf.tensors[ATLAS_LABELS].shape[0]:
             raise ModelFileError(f"{name}: atlas.z and atlas.labels differ in length")

@@ -400,6 +400,12 @@ def build(cfg: ModelConfig, part: str, *, init: bool = True) -> nn.Module:
     return net
 
 
+# Truncation the window opens at, the CLI's seeds use and the y reach is fitted at (a style G:
+# w toward w_avg; a DCGAN: its first-layer features toward their mean). Measured on the
+# bundled models: docs/evaluation.md (FD and the sample grid at several psi).
+DEFAULT_PSI = 0.7
+
+
 def truncates_latents(model: nn.Module | str) -> bool:
     """Whether a generator (or a model kind) truncates the latent itself, before any edit (a
     style G: w_avg + psi (w - w_avg) on a seed's w, so psi never weakens a slider) rather than in

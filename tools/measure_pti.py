@@ -67,7 +67,7 @@ def main() -> None:
         """The latent and condition a slider at `alpha` for attribute t gives, from the photo's
         own condition y0 (what the scorer saw in it, as the app draws it)."""
         if t in cond:
-            return z, condition_vector(cond, {t: alpha}, base=y0[0])[None]
+            return z, condition_vector(cond, {t: alpha}, base=y0[0], reach=b.y_reach)[None]
         return apply_edits(z, d, {t: alpha}), y0
 
     C = b.network("C").eval()

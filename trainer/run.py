@@ -32,6 +32,7 @@ from facegan.checkpoint import (
     ATLAS_Z,
     ATTR_DIRECTIONS,
     ATTR_DIRECTIONS_SAMPLED,
+    COND_REACH,
     ModelFileError,
     load_state,
     read_meta,
@@ -39,7 +40,11 @@ from facegan.checkpoint import (
     save_state,
     state_path,
 )
-from facegan.directions import mean_difference_directions, sampled_directions
+from facegan.directions import (
+    condition_reach,
+    mean_difference_directions,
+    sampled_directions,
+)
 from facegan.images import image_grid
 from facegan.runlog import METRICS_FILE, append_record, read_records, truncate_records
 from trainer import finalize, monitor
@@ -289,6 +294,12 @@ class Run:
                  sample_conditions(t.cond, 10_000, torch.Generator().manual_seed(1)))
             extras[ATTR_DIRECTIONS_SAMPLED] = sampled_directions(
                 t.frozen_generator(), t.C, t.mcfg.nz, y=y)
+            if t.cond is not None:  # how far each y slider reaches, fitted the same way
+                names = self.data.attribute_names
+                n = min(300, len(y))
+                extras[COND_REACH] = condition_reach(
+                    t.frozen_generator(), t.C, t.mcfg.nz,
+                    [names.index(a) for a in t.cfg.cond_attributes], y[:n], n=n)
         if t.C is not None and self.calib is not None and self.calib.labels is not None:
             temps = finalize.fit_temperature(t.C, self.calib)
             extra_meta["classifier"] = {"calibration_images": len(self.calib),

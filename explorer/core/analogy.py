@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from explorer.core.edits import Y_LIMIT
+from explorer.core.edits import y_limits
 
 
 def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0,
@@ -35,17 +35,20 @@ def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0,
 
 
 def analogy_condition(a: np.ndarray | None, b: np.ndarray | None, c: np.ndarray | None,
-                      strength: float = 1.0) -> np.ndarray | None:
+                      strength: float = 1.0,
+                      reach: Sequence[float] | np.ndarray | None = None) -> np.ndarray | None:
     """A conditional model's condition for the result: c + strength * (a - b) on the faces' own
-    conditions (None: neutral), clipped to the y sliders' range (`edits.Y_LIMIT`), so "smiling
-    A - neutral B + C" smiles through y as it does through z; None when no face has one."""
+    conditions (None: neutral), clipped to the y sliders' range (`edits.y_limits` of the
+    model's `reach`), so "smiling A - neutral B + C" smiles through y as it does through z;
+    None when no face has one."""
     given = [v for v in (a, b, c) if v is not None]
     if not given:
         return None
     n = np.asarray(given[0]).size
     a, b, c = (np.zeros(n, np.float32) if v is None else np.asarray(v, np.float32).reshape(-1)
                for v in (a, b, c))
-    return np.clip(c + np.float32(strength) * (a - b), -Y_LIMIT, Y_LIMIT).astype(np.float32)
+    lim = y_limits(reach, n)
+    return np.clip(c + np.float32(strength) * (a - b), -lim, lim).astype(np.float32)
 
 
 def analogy_strip(

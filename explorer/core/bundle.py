@@ -25,12 +25,14 @@ from facegan.checkpoint import (
     ATLAS_Z,
     ATTR_DIRECTIONS,
     ATTR_DIRECTIONS_SAMPLED,
+    COND_REACH,
     SCORER,
     ModelFileError,
     load_model,
     scoring_part,
 )
 from facegan.models import (
+    DEFAULT_PSI,  # noqa: F401  (re-exported: explorer.core.bundle.DEFAULT_PSI)
     ModelConfig,
     forward_psi,
     map_images,
@@ -41,10 +43,7 @@ from facegan.models import (
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 # <repo>/checkpoints/<assets.DEFAULT_MODEL_NAME>, or the copy a wheel carries (explorer.assets).
 DEFAULT_MODEL = default_model_file()
-# Truncation the window opens at and the CLI's seeds use: G's first-layer features move toward
-# their mean over the prior (`Generator.forward`). Measured on the bundled model: see
-# docs/evaluation.md (FD and the sample grid at several psi).
-DEFAULT_PSI = 0.7
+# Truncation the window opens at and the CLI's seeds use: `facegan.models.DEFAULT_PSI`.
 
 
 class BundleError(Exception):
@@ -79,6 +78,7 @@ class Bundle:
         (`scoring_network`). C stays the feature trunk of refinement and pivotal tuning and
         the labeller of direction discovery.
     raw_directions, sampled_directions : the stored direction sets (`facegan.checkpoint`), or None.
+    cond_reach : a conditional model's stored y reach per attribute (`y_reach`), or None.
     networks : CPU float32 G, E, C (and the photo scorer under SCORER) as loaded; reach them
         through `network` (which says when one is missing) and `scoring_network`.
         A render service takes its own copy of G (`explorer.core.render`).
@@ -100,6 +100,7 @@ class Bundle:
     has_scorer: bool = False
     raw_directions: np.ndarray | None = None  # (n_attr, nz) mean-difference vectors as stored
     sampled_directions: np.ndarray | None = None  # (n_attr, nz) boundaries fitted on samples
+    cond_reach: np.ndarray | None = None  # (n_cond,) the y sliders' reach, as stored
     networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
 
@@ -119,6 +120,13 @@ class Bundle:
     @property
     def n_cond(self) -> int:
         return len(self.cond_attributes)
+
+    @property
+    def y_reach(self) -> np.ndarray | None:
+        """(n_cond,) how far each y slider reaches (`facegan.directions.condition_reach`, fitted
+        by the trainer), or None: the file has none, and every slider reaches
+        `edits.Y_LIMIT`."""
+        return None if self.cond_reach is None else self.cond_reach.copy()
 
     @property
     def truncates_latents(self) -> bool:
@@ -375,6 +383,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     sampled = None
     if ATTR_DIRECTIONS_SAMPLED in mf.tensors:
         sampled = mf.array(ATTR_DIRECTIONS_SAMPLED).astype(np.float32)
+    reach = mf.array(COND_REACH).astype(np.float32) if COND_REACH in mf.tensors else None
     return Bundle(
         path=p,
         name=mf.name,
@@ -392,5 +401,6 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         has_scorer=SCORER in nets,
         raw_directions=raw,
         sampled_directions=sampled,
+        cond_reach=reach,
         networks=nets,
     )

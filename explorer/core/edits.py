@@ -16,6 +16,7 @@ from explorer.core.directions import Directions
 
 _EPS = 1e-6
 Y_LIMIT = 2.0  # how far a conditional model's y may be pushed (it trained on -1, 0 and +1)
+SLIDER_END = 3.0  # a slider's alpha runs over [-SLIDER_END, SLIDER_END] standard steps
 
 
 def _lock_basis(directions: Directions, locks: Collection[str]) -> np.ndarray | None:
@@ -68,22 +69,35 @@ def apply_edits(
     return (z + edit_vector(directions, alphas, locks)).astype(np.float32)
 
 
+def y_limits(reach: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray:
+    """(n,) how far each conditioned attribute's y may go: the model's fitted reach
+    (`Bundle.y_reach`), or Y_LIMIT for every attribute of a model without one."""
+    if reach is None:
+        return np.full(n, Y_LIMIT, np.float32)
+    return np.asarray(reach, np.float32).reshape(n)
+
+
 def condition_vector(
     cond_attributes: Sequence[str],
     alphas: Mapping[str, float],
     base: np.ndarray | None = None,
-    limit: float = Y_LIMIT,
+    reach: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n_cond,) y for a cGAN: the same slider values drive y instead of z (clipped to +-limit).
+    """(n_cond,) y for a conditional model: the same slider values drive y instead of z.
 
-    `base` (default all zeros, 'neither') is where sliders at 0 leave y; attributes that are not
-    conditioned are ignored (the caller moves them in z).
+    Attribute i's y moves by alpha (L_i + 1) / SLIDER_END and is clipped to +-L_i, L_i its reach
+    (`y_limits`): the slider's end takes a face labelled +1 to -L_i and one labelled -1 to +L_i.
+    With the default reach 2 a slider step is one unit of y. `base` (default all zeros,
+    'neither') is where sliders at 0 leave y; attributes that are not conditioned are ignored
+    (the caller moves them in z).
     """
     y = np.zeros(len(cond_attributes), np.float32) if base is None else np.array(base, np.float32)
+    limits = y_limits(reach, len(cond_attributes))
     for name, alpha in alphas.items():
         if name in cond_attributes:
             i = list(cond_attributes).index(name)
-            y[i] = np.clip(y[i] + alpha, -limit, limit)
+            lim = float(limits[i])
+            y[i] = np.clip(y[i] + alpha * (lim + 1.0) / SLIDER_END, -lim, lim)
     return y
 
 

@@ -15,7 +15,7 @@ import torch
 
 from explorer.core.align import Alignment
 from explorer.core.bundle import Bundle
-from explorer.core.edits import Y_LIMIT, condition_vector
+from explorer.core.edits import condition_vector, y_limits
 from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
 from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
@@ -39,7 +39,9 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             images_to_tensor(result.face[None]),
             None if y is None else torch.from_numpy(y), None, steps=steps,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
-            edits=slider_edits(bundle), y_edits=condition_edits(bundle), y_limit=Y_LIMIT)
+            edits=slider_edits(bundle), y_edits=condition_edits(bundle),
+            y_limit=torch.from_numpy(y_limits(bundle.y_reach, bundle.n_cond))
+            if bundle.n_cond else None)
 
 
 def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:
@@ -62,8 +64,8 @@ def condition_edits(bundle: Bundle) -> torch.Tensor | None:
     if not bundle.n_cond:
         return None
     names = list(bundle.cond_attributes)
-    return torch.from_numpy(np.stack([condition_vector(names, {a: EDIT_STRENGTH})
-                                      for a in names]))
+    return torch.from_numpy(np.stack([condition_vector(names, {a: EDIT_STRENGTH},
+                                                       reach=bundle.y_reach) for a in names]))
 
 
 def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,

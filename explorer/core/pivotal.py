@@ -213,7 +213,7 @@ def tune_generator(
     edits: torch.Tensor | None = None,
     y_edits: torch.Tensor | None = None,
     edit_weight: float = EDIT_WEIGHT,
-    y_limit: float | None = None,
+    y_limit: float | torch.Tensor | None = None,
     edit_batch: int = EDIT_BATCH,
     locality_batch: int = LOCALITY_BATCH,
 ) -> TunedWeights:
@@ -233,8 +233,9 @@ def tune_generator(
         edits fade; this term is what keeps them acting.
     y_edits : (k, n_cond) condition offsets the user will apply (a conditional model's y
         sliders at their reach), kept acting by the same term: G_t(p, y + s dy) - G_t(p, y),
-        with y + s dy clipped to ±`y_limit` where given (the sliders' range: beyond it the
-        user never draws, so tuning there would only cost likeness).
+        with y + s dy clipped to ±`y_limit` where given (one number, or one per conditioned
+        attribute: the sliders' range; beyond it the user never draws, so tuning there would
+        only cost likeness).
     The references G(.) of both terms are drawn once, before the loop (a bank of latents the
     steps sample from), and each step draws the pivot and its regularisation latents with the
     tuned copy in one batch: one forward and one backward a step.
@@ -276,7 +277,8 @@ def tune_generator(
     if y_edits is not None and len(y_edits) and y is not None:
         cy = (y + strengths[None, :, None] * y_edits[:, None, :]).reshape(-1, y.shape[1])
         if y_limit is not None:
-            cy = cy.clamp(-y_limit, y_limit)
+            lim = torch.as_tensor(y_limit, dtype=cy.dtype)
+            cy = torch.maximum(torch.minimum(cy, lim), -lim)
         lats.append(pivot.expand(len(cy), -1))
         conds.append(cy)
     n_edit = edit_batch if lats and edit_weight > 0 else 0

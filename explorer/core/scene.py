@@ -258,7 +258,9 @@ class Scene:
         if len(rows) != n:
             raise ValueError(f"{len(rows)} conditions for {n} faces")
         if edit:
-            rows = [condition_vector(self.cond_names, self.alphas, base=r) for r in rows]
+            reach = self.bundle.y_reach
+            rows = [condition_vector(self.cond_names, self.alphas, base=r, reach=reach)
+                    for r in rows]
         return np.stack(rows).astype(np.float32) if rows else \
             np.zeros((0, len(self.cond_names)), np.float32)
 

@@ -25,13 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.directions import available_methods
+from explorer.core.edits import SLIDER_END
 from explorer.ui import workers
 from explorer.ui.readout_panel import ReadoutPanel
 from explorer.ui.state import ExplorerState
 from explorer.ui.throttle import Throttle
 
 STEPS = 100  # slider units per alpha unit
-RANGE = 3.0  # alpha in [-RANGE, RANGE] standard steps
+RANGE = SLIDER_END  # alpha in [-RANGE, RANGE] standard steps
 
 
 class SliderRow(QWidget):

@@ -11,6 +11,7 @@ from PIL import Image
 
 from explorer.cli import main
 from explorer.core.bundle import Bundle, load_bundle
+from explorer.core.edits import SLIDER_END, y_limits
 from explorer.core.scene import Scene
 
 
@@ -38,7 +39,9 @@ def test_cond_sliders_drive_y_and_the_rest_move_w(cstyle: Bundle) -> None:
     scene = Scene(cstyle, psi=0.7, alphas={"Smiling": 1.0})
     req = scene.canvas_request()
     own = cstyle.seed_conditions([0])[0]  # the seed's own condition, moved by the slider
-    assert req.y is not None and req.y[0].tolist() == np.clip(own + [1.0, 0.0], -2, 2).tolist()
+    lim = y_limits(cstyle.y_reach, 2)  # a slider step: (reach + 1) / SLIDER_END units of y
+    want = np.clip(own + [(lim[0] + 1) / SLIDER_END, 0.0], -lim, lim).astype(np.float32)
+    assert req.y is not None and req.y[0].tolist() == want.tolist()
     np.testing.assert_array_equal(req.z, cstyle.seed_latents([0], 0.7))  # the face stays
     assert scene.method == "sampled"  # W directions fitted on its own (conditioned) samples
     assert {"Young", "Eyeglasses"} <= set(scene.slider_names)

@@ -15,6 +15,7 @@ from explorer.cli import main
 from explorer.core.analogy import analogy_condition
 from explorer.core.bundle import Bundle, load_bundle
 from explorer.core.classify import judged_condition
+from explorer.core.edits import y_limits
 from explorer.core.encoding import encode_face
 from explorer.core.interpolation import interpolate_conditions
 from explorer.core.scene import EditedFace, Favourite, Photo, Scene, read_session, session_dict
@@ -47,7 +48,8 @@ def test_y_sliders_move_each_face_from_its_own_condition(cstyle: Bundle) -> None
     own = scene.seed_conditions()
     req = scene.canvas_request()
     np.testing.assert_array_equal(req.y[:, 0], own[:, 0])  # Smiling untouched
-    assert (req.y[:, 1] == 2.0).all()  # Male pushed to the end of the range from either side
+    reach = y_limits(cstyle.y_reach, 2)
+    assert (req.y[:, 1] == reach[1]).all()  # Male pushed to the end of its reach, either side
     # A thumbnail (edit=False) is drawn as the face is, the sliders aside.
     thumb = scene.request(np.zeros((2, cstyle.nz), np.float32), edit=False,
                           y=[own[0], None])
@@ -58,7 +60,8 @@ def test_the_condition_travels_with_a_starred_face_and_a_session(cstyle: Bundle)
     scene = Scene(cstyle, seed=7, alphas={"Smiling": -3.0})
     face = scene.current_face()
     own = cstyle.seed_conditions([7])[0]
-    assert face.y is not None and face.y.tolist() == [-2.0, own[1]]  # as drawn, slider included
+    end = -float(y_limits(cstyle.y_reach, 2)[0])  # the slider's end: the far side of the reach
+    assert face.y is not None and face.y.tolist() == [end, own[1]]  # as drawn, slider included
     # Loaded back with the sliders at 0, it is drawn exactly as it was starred.
     again = Scene(cstyle, seed=7, face=face)
     np.testing.assert_array_equal(again.canvas_request().y[0], face.y)

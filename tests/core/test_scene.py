@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from explorer.core.bundle import Bundle
+from explorer.core.edits import SLIDER_END, y_limits
 from explorer.core.latents import seed_latents
 from explorer.core.scene import EditedFace, Favourite, Photo, Scene, read_session, session_dict
 from explorer.core.session import SessionError
@@ -43,7 +44,8 @@ def test_cond_sliders_drive_y_not_z(cgan_bundle: Bundle) -> None:
     scene = Scene(cgan_bundle, alphas={name: 1.0})
     req = scene.canvas_request()
     own = cgan_bundle.seed_conditions([0])[0]  # the seed's own condition, moved by the slider
-    assert req.y[0, 0] == min(own[0] + 1.0, 2.0)
+    lim = float(y_limits(cgan_bundle.y_reach, len(own))[0])  # one step: (reach + 1) / 3 of y
+    assert req.y[0, 0] == np.float32(np.clip(own[0] + (lim + 1) / SLIDER_END, -lim, lim))
     np.testing.assert_array_equal(req.y[0, 1:], own[1:])
     np.testing.assert_array_equal(req.z, seed_latents([0], cgan_bundle.nz))
 

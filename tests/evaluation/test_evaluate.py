@@ -107,6 +107,9 @@ def test_evaluate_a_conditional_model_edits_through_y(tmp_path: Path, kind: str)
         assert f"| {a} | y = ±1 |" in text and f"| {a} | y = ±2 |" in text, a
         assert (docs / "evaluation-cgan" / f"edit_{a}.png").exists()
     assert "Edit success, condition y = ±1, held-out faces" in text
+    # ... and at each slider's own end, the model's fitted reach (what a user's drag does)
+    assert "Edit success, y sliders at their end, held-out faces" in text
+    assert "| Smiling | sliders' end (y = ±" in text
     # Refined codes too, each drawn with the y the judge sees; y edits act on them as on E's.
     assert "| E + refinement, held-out CelebA |" in text
     assert "Held-out faces, E + refinement (" in text

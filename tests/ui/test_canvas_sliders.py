@@ -145,7 +145,11 @@ def test_cgan_cond_sliders_drive_y(open_window, which, request):
     assert y0[0, i] == own
     drag(win.sliders.rows["Smiling"], [-100])
     _, y = win.state.render_inputs()
-    assert y[0, i] == own - 1.0  # the slider moves the face's own y
+    from explorer.core.edits import SLIDER_END, y_limits
+
+    lim = float(y_limits(cgan_bundle.y_reach, cgan_bundle.n_cond)[i])
+    step = (lim + 1) / SLIDER_END  # one slider step in y, for this attribute's reach
+    assert y[0, i] == np.float32(np.clip(own - step, -lim, lim))  # moves the face's own y
     np.testing.assert_array_equal(win.state.edited_latents(), z0)  # y moved, not z
     assert not np.array_equal(win.canvas.current_image(), img0)
 

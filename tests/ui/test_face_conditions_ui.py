@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.core.edits import y_limits
 from explorer.ui.images import condition_from_mime, latent_mime
 
 
@@ -16,7 +17,8 @@ def test_faces_keep_their_condition_through_every_panel(open_window, cstyle_bund
     i = cstyle_bundle.cond_attributes.index("Smiling")
     win.sliders.rows["Smiling"].slider.setValue(-300)  # Smiling -3: to the end of the y range
     drawn = st.current_condition()
-    assert drawn is not None and drawn[i] == -2.0
+    lim = y_limits(cstyle_bundle.y_reach, cstyle_bundle.n_cond)
+    assert drawn is not None and drawn[i] == -lim[i]  # the far end of Smiling's reach
     np.testing.assert_array_equal(st.render_request().y[0], drawn)
 
     win.favourites.star.click()  # starred as drawn, the slider's move included
@@ -30,7 +32,7 @@ def test_faces_keep_their_condition_through_every_panel(open_window, cstyle_bund
     y_b, y_c = np.zeros(2, np.float32), np.array([1.0, 1.0], np.float32)
     an.set_slot("B", st.current_latent(), None, y_b)
     an.set_slot("C", st.current_latent(), None, y_c)
-    np.testing.assert_array_equal(an.result_y, np.clip(y_c + drawn - y_b, -2, 2))
+    np.testing.assert_array_equal(an.result_y, np.clip(y_c + drawn - y_b, -lim, lim))
     ik = win.interpolation  # a walk blends the keyframes' conditions
     ik.add_keyframe(st.current_latent(), "C", None, y_c)
     walk_y = ik.walk_conditions()
