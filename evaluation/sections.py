@@ -370,7 +370,9 @@ def fidelity_section(c: Context, enc: Encoded) -> None:
 def _verdict(value: float, target: float, higher: bool, unit: str) -> str:
     """'met' or 'missed by N unit' for one figure against its target."""
     gap = (target - value) if higher else (value - target)
-    return "met" if gap <= 0 else f"missed by {gap:.1f} {unit}"
+    if gap <= 0:
+        return "met"
+    return f"missed by {gap:.1f} {unit}" if gap >= 0.05 else f"missed by less than 0.1 {unit}"
 
 
 TRIED = "training/README.md#what-was-tried-against-the-missed-targets"

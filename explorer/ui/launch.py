@@ -83,6 +83,14 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
         print(f"face-explorer: warning: {leak}", file=sys.stderr)
     from explorer.ui.startup import StartupSplash, last_frame_path, probe, save_last_frame
 
+    if args.session and args.model is None:  # a session opens on the model it was saved with
+        from explorer.core.bundle import default_model_path
+        from explorer.ui.model_menu import session_model
+
+        saved = session_model(args.session, default_model_path())
+        if saved is not None:
+            args.model = str(saved)
+
     # The last session's face, on screen before torch and the model load (~2 s).
     frame_path = last_frame_path(args.model)
     splash = StartupSplash.load(frame_path)

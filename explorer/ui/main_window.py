@@ -426,7 +426,16 @@ class MainWindow(QMainWindow):
         """After a crash: offer the newest autosave left behind; True when it was restored.
         Whatever the answer, the crashed windows' autosaves are then removed."""
         found = crashed_autosaves(self.autosave_path.parent)
-        if not found or not self.ask_restore(found[0]):
+        if not found:
+            return False
+        other = model_menu.session_model(found[0], self.state.bundle.path)
+        if other is not None:  # work on another model: a window on it offers the restore
+            if model_menu.open_in_new_window(other):
+                self.statusBar().showMessage(
+                    f"Work autosaved before a crash was on {other.name}: a window on it offers "
+                    "to restore it", 10000)
+            return False
+        if not self.ask_restore(found[0]):
             return False
         err = open_session(found[0], self.state)
         if err:
@@ -464,8 +473,16 @@ class MainWindow(QMainWindow):
             self.open_session(path)
 
     def open_session(self, path: str | Path) -> bool:
+        """Load a session here; one saved with another model that is still there opens in a
+        window of its own on that model instead (this window's work stays)."""
         err = open_session(path, self.state)
         if err:
+            other = model_menu.session_model(path, self.state.bundle.path)
+            if other is not None and model_menu.open_in_new_window(other, session=path):
+                self.statusBar().showMessage(
+                    f"{Path(path).name} was saved with {other.name}: it opens in a window of "
+                    "its own", 10000)
+                return False
             QMessageBox.warning(self, "Open session", err)
             return False
         self._add_recent(str(path))

@@ -27,16 +27,40 @@ def bundled_models() -> list[Path]:
     return sorted(found, key=lambda p: (p.name != default.name, p.name))
 
 
-def window_command(model: str | Path) -> tuple[str, list[str]]:
-    """The program and arguments that open `model` in a new window."""
-    return sys.executable, ["-c", ENTRY, "--model", str(model)]
+def window_command(model: str | Path,
+                   session: str | Path | None = None) -> tuple[str, list[str]]:
+    """The program and arguments that open `model` (and `session` on it) in a new window."""
+    extra = [] if session is None else ["--session", str(session)]
+    return sys.executable, ["-c", ENTRY, "--model", str(model), *extra]
+
+
+def session_model(path: str | Path, current: str | Path) -> Path | None:
+    """The model file a session was saved with, when it is another model than `current` and
+    still exists (then the session belongs in a window on that model); else None."""
+    from explorer.core.session import SessionError, load_session
+
+    try:
+        saved = load_session(path).get("model_path")
+    except (SessionError, OSError, ValueError):
+        return None
+    if not saved:
+        return None
+    p = Path(str(saved)).expanduser()
+    try:
+        if not p.is_file() or p.resolve() == Path(current).resolve():
+            return None
+    except OSError:
+        return None
+    return p
 
 
 def open_in_new_window(model: str | Path,
-                       start: Callable[[str, list[str]], bool] | None = None) -> bool:
-    """Start a window of its own on `model`; False if it could not be started. (The new window
-    says itself, in a message box, when the file is not a model it can open.)"""
-    program, args = window_command(model)
+                       start: Callable[[str, list[str]], bool] | None = None,
+                       session: str | Path | None = None) -> bool:
+    """Start a window of its own on `model` (opening `session` there); False if it could not be
+    started. (The new window says itself, in a message box, when the file is not a model it can
+    open.)"""
+    program, args = window_command(model, session)
     run = start or (lambda p, a: bool(QProcess.startDetached(p, a)))
     return run(program, args)
 

@@ -232,3 +232,55 @@ def test_an_error_inside_any_slot_reaches_the_window(window, qtbot, monkeypatch)
 
     QTimer.singleShot(0, slot)
     qtbot.waitUntil(lambda: "a slot failed" in window.statusBar().currentMessage(), timeout=3000)
+
+
+def _saved_with_detail(window, path):
+    """A session of `window`'s model holding a photo detail (no other model's shape fits)."""
+    detail = np.random.default_rng(0).normal(size=window.bundle.detail_shape).astype(np.float32)
+    window.state.load_latent(seed_latent(42, window.bundle.nz), "photo-like", detail=detail)
+    window.save_session(path)
+    return path
+
+
+def test_a_session_of_another_model_opens_in_a_window_on_that_model(
+        window, open_window, cstyle_bundle, tmp_path, monkeypatch, no_modal_boxes):
+    from explorer.ui import model_menu
+
+    path = _saved_with_detail(window, tmp_path / "dcgan.json")
+    started = []
+    monkeypatch.setattr(model_menu, "open_in_new_window",
+                        lambda model, start=None, session=None:
+                        started.append((str(model), str(session))) or True)
+    other = open_window(cstyle_bundle)  # the default model now: the session does not fit it
+    before = other.state.to_session()
+    assert not other.open_session(path)
+    assert started == [(str(window.bundle.path), str(path))] and not no_modal_boxes
+    assert same(other.state.to_session(), before)  # this window's work is untouched
+    # The launcher, given the session alone, opens the model it was saved with.
+    assert model_menu.session_model(path, cstyle_bundle.path) == window.bundle.path
+    assert model_menu.session_model(path, window.bundle.path) is None
+    program, args = model_menu.window_command(window.bundle.path, path)
+    assert args[-4:] == ["--model", str(window.bundle.path), "--session", str(path)]
+
+
+def test_a_crash_autosave_of_another_model_is_offered_in_a_window_on_it(
+        window, open_window, cstyle_bundle, tmp_path, monkeypatch):
+    from explorer.core.session import load_session, save_session
+    from explorer.ui import model_menu
+
+    folder = tmp_path / "autosave"
+    window.autosave_path = folder / f"autosave-{os.getpid()}.json"
+    _saved_with_detail(window, tmp_path / "s.json")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    crashed = folder / f"autosave-{dead.pid}.json"
+    save_session(crashed, load_session(tmp_path / "s.json"))
+    started = []
+    monkeypatch.setattr(model_menu, "open_in_new_window",
+                        lambda model, start=None, session=None: started.append(str(model)) or True)
+    other = open_window(cstyle_bundle)
+    other.autosave_path = folder / "autosave-0.json"
+    monkeypatch.setattr(other, "ask_restore", lambda path: pytest.fail("asked here"))
+    assert not other.offer_restore()
+    assert started == [str(window.bundle.path)]  # that window asks, and restores
+    assert crashed.exists()  # nothing is lost meanwhile
