@@ -26,8 +26,12 @@ PROBE_ENV = "FACE_EXPLORER_STARTUP_PROBE"  # set: print when a face is first pai
 
 def last_frame_path(model_arg: str | None) -> Path:
     """Where the last frame for the model asked for (--model, else $FACE_EXPLORER_MODEL, else
-    the bundled one) is kept; the key is that request, so no model has to be opened to find it."""
-    key = f"{model_arg}|{os.environ.get('FACE_EXPLORER_MODEL', '')}"
+    the bundled one) is kept; the key is that request, so no model has to be opened to find it.
+    The bundled one is keyed by its name: when the default changes, the old face is not shown."""
+    from explorer.assets import DEFAULT_MODEL_NAME
+
+    asked = model_arg if model_arg is not None else f"default {DEFAULT_MODEL_NAME}"
+    key = f"{asked}|{os.environ.get('FACE_EXPLORER_MODEL', '')}"
     return cache_dir() / f"last-frame-{hashlib.sha1(key.encode()).hexdigest()[:16]}.png"
 
 

@@ -120,3 +120,15 @@ def test_a_second_start_shows_the_last_face_before_the_model_loads(qapp, tiny_mo
     kept = qimage_to_array(QImage(str(path)))
     np.testing.assert_array_equal(kept, first)
     assert shown.shape[0] > kept.shape[0]  # enlarged for the screen
+
+
+def test_the_bundled_models_last_frame_is_keyed_by_its_name(monkeypatch):
+    """When the default model changes, the splash does not show the old model's face."""
+    from explorer import assets
+    from explorer.ui.startup import last_frame_path
+
+    monkeypatch.delenv("FACE_EXPLORER_MODEL", raising=False)
+    now = last_frame_path(None)
+    monkeypatch.setattr(assets, "DEFAULT_MODEL_NAME", "another.safetensors")
+    assert last_frame_path(None) != now
+    assert last_frame_path("m.safetensors") == last_frame_path("m.safetensors")
