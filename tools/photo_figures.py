@@ -1,6 +1,9 @@
 """Figures of real photos edited end to end: docs/screenshots/photo_edits.png.
 
-    python tools/photo_figures.py [--steps 150] [--set Smiling=3] [--out docs/screenshots]
+    python tools/photo_figures.py [--steps 150] [--set Smiling=flip] [--out docs/screenshots]
+
+`--set NAME=flip` moves the slider to its end toward the side the photo is not on (the scorer's
+call), so a smiling photo stops smiling and a straight face smiles; `NAME=3` always goes up.
 
 For four UTKFace photos: the photo, its eye-aligned crop, the reconstruction with pivotal
 tuning, the edited crop, and the edited photo pasted back at the photo's own size. Each row's
@@ -17,8 +20,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from explorer.core.bundle import load_bundle
+from explorer.core.classify import attribute_probabilities
 from explorer.core.directions import default_method, get_directions
-from explorer.core.edits import apply_edits
+from explorer.core.edits import SLIDER_END, apply_edits, condition_vector
 from explorer.core.encoding import encode_photo
 from explorer.core.paste_back import save_like
 from explorer.core.photo_edit import paste_edit, tune_photo
@@ -42,7 +46,7 @@ def tile(img: np.ndarray, caption: str) -> Image.Image:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--set", default="Smiling=3")
+    ap.add_argument("--set", default="Smiling=flip")
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/utkface-500"))
     ap.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     a = ap.parse_args()
@@ -58,14 +62,21 @@ def main() -> None:
         img = load_photo(path)
         r = encode_photo(b, img, budget_s=1.0, detail=False)
         tw = tune_photo(b, r, steps=a.steps)
-        z2 = apply_edits(r.z, d, {name: float(value)})
+        alpha = float(value) if value != "flip" else (
+            -SLIDER_END if attribute_probabilities(b, r.face[None])[0, b.attribute_names.index(
+                name)] > 0.5 else SLIDER_END)
+        # As the app's slider moves it: through y on a conditional model's attributes
+        if name in b.cond_attributes:
+            z2, y2 = r.z, condition_vector(b.cond_attributes, {name: alpha}, r.y, b.y_reach)
+        else:
+            z2, y2 = apply_edits(r.z, d, {name: alpha}), r.y
         recon = b.generate(r.z, r.y, tuned=tw)[0]
-        edited = b.generate(z2, r.y, tuned=tw)[0]
-        pasted = paste_edit(b, img, r.alignment, r.z, z2, r.y, None, tw, r.y)
+        edited = b.generate(z2, y2, tuned=tw)[0]
+        pasted = paste_edit(b, img, r.alignment, r.z, z2, y2, None, tw, r.y)
         save_like(pasted, a.out / f"photo_edit_{len(rows)}_pasted.jpg", original=path)
         cells = [tile(img, "photo"), tile(r.face, "aligned crop (64 px)"),
                  tile(recon, f"PTI reconstruction {psnr(recon, r.face):.1f} dB"),
-                 tile(edited, f"edited crop ({a.set})"),
+                 tile(edited, f"edited crop ({name} {alpha:+g})"),
                  tile(pasted, "edit pasted back")]
         row = Image.new("RGB", (SIDE * len(cells), SIDE + 18), "white")
         for i, c in enumerate(cells):

@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         win.photos.open_paths([str(photo)])
         wait(lambda: not win.photos.busy(), 0.2)
     win.tools.setCurrentWidget(win.photos)
-    for n, v in (("Blond_Hair", 150), ("Eyeglasses", 120)):
+    # A conditional model's y slider at its end (its Eyeglasses and Blond_Hair melt or wash out
+    # there, and two at their ends at once ghost on a photo with its detail); the DCGAN's latent
+    # sliders part way.
+    edits = ((("Black_Hair", 300),) if bundle.n_cond else
+             (("Blond_Hair", 150), ("Eyeglasses", 120)))
+    for n, v in edits:
         if n in win.sliders.rows:
             win.sliders.rows[n].slider.setValue(v)
     if "Male" in win.sliders.rows:
