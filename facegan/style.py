@@ -149,7 +149,7 @@ class StyleGenerator(nn.Module):
     # A photo's feature detail goes after the 8x8 3x3 layer. Measured on the conditional run
     # (26,000 steps, 12-40 held-out faces, 55 refinement steps = 0.6 s): W+ alone 19.2 dB;
     # + offset after layer 0 25.6 dB, after layer 1 29.3 dB, after layer 2 (16x16) 33.5 dB; y edits
-    # at the sliders' end flipped 72.0% (W+ alone), 78.5% (layer 1), 62.5% (layer 2) for the judge.
+    # to y = ±2 flipped 72.0% (W+ alone), 78.5% (layer 1), 62.5% (layer 2) for the judge.
     FEATURE_LAYER = 1
 
     def __init__(self, nz: int, widths: list[int], mapping_layers: int,

@@ -31,8 +31,8 @@ same refinement steps, PSNR of the W+ part alone:
     200     20.1 dB   20.2 dB       22.4 dB
 
 and on the conditional run (26,000 steps, 12 held-out faces, 55 steps = the 0.6 s budget):
-W+ alone 19.2 dB, W+ and the 8x8 feature offset 29.3 dB, with y edits at the sliders' end
-flipping 72.0% and 78.5% of 40 faces for the independent judge (collateral 9.8% and 10.3%).
+W+ alone 19.2 dB, W+ and the 8x8 feature offset 29.3 dB, with y edits to the other side at
+|y| = 2 flipping 72.0% and 78.5% of 40 faces for the independent judge (collateral 9.8% and 10.3%).
 """
 
 from __future__ import annotations
