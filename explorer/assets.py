@@ -17,8 +17,9 @@ ICON_NAME = "face-explorer"  # the freedesktop icon name and the launcher entry'
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 MODEL_MIME = "application/x-face-explorer-model"
 # The model the app opens by default: the conditional style G, which beats the DCGAN
-# (checkpoints/celeba64.safetensors, shipped beside it) on every figure of the held-out report
-# but render time (docs/evaluation.md).
+# (checkpoints/celeba64.safetensors, shipped beside it) on the held-out report's edit flips,
+# reconstruction, FD and clean faces, with about the same collateral, but renders 1.3-1.4x
+# slower (docs/evaluation.md, docs/performance.md).
 DEFAULT_MODEL_NAME = "style64-cond.safetensors"
 
 
