@@ -21,7 +21,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from facegan.checkpoint import ATLAS_LABELS, COND_REACH, load_model
+from explorer.core.bundle import load_bundle
+from facegan.checkpoint import COND_REACH, load_model
 from facegan.directions import condition_reach
 
 
@@ -34,16 +35,15 @@ def main() -> None:
     if a.out.resolve() == a.model.resolve():
         raise SystemExit("write to a copy: --out must not be the model file itself")
     torch.set_num_threads(a.threads)
-    mf = load_model(a.model)
-    cond = list(mf.config.cond_attributes) if mf.config.n_cond else []
-    if not cond or "C" not in mf.parts or ATLAS_LABELS not in mf.tensors:
+    b = load_bundle(a.model)
+    labels = b.atlas_conditions()  # the atlas's labels on the conditioned attributes, +-1
+    if labels is None or not b.has_classifier:
         raise SystemExit(f"{a.model.name}: needs a conditional G, its classifier C and an atlas")
-    names = mf.attribute_names
-    labels = mf.array(ATLAS_LABELS)[:, [names.index(x) for x in cond]]
+    cond = b.cond_attributes
     rows = np.random.default_rng(1).integers(0, len(labels), 300)
-    y = torch.from_numpy(np.where(labels[rows] > 0, 1.0, -1.0).astype(np.float32))
-    reach = condition_reach(mf.network("G"), mf.network("C"), mf.config.nz,
-                            [names.index(x) for x in cond], y, n=len(y))
+    y = torch.from_numpy(labels[rows])
+    reach = condition_reach(b.network("G"), b.network("C"), b.nz,
+                            [b.attribute_names.index(x) for x in cond], y, n=len(y))
     with safe_open(str(a.model), "pt") as f:
         meta = dict(f.metadata() or {})
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -278,7 +278,7 @@ def tune_generator(
         cy = (y + strengths[None, :, None] * y_edits[:, None, :]).reshape(-1, y.shape[1])
         if y_limit is not None:
             lim = torch.as_tensor(y_limit, dtype=cy.dtype)
-            cy = torch.maximum(torch.minimum(cy, lim), -lim)
+            cy = cy.clamp(-lim, lim)
         lats.append(pivot.expand(len(cy), -1))
         conds.append(cy)
     n_edit = edit_batch if lats and edit_weight > 0 else 0
