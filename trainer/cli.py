@@ -82,6 +82,8 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "conditional: share of faces whose y is dropped to 0 (unspecified), and of attributes"),
     ("--cond-flip", "cond_flip", float,
      "conditional: share of fake faces with one attribute of y flipped (an edit)"),
+    ("--cond-keep", "cond_keep", float,
+     "conditional: weight of the classifier's term asking an edit to keep the other attributes"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]

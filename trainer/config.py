@@ -74,6 +74,11 @@ class TrainConfig:
     # attribute, chosen at random, flipped to the other side: the edits the sliders make, and
     # more of the rare sides (glasses, moustaches) for G to learn.
     cond_flip: float = 0.0
+    # Conditional models: weight of a term that asks an edit to change only what it edits. Half
+    # of each batch repeats the other half's latents with one conditioned attribute moved to its
+    # other side, and the run's own classifier (frozen, real photos only; never the judge) is
+    # asked to see every other attribute of the pair alike. Needs a trained C, as `cond_aux`.
+    cond_keep: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -90,7 +95,7 @@ class TrainConfig:
             if not (0 <= v <= hi if closed else 0 <= v < hi):
                 raise ValueError(f"{name} must be in [0, {hi}{']' if closed else ')'}")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",
-                     "threads", "gan_minutes", "cond_aux"):
+                     "threads", "gan_minutes", "cond_aux", "cond_keep"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name in ("sample_every", "snapshot_every", "log_every", "r1_every"):

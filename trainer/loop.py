@@ -131,6 +131,8 @@ class Trainer:
             [data.attribute_names.index(a) for a in cfg.cond_attributes]
             if self.cond is not None and self.C is not None else []
         )
+        # This step's edit pairs (`cond_keep`): the conditioned attribute each pair moved.
+        self.pair_cols: torch.Tensor | None = None
 
     # Plumbing.
 
@@ -231,7 +233,26 @@ class Trainer:
                 y_fake = self._flip(y_fake)
             if self.cfg.cond_dropout > 0 and y_real is not None:
                 y_real, y_fake = self._drop(y_real), self._drop(y_fake)
+            if self.cfg.cond_keep > 0:
+                z, y_fake = self._pair(z, y_fake)
         return real, y_real, z, y_fake
+
+    def _pair(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edit pairs for `cond_keep`: the second half of the batch repeats the first half's
+        latents with one conditioned attribute moved to its other side (an unspecified 0 to a
+        random side), as a slider edit does; `pair_cols` records which."""
+        h = z.shape[0] // 2
+        col = torch.randint(0, y.shape[1], (h,), generator=self.gen)
+        side = torch.where(torch.rand(h, generator=self.gen) < 0.5, -1.0, 1.0)
+        z, y = z.clone(), y.clone()
+        z[h:2 * h] = z[:h]
+        moved = y[:h].clone()
+        rows = torch.arange(h)
+        old = moved[rows, col.to(y.device)]
+        moved[rows, col.to(y.device)] = torch.where(old != 0, -old, side.to(y.device))
+        y[h:2 * h] = moved
+        self.pair_cols = col
+        return z, y
 
     def _flip(self, y: torch.Tensor) -> torch.Tensor:
         """y with one random attribute flipped on `cond_flip` of its rows."""
@@ -260,6 +281,9 @@ class Trainer:
             cut = torch.randint(1, n_styles, (n,), generator=self.gen)
             keep = torch.rand(n, generator=self.gen) >= self.cfg.style_mix
             cut[keep] = n_styles
+            if self.pair_cols is not None:  # an edit pair shares its mixing too
+                h = len(self.pair_cols)
+                z2[h:2 * h], cut[h:2 * h] = z2[:h], cut[:h]
             mix = (z2, cut.to(self.device))
         return self.G_train(z, y, from_z=True, mix=mix)
 
@@ -281,32 +305,50 @@ class Trainer:
         with self.autocast():
             g_out = self.D(self.aug(fake_g), y_fake).float()
         loss_g = self.g_loss(g_out)
-        aux = None
+        terms: dict[str, torch.Tensor] = {}
         if self.cfg.cond_aux > 0 and y_fake is not None:
-            aux = self._cond_aux_loss(fake_g, y_fake)
-            loss_g = loss_g + self.cfg.cond_aux * aux
+            terms["cond_aux"] = self._cond_aux_loss(fake_g, y_fake)
+            loss_g = loss_g + self.cfg.cond_aux * terms["cond_aux"]
+        if self.cfg.cond_keep > 0 and self.pair_cols is not None:
+            terms["cond_keep"] = self._cond_keep_loss(fake_g, self.pair_cols)
+            loss_g = loss_g + self.cfg.cond_keep * terms["cond_keep"]
         if not d["skip_g"]:
             loss_g.backward()
             self.opt_g.step()
         m = self._end_step(m, d, loss_g, g_out)
-        if aux is not None:
-            m["cond_aux"] = aux.item()
+        m.update({k: v.item() for k, v in terms.items()})
         return m
 
-    def _cond_aux_loss(self, fake: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """How far C (frozen, trained on real photos) is from seeing y's attributes in the
-        (augmented) fakes: the mean binary cross-entropy over the conditioned attributes."""
+    def _frozen_c(self, x: torch.Tensor) -> torch.Tensor:
+        """C's logits (float32) on x, C frozen and in eval mode; gradients flow to x only."""
         assert self.C is not None and self.c_trained
         self.C.eval().requires_grad_(False)
         try:
             with self.autocast():
-                logits = self.C(self.aug(fake)).float()[:, self.cond_cols]
+                return self.C(x).float()
         finally:
             self.C.requires_grad_(True)
+
+    def _cond_aux_loss(self, fake: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """How far C (frozen, trained on real photos) is from seeing y's attributes in the
+        (augmented) fakes: the mean binary cross-entropy over the conditioned attributes."""
+        logits = self._frozen_c(self.aug(fake))[:, self.cond_cols]
         given = (y != 0).float()  # attributes dropped to 0 (unspecified) ask nothing
         loss = F.binary_cross_entropy_with_logits(logits, (y > 0).float(), weight=given,
                                                   reduction="sum")
         return loss / given.sum().clamp(min=1.0)
+
+    def _cond_keep_loss(self, fake: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """How much C (frozen, trained on real photos) sees an edit pair's other attributes
+        change: the squared difference of its probabilities, summed over every attribute but the
+        one the pair moved, averaged over pairs. Both faces of a pair are the same augmentation-
+        free draw, so only the edit separates them."""
+        h = len(cols)
+        p = torch.sigmoid(self._frozen_c(fake[:2 * h]))
+        moved = torch.tensor(self.cond_cols, device=p.device)[cols.to(p.device)]
+        keep = torch.ones_like(p[:h])
+        keep[torch.arange(h), moved] = 0.0
+        return ((p[:h] - p[h:2 * h]).pow(2) * keep).sum() / h
 
     def vaegan_step(self) -> dict[str, float]:
         """One VAE/GAN step (Larsen et al. 2016): E encodes real faces; D judges them against G's

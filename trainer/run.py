@@ -59,7 +59,7 @@ MODEL_NAME = "model.safetensors"
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
              "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior", "bf16",
              "channels_last", "gan_minutes", "cond_aux",
-             "cond_dropout", "cond_flip")
+             "cond_dropout", "cond_flip", "cond_keep")
 
 
 def read_run_state(out: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -140,8 +140,10 @@ class Run:
             if not quiet:
                 print(f"started from {cfg.init_from}: {counts}", file=sys.stderr)
             self.trainer.c_trained = counts.get("C", {}).get("copied", 0) > 0
-        if cfg.cond_aux > 0 and not (self.trainer.c_trained and self.trainer.cond is not None):
-            raise RunError("--cond-aux needs a conditional model and a trained classifier: "
+        needs_c = [f for f, w in (("--cond-aux", cfg.cond_aux), ("--cond-keep", cfg.cond_keep))
+                   if w > 0]
+        if needs_c and not (self.trainer.c_trained and self.trainer.cond is not None):
+            raise RunError(f"{needs_c[0]} needs a conditional model and a trained classifier: "
                            "start from a run that has one (--init-from) or resume a finished run")
         self.is_main = self.trainer.rank == 0
         self.samples = self.out / "samples"

@@ -134,3 +134,88 @@ def test_cond_flip_turns_one_attribute_of_a_share_of_fake_conditions() -> None:
     assert 0.37 < (changed == 1).float().mean().item() < 0.43
     assert bool((y_fake[changed == 1] == -rows[changed == 1]).any(1).all())
     assert set(y_real.unique().tolist()) <= {-1.0, 1.0}
+
+
+def test_cond_keep_pairs_half_the_batch_as_one_attribute_edits() -> None:
+    """`--cond-keep`: the second half of the fake batch repeats the first half's latents with one
+    conditioned attribute on its other side (an unspecified 0 to either side)."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.loop import Trainer
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    t = Trainer(TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0,
+                                              cond_dropout=0.3, batch=2000), data)
+    _real, _y_real, z, y = t._draw()
+    h = 1000
+    assert t.pair_cols is not None and len(t.pair_cols) == h
+    assert torch.equal(z[h:], z[:h])
+    assert not torch.equal(z[:h], z[: h // 2].repeat(2, 1))  # the first half is not repeated
+    changed = y[h:] != y[:h]
+    assert bool((changed.sum(1) == 1).all())  # exactly one attribute per pair
+    rows = torch.arange(h)
+    assert torch.equal(changed.float().argmax(1), t.pair_cols)
+    old, new = y[:h][rows, t.pair_cols], y[h:][rows, t.pair_cols]
+    assert bool(((old != 0) <= (new == -old)).all())
+    assert bool((new[old == 0].abs() == 1).all())
+    assert 0.4 < (new[old == 0] > 0).float().mean().item() < 0.6
+
+
+@pytest.mark.slow  # two tiny training runs
+def test_cond_keep_teaches_an_edit_to_keep_the_other_attributes(tmp_path: Path) -> None:
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.run import Run
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    Run(tmp_path / "parent", TrainConfig(**_values()), data, quiet=True, command=["t"]).train()
+    z = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.where(torch.rand(32, 2, generator=torch.Generator().manual_seed(2)) > 0.5, 1.0, -1.0)
+    y_edit = y.clone()
+    y_edit[:, 0] = -y_edit[:, 0]  # Smiling to its other side
+
+    def others_moved(t) -> float:  # noqa: ANN001
+        """C's probabilities of every attribute but Smiling: how far the edit moves them."""
+        with torch.no_grad():
+            p = torch.sigmoid(t.C(t.G(t.G.map(z, y), y)))
+            q = torch.sigmoid(t.C(t.G(t.G.map(z, y_edit), y_edit)))
+        keep = torch.ones(len(TINY_ATTRIBUTES), dtype=torch.bool)
+        keep[t.cond_cols[0]] = False
+        return (p - q)[:, keep].abs().mean().item()
+
+    after = {}
+    for weight in (0.0, 20.0):
+        # cond_aux teaches y to show; the keep term asks the rest to stay as it was.
+        cfg = TrainConfig(**_values()).with_(cond_attributes=COND, steps=30, encoder_steps=0,
+                                             init_from=str(tmp_path / "parent"), cond_aux=5.0,
+                                             cond_keep=weight, lr_g=1e-2)
+        run = Run(tmp_path / f"child{weight}", cfg, data, quiet=True, command=["t"])
+        t = run.trainer
+        torch.manual_seed(3)
+        probe = torch.nn.Linear(3 * 16 * 16, len(TINY_ATTRIBUTES))
+        with torch.no_grad():
+            probe.weight.mul_(10)
+        t.C = torch.nn.Sequential(torch.nn.Flatten(), probe)
+        t.policy = ()
+        for _ in range(30):
+            m = t.gan_step()
+        assert ("cond_keep" in m) == (weight > 0)
+        after[weight] = others_moved(t)
+    assert after[20.0] < 0.7 * after[0.0], after
+
+
+def test_cond_keep_is_refused_without_a_trained_classifier(tmp_path: Path) -> None:
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.run import Run, RunError
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0)
+    with pytest.raises(RunError, match="--cond-keep needs"):
+        Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
