@@ -235,7 +235,7 @@ def cmd_analogy(args: argparse.Namespace) -> int:
                   for s in (args.a, args.b, args.c))
     # C's detail, if C is a photo, rides along
     z = analogy(fa.z, fb.z, fc.z, args.strength, center=b.latent_center)
-    y = analogy_condition(fa.y, fb.y, fc.y, args.strength, b.y_reach)
+    y = analogy_condition(fa.y, fb.y, fc.y, args.strength)
     faces = scene.draw(scene.request(np.stack([fa.z, fb.z, fc.z, z]),
                                      [fa.detail, fb.detail, fc.detail, fc.detail],
                                      [fa.photo, fb.photo, fc.photo, fc.photo],

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from explorer.core.edits import y_limits
-
 
 def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0,
             keep_norm: bool = True, center: np.ndarray | None = None) -> np.ndarray:
@@ -35,20 +33,23 @@ def analogy(a: np.ndarray, b: np.ndarray, c: np.ndarray, strength: float = 1.0,
 
 
 def analogy_condition(a: np.ndarray | None, b: np.ndarray | None, c: np.ndarray | None,
-                      strength: float = 1.0,
-                      reach: Sequence[float] | np.ndarray | None = None) -> np.ndarray | None:
+                      strength: float = 1.0) -> np.ndarray | None:
     """A conditional model's condition for the result: c + strength * (a - b) on the faces' own
-    conditions (None: neutral), clipped to the y sliders' range (`edits.y_limits` of the
-    model's `reach`), so "smiling A - neutral B + C" smiles through y as it does through z;
-    None when no face has one."""
+    conditions (None: neutral), clipped to [-1, 1], the range of the labels the model was
+    trained on, so "smiling A - neutral B + C" smiles through y as it does through w; None when
+    no face has one.
+
+    Not the y sliders' reach (up to ±3 on the bundled model): three faces' labels add up to ±3
+    on several attributes at once, and the model draws such a y as a melted face (seeds 5, 6, 7
+    and three other triples looked at, 2026-11-30, at strengths 0.5 and 1); each at ±1 it
+    draws a face, and one slider still takes it to its reach."""
     given = [v for v in (a, b, c) if v is not None]
     if not given:
         return None
     n = np.asarray(given[0]).size
     a, b, c = (np.zeros(n, np.float32) if v is None else np.asarray(v, np.float32).reshape(-1)
                for v in (a, b, c))
-    lim = y_limits(reach, n)
-    return np.clip(c + np.float32(strength) * (a - b), -lim, lim).astype(np.float32)
+    return np.clip(c + np.float32(strength) * (a - b), -1.0, 1.0).astype(np.float32)
 
 
 def analogy_strip(

@@ -214,10 +214,9 @@ class AnalogyPanel(QWidget):
         self.result_z = analogy(a, b, c, self.strength.value(), center=center).astype(np.float32)
         self.result_detail = self.slots["C"].detail
         ya, yb, yc = (self.slots[n].y for n in "ABC")
-        reach = self.state.bundle.y_reach
-        self.result_y = analogy_condition(ya, yb, yc, self.strength.value(), reach)
+        self.result_y = analogy_condition(ya, yb, yc, self.strength.value())
         strip_z = analogy_strip(a, b, c, STRENGTHS, center)
-        strip_y = [analogy_condition(ya, yb, yc, s, reach) for s in STRENGTHS]
+        strip_y = [analogy_condition(ya, yb, yc, s) for s in STRENGTHS]
         self.use.setEnabled(True)
         rz = self.result_z
         self.state.draw_later(self._request(np.vstack([rz[None], strip_z]), self.result_detail,

@@ -97,8 +97,9 @@ def test_a_photo_is_encoded_with_what_the_scorer_sees_in_it(cstyle: Bundle) -> N
 
 def test_analogy_and_walks_carry_conditions() -> None:
     a, b, c = (np.array(v, np.float32) for v in ([1, 1], [-1, 1], [0, -1]))
-    np.testing.assert_array_equal(analogy_condition(a, b, c, 1.0), [2.0, -1.0])
-    np.testing.assert_array_equal(analogy_condition(a, b, c, 2.0), [2.0, -1.0])  # clipped
+    np.testing.assert_array_equal(analogy_condition(a, b, c, 1.0), [1.0, -1.0])
+    np.testing.assert_array_equal(analogy_condition(a, b, c, 0.25), [0.5, -1.0])
+    # clipped to the labels' range
     np.testing.assert_array_equal(analogy_condition(None, None, c, 1.0), c)
     assert analogy_condition(None, None, None) is None
     walk = interpolate_conditions([a, None, c], 5)
