@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -411,6 +411,33 @@ def _validate(mf: ModelFile) -> None:
             raise ModelFileError(
                 f"{name}: {key} holds {n_bad} NaN or infinite values (a diverged training run?); "
                 f"{what} cannot be used")
+
+
+def copy_model_file(
+    src: str | os.PathLike[str], out: str | os.PathLike[str],
+    edit: Callable[[dict[str, torch.Tensor], dict[str, Any]], None],
+) -> ModelFile:
+    """Write a COPY of model file `src` to `out` with its tensors and its JSON document changed
+    by `edit(tensors, doc)` in place (every other tensor and metadata entry is copied as it is);
+    returns the copy as loaded. A copy the app could not open is refused (ModelFileError) and
+    not written."""
+    src, out = Path(src), Path(out)
+    if out.resolve() == src.resolve():
+        raise ModelFileError("write to a copy: the output must not be the model file itself")
+    with safe_open(str(src), "pt") as f:
+        meta = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    doc = json.loads(meta[META_KEY])
+    edit(tensors, doc)
+    meta[META_KEY] = json.dumps(doc)
+    blob = safetensors_bytes(tensors, metadata=meta)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(blob)
+        load_model(tmp)  # checked before it takes the name: nothing broken is left behind
+
+    atomic_write(out, write, suffix=".safetensors")
+    return load_model(out)
 
 
 def state_path(model_path: str | os.PathLike[str]) -> Path:

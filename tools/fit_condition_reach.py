@@ -8,7 +8,7 @@ condition_reach`): G draws 300 faces with conditions drawn from the file's atlas
 faces' label rows), the bundled classifier C says which side of each attribute each face is on,
 and each conditioned attribute's reach is the smallest |y| at which C sees 90% of the faces flip.
 C chooses, so the report's independent judge can grade. Every other tensor and the metadata are
-copied as they are; the result is checked by loading it.
+copied as they are (`facegan.checkpoint.copy_model_file`); the result is checked by loading it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from explorer.core.bundle import load_bundle
-from facegan.checkpoint import COND_REACH, load_model
+from facegan.checkpoint import COND_REACH, ModelFileError, copy_model_file
 from facegan.directions import condition_reach
 
 
@@ -32,8 +30,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    if a.out.resolve() == a.model.resolve():
-        raise SystemExit("write to a copy: --out must not be the model file itself")
     torch.set_num_threads(a.threads)
     b = load_bundle(a.model)
     labels = b.atlas_conditions()  # the atlas's labels on the conditioned attributes, +-1
@@ -44,12 +40,11 @@ def main() -> None:
     y = torch.from_numpy(labels[rows])
     reach = condition_reach(b.network("G"), b.network("C"), b.nz,
                             [b.attribute_names.index(x) for x in cond], y, n=len(y))
-    with safe_open(str(a.model), "pt") as f:
-        meta = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    tensors[COND_REACH] = torch.from_numpy(reach)
-    save_file(tensors, str(a.out), metadata=meta)
-    load_model(a.out)  # refuses a file the app could not open
+    try:
+        copy_model_file(a.model, a.out,
+                        lambda t, _doc: t.update({COND_REACH: torch.from_numpy(reach)}))
+    except ModelFileError as e:
+        raise SystemExit(str(e)) from None
     print(", ".join(f"{x} {r:g}" for x, r in zip(cond, reach, strict=True)), f"-> {a.out}")
 
 

@@ -331,3 +331,35 @@ def test_sampled_directions_are_shape_checked(tmp_path: Path) -> None:
                {ATTR_DIRECTIONS_SAMPLED: np.ones((len(NAMES), cfg.nz + 1), np.float32)})
     with pytest.raises(ModelFileError, match=r"attr.directions.sampled has shape \(3, 9\)"):
         load_model(bad)
+
+
+def test_a_model_file_copy_changes_only_what_it_is_asked_to(tmp_path: Path) -> None:
+    from facegan.checkpoint import copy_model_file
+
+    src = tmp_path / "m.safetensors"
+    _write(src)
+    before = src.read_bytes()
+
+    def edit(tensors: dict, doc: dict) -> None:
+        tensors["attr.directions"] = torch.zeros_like(tensors["attr.directions"])
+        doc["name"] = "copied"
+
+    mf = copy_model_file(src, tmp_path / "copy.safetensors", edit)
+    assert mf.meta["name"] == "copied" and mf.meta["step"] == 7
+    assert not mf.array("attr.directions").any()
+    orig = load_model(src)
+    np.testing.assert_array_equal(mf.array("atlas.z"), orig.array("atlas.z"))
+    for k, v in orig.state_dict("G").items():
+        assert torch.equal(mf.state_dict("G")[k], v)
+    assert src.read_bytes() == before  # the original is not touched
+    with pytest.raises(ModelFileError, match="write to a copy"):
+        copy_model_file(src, src, edit)
+
+    # A copy the app could not open (a tensor of the wrong shape) is refused on the way out.
+    def break_it(tensors: dict, doc: dict) -> None:
+        tensors["atlas.z"] = torch.zeros(5, 3)
+
+    with pytest.raises(ModelFileError):
+        copy_model_file(src, tmp_path / "bad.safetensors", break_it)
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.safetensors", "m.safetensors"]
