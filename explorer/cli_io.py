@@ -125,6 +125,8 @@ def saved_condition(bundle: Bundle, latent: Path) -> np.ndarray | None:
     if y.shape != (bundle.n_cond,):
         raise CliError(f"{p.name} holds {y.size} values; this model's condition has "
                        f"{bundle.n_cond}")
+    if not np.isfinite(y).all():
+        raise CliError(f"{p.name} holds values that are not finite numbers")
     return y
 
 

@@ -139,6 +139,20 @@ def test_the_cli_saves_a_photos_condition_and_draws_with_it(tiny_cstyle: Path, t
         assert np.abs(grid[:, 16 * k : 16 * (k + 1)].astype(int) - want[k]).max() <= 1
 
 
+def test_a_broken_saved_condition_is_one_line_and_draws_nothing(
+        tiny_cstyle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = load_bundle(tiny_cstyle)
+    np.save(tmp_path / "face.npy", b.seed_latents([1])[0])
+    out = tmp_path / "out.png"
+    for y, says in (([np.nan, 1.0], "not finite"), ([1.0, 1.0, 1.0], "holds 3 values")):
+        np.save(tmp_path / "face_y.npy", np.array(y, np.float32))
+        assert main(["edit", str(tmp_path / "face.npy"), "--model", str(tiny_cstyle),
+                     "--out", str(out)]) != 0
+        err = capsys.readouterr().err.strip()
+        assert says in err and len(err.splitlines()) == 1, err
+        assert not out.exists()
+
+
 def test_a_style_analogy_keeps_c_as_far_from_the_average_face(cstyle: Bundle,
                                                               tiny_model: Path) -> None:
     from explorer.core.analogy import analogy
