@@ -7,7 +7,8 @@ call), so a smiling photo stops smiling and a straight face smiles; `NAME=3` alw
 
 For four UTKFace photos: the photo, its eye-aligned crop, the reconstruction with pivotal
 tuning, the edited crop, and the edited photo pasted back at the photo's own size. Each row's
-caption gives the reconstruction PSNR.
+caption gives the reconstruction PSNR over the photo's own pixels of the crop (a tight photo ends
+inside the framing; G draws the rest: `explorer.core.fit_target`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from explorer.core.encoding import encode_photo
 from explorer.core.paste_back import save_like
 from explorer.core.photo_edit import paste_edit, tune_photo
 from explorer.core.photos import load_photo
-from facegan.images import psnr
 
 PHOTOS = ("29_1_1_20170113013111447.jpg.chip.jpg", "68_0_3_20170117172636569.jpg.chip.jpg",
           "32_1_0_20170117134818053.jpg.chip.jpg", "51_0_0_20170111171747325.jpg.chip.jpg")
@@ -75,7 +75,7 @@ def main() -> None:
         pasted = paste_edit(b, img, r.alignment, r.z, z2, y2, None, tw, r.y)
         save_like(pasted, a.out / f"photo_edit_{len(rows)}_pasted.jpg", original=path)
         cells = [tile(img, "photo"), tile(r.face, "aligned crop (64 px)"),
-                 tile(recon, f"PTI reconstruction {psnr(recon, r.face):.1f} dB"),
+                 tile(recon, f"PTI reconstruction {tw.psnr_after:.1f} dB"),
                  tile(edited, f"edited crop ({name} {alpha:+g})"),
                  tile(pasted, "edit pasted back")]
         row = Image.new("RGB", (SIDE * len(cells), SIDE + 18), "white")

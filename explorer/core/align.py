@@ -82,6 +82,20 @@ class Alignment:
         return Alignment(m, self.side, (round(h * k), round(w * k)), self.method,
                          eyes, self.finder)  # type: ignore[arg-type]
 
+    def inside(self, res: int, sub: int = 4) -> np.ndarray | None:
+        """(res, res) float32: the share of each pixel of the res x res crop that lies within the
+        photo (the rest is fill, `photos.warp_square`), from `sub` x `sub` points a pixel; None
+        where the whole crop does."""
+        inv = _invert(self.at(res))
+        t = (np.arange(res * sub) + 0.5) / sub - 0.5  # crop pixel centres at integers, as cv2's
+        xx, yy = np.meshgrid(t, t)
+        px = inv[0, 0] * xx + inv[0, 1] * yy + inv[0, 2]
+        py = inv[1, 0] * xx + inv[1, 1] * yy + inv[1, 2]
+        h, w = self.photo_shape
+        ok = (px >= -0.5) & (px <= w - 0.5) & (py >= -0.5) & (py <= h - 0.5)
+        share = ok.reshape(res, sub, res, sub).mean((1, 3)).astype(np.float32)
+        return None if share.min() >= 0.999 else share
+
     def face_quad(self, res: int, margin: float = 0.0) -> np.ndarray:
         """(4, 2) photo-pixel corners of the crop square (shrunk by `margin` of its side)."""
         inv = _invert(self.at(res))

@@ -45,13 +45,12 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from explorer.core.align import Alignment, find_face_aligned
 from explorer.core.bundle import Bundle, BundleError
 from explorer.core.classify import judged_condition
+from explorer.core.fit_target import FitTarget
 from explorer.core.photos import FaceBox, PhotoError, load_photo
-from facegan.images import tensor_psnr
 from facegan.models import images_to_tensor, tensor_to_images
 
 FEATURE_WEIGHT = 0.5
@@ -83,6 +82,9 @@ class EncodeResult:
     boxes: list[FaceBox] = field(default_factory=list)
     alignment: Alignment | None = None  # how `face` was cut from the photo (explorer.core.align)
     y: np.ndarray | None = None
+    # (res, res) share of each pixel of `face` that is the photo's own (`Alignment.inside`);
+    # None: all of it. The fits count only those pixels (`explorer.core.fit_target`).
+    inside: np.ndarray | None = None
 
 
 class _Adam:
@@ -130,12 +132,15 @@ def encode_face(
     max_steps: int | None = None,
     detail: bool | Literal["latent"] = True,
     y: np.ndarray | None = None,
+    inside: np.ndarray | None = None,
 ) -> EncodeResult:
     """Encode one (res, res, 3) uint8 face. Refinement stops at `budget_s` (or `max_steps`), or
     early when `cancel()` returns True (the best result so far is returned). `detail` also fits
     the photo's detail (see the module notes); "latent" only its latent part (a style G's W+
     offset; none on a DCGAN). A conditional model draws the face with `y` (n_cond,), by default
-    what the app's scorer sees in the face (`classify.judged_condition`)."""
+    what the app's scorer sees in the face (`classify.judged_condition`). `inside` (res, res):
+    which pixels are the photo's own (`Alignment.inside`); only those are fitted, and the PSNR
+    is theirs (`fit_target`)."""
     if not bundle.has_encoder:
         raise BundleError(f"{bundle.name}: this model has no encoder, so photos cannot be encoded")
     face = bundle.check_faces(face)[0]
@@ -152,9 +157,10 @@ def encode_face(
     with torch.no_grad():  # not inference_mode: feat_t takes part in the loss graph below
         z0 = E(target).float()
         x0 = G(z0, yt)
-        feat_t = C.features(target) if C is not None else None
+    # Where the photo has nothing, the fit holds E's own drawing (`fit_target`).
+    fit = FitTarget(target, inside, C.features if C is not None else None, fill=x0)
     timings["encoder"] = time.perf_counter() - t0
-    psnr_e = tensor_psnr(x0, target)
+    psnr_e = fit.psnr(x0)
 
     t0 = time.perf_counter()
     z = z0.clone().requires_grad_(True)
@@ -183,9 +189,9 @@ def encode_face(
         if r is not None:
             r.grad = None
         x = G(z, yt, r)
-        loss = F.mse_loss(x, target) + 0.5 * F.l1_loss(x, target)
-        if C is not None and feat_t is not None:
-            loss = loss + FEATURE_WEIGHT * F.mse_loss(C.features(x), feat_t)
+        loss = fit.pixel_loss(x)
+        if C is not None:
+            loss = loss + FEATURE_WEIGHT * fit.feature_loss(x)
         if bundle.truncates_latents:  # in-domain: a style G's w stays near E's answer
             loss = loss + W_PRIOR_WEIGHT * (z - z0).pow(2).mean()
         else:
@@ -196,7 +202,7 @@ def encode_face(
         if keep is not None and r is not None and r.grad is not None:
             r.grad.mul_(keep)
         # Score the z that produced x (before the step), so the kept pair is consistent.
-        p = tensor_psnr(x, target)
+        p = fit.psnr(x)
         if p > best[0]:
             best = (p, z.detach().clone(), x.detach().clone(),
                     None if r is None else r.detach().clone())
@@ -218,6 +224,7 @@ def encode_face(
         steps=steps,
         detail=None if rb is None else rb[0].numpy().astype(np.float32),
         y=None if y is None else y[0].copy(),
+        inside=None if fit.weight is None else np.asarray(inside, np.float32),
     )
 
 
@@ -242,7 +249,8 @@ def encode_photo(
     t0 = time.perf_counter()
     face, al, box, boxes = find_face_aligned(img, bundle.resolution, choose, whole_image)
     timings["detect"] = time.perf_counter() - t0
-    r = encode_face(bundle, face, budget_s, progress, cancel, max_steps, detail)
+    r = encode_face(bundle, face, budget_s, progress, cancel, max_steps, detail,
+                    inside=al.inside(bundle.resolution))
     r.timings = {**timings, **r.timings}
     r.box, r.boxes, r.alignment = box, boxes, al
     return r

@@ -28,8 +28,9 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
                progress: Callable[[float], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> TunedWeights:
     """Pivotal tuning for an encoded photo: G's weights tuned so that its latent alone (no
-    detail) draws the aligned crop, with the condition it was encoded with (a conditional
-    model's); the perceptual term uses the bundled classifier's trunk."""
+    detail) draws the aligned crop (the photo's own pixels of it, `result.inside`), with the
+    condition it was encoded with (a conditional model's); the perceptual term uses the bundled
+    classifier's trunk."""
     G = bundle.network("G")
     C = bundle.network("C") if bundle.has_classifier else None
     y = bundle.check_y(result.y, 1)
@@ -41,7 +42,7 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
             edits=slider_edits(bundle), y_edits=condition_edits(bundle),
             y_limit=torch.from_numpy(y_limits(bundle.y_reach, bundle.n_cond))
-            if bundle.n_cond else None)
+            if bundle.n_cond else None, inside=result.inside)
 
 
 def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:
