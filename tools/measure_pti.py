@@ -32,9 +32,9 @@ from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
 from explorer.core.edits import apply_edits, condition_vector
 from explorer.core.encoding import encode_photo
+from explorer.core.fit_target import own_psnr
 from explorer.core.photo_edit import tune_photo
 from facegan.checkpoint import load_model
-from facegan.images import psnr
 from facegan.models import images_to_tensor
 
 TARGETS = ("Smiling", "Eyeglasses", "Young")
@@ -90,7 +90,7 @@ def main() -> None:
         for mode, w in (("latent", None), ("pti", tw)):
             y0 = b.check_y(r.y, 1)
             base = b.generate(r.z, y0, psi=1.0, tuned=w)[0]
-            row[f"{mode} dB"] = psnr(base, r.face)
+            row[f"{mode} dB"] = own_psnr(base, r.face, r.inside)  # the photo's own pixels
             for jn, net in judges.items():
                 p0, coll = decide(net, base), []
                 for t in TARGETS:
