@@ -40,7 +40,6 @@ from explorer.ui.attribute_bars import AttributeBars
 from explorer.ui.face_list import FaceList
 from explorer.ui.images import to_pixmap
 from explorer.ui.state import EditedFace, ExplorerState, Photo
-from facegan.images import psnr as psnr_of
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.gif);;All files (*)"
 PROGRESSIVE = True  # a fast encoding is editable from the encoder's result; refinement follows
@@ -99,6 +98,7 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
     job fits with its own copy of G (tuning draws it with swapped-in weights), never the one
     another thread draws with."""
     from explorer.core.encoding import encode_face, encode_photo
+    from explorer.core.fit_target import own_psnr
 
     def run(progress, cancelled) -> Photo:
         own = bundle.with_own("G")
@@ -109,7 +109,8 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
                         face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
                         alignment=first.alignment, y=first.y))
-            res = encode_face(own, first.face, progress=progress, cancel=cancelled, y=first.y)
+            res = encode_face(own, first.face, progress=progress, cancel=cancelled, y=first.y,
+                              inside=first.inside)
             return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                          face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
                          detail=res.detail, alignment=first.alignment, y=res.y)
@@ -125,7 +126,7 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             if cancelled():
                 raise Cancelled("pivotal tuning cancelled")
             recon = own.generate(res.z, res.y, tuned=tuned)[0]
-            psnr = float(psnr_of(recon, res.face))
+            psnr = own_psnr(recon, res.face, res.inside)
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                      face=res.face, recon=recon, psnr=psnr, top=classifier_top(own, res.face),
                      detail=None if tuned is not None else res.detail, tuned=tuned,

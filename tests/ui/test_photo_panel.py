@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from testdata import UTKFACE, needs
@@ -189,6 +190,12 @@ def test_a_photo_is_editable_before_refinement_and_refined_in_place(window, qtbo
     assert panel.error.isHidden(), panel.last_error
     photo = refined[0]
     assert state.photos == [photo] and photo.detail is not None and photo.psnr > early.psnr
+    # The refinement fitted and scored the photo's own pixels, as the one-pass path does.
+    from explorer.core.fit_target import own_psnr
+
+    inside = photo.alignment.inside(photo.face.shape[0])
+    assert inside is not None  # a UTKFace chip ends inside the framing
+    assert photo.psnr == pytest.approx(own_psnr(photo.recon, photo.face, inside), abs=0.2)
     np.testing.assert_array_equal(state.custom_z, photo.z)
     assert state.alphas["Smiling"] == 0.5 and state.scene.face.detail is not None
     state.undo_stack.undo()  # the edit goes; the refined face stays
