@@ -84,6 +84,9 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "conditional: share of fake faces with one attribute of y flipped (an edit)"),
     ("--cond-keep", "cond_keep", float,
      "conditional: weight of the classifier's term asking an edit to keep the other attributes"),
+    ("--cond-keep-free", "cond_keep_free", float,
+     "conditional: --cond-keep leaves attributes whose labels correlate this much with the "
+     "edited one free (1 = keep all)"),
     ("--init-from", "init_from", str,
      "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
 ]

@@ -79,6 +79,10 @@ class TrainConfig:
     # other side, and the run's own classifier (frozen, real photos only; never the judge) is
     # asked to see every other attribute of the pair alike. Needs a trained C, as `cond_aux`.
     cond_keep: float = 0.0
+    # `cond_keep`: attributes whose labels correlate with the moved one at least this much (|r|
+    # on the training labels: Male with Wearing_Lipstick, Smiling with High_Cheekbones) are left
+    # free to change with it; 1 keeps every other attribute.
+    cond_keep_free: float = 1.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -89,6 +93,7 @@ class TrainConfig:
             raise ValueError("batch must be at least 2")
         # Fractions: (name, upper bound, whether the bound itself is allowed); all start at 0.
         for name, hi, closed in (("ema", 1, False), ("style_mix", 1, True),
+                                 ("cond_keep_free", 1, True),
                                  ("cond_dropout", 1, False), ("cond_flip", 1, True),
                                  ("balance_margin", 0.5, False)):
             v = getattr(self, name)

@@ -133,6 +133,16 @@ class Trainer:
         )
         # This step's edit pairs (`cond_keep`): the conditioned attribute each pair moved.
         self.pair_cols: torch.Tensor | None = None
+        # (n_cond, n_attr): which attributes `cond_keep` asks an edit of each conditioned one to
+        # keep: not itself, nor those its labels correlate with by `cond_keep_free` or more.
+        self.keep_weights: torch.Tensor | None = None
+        if self.cond_cols and data.labels is not None:
+            r = np.nan_to_num(np.corrcoef(data.labels.astype(np.float32).T))
+            free = np.abs(r[self.cond_cols]) >= cfg.cond_keep_free
+            if cfg.cond_keep_free >= 1:  # 1: keep every other attribute, even a twin
+                free[:] = False
+            free[np.arange(len(self.cond_cols)), self.cond_cols] = True
+            self.keep_weights = torch.from_numpy((~free).astype(np.float32))
 
     # Plumbing.
 
@@ -342,8 +352,8 @@ class Trainer:
         """How much C (frozen, trained on real photos) sees an edit change the face's other
         attributes: the squared difference of its probabilities on the edited face from those on
         the face before the edit (held fixed), summed over every attribute but the one the pair
-        moved, averaged over pairs. Both faces of a pair are the same augmentation-free draw, so
-        only the edit separates them.
+        moved (and those `cond_keep_free` leaves free with it), averaged over pairs. Both faces
+        of a pair are the same augmentation-free draw, so only the edit separates them.
 
         The face before the edit is held fixed: with gradients through both faces (the first
         form, weight 2, from 32,000 steps), G learnt within 4,500 steps to draw faces on which C
@@ -351,9 +361,8 @@ class Trainer:
         Smiling y = +1 smiling, against 66% before (`docs/training/README.md`)."""
         h = len(cols)
         p = torch.sigmoid(self._frozen_c(fake[:2 * h]))
-        moved = torch.tensor(self.cond_cols, device=p.device)[cols.to(p.device)]
-        keep = torch.ones_like(p[:h])
-        keep[torch.arange(h), moved] = 0.0
+        assert self.keep_weights is not None
+        keep = self.keep_weights.to(p.device)[cols.to(p.device)]
         return ((p[:h].detach() - p[h:2 * h]).pow(2) * keep).sum() / h
 
     def vaegan_step(self) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -219,3 +220,30 @@ def test_cond_keep_is_refused_without_a_trained_classifier(tmp_path: Path) -> No
     cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0)
     with pytest.raises(RunError, match="--cond-keep needs"):
         Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
+
+
+def test_cond_keep_leaves_attributes_correlated_with_the_edited_one_free() -> None:
+    """`--cond-keep-free r`: an edit of one attribute is not asked to keep those whose labels
+    correlate with it by |r| or more (a man loses the lipstick his label rarely comes with);
+    itself is never kept."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.loop import Trainer
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    names = list(TINY_ATTRIBUTES)
+    a, b = names.index("Smiling"), names.index("Male")
+    other = next(i for i in range(len(names)) if i not in (a, b))
+    data.labels[:, other] = data.labels[:, a]  # an attribute that always comes with Smiling
+    keep_all = Trainer(TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0),
+                       data).keep_weights
+    assert keep_all is not None and keep_all.shape == (2, len(names))
+    assert keep_all[0, a] == 0 and keep_all[1, b] == 0  # never the edited attribute itself
+    assert keep_all[0, other] == 1 and keep_all.sum() == 2 * (len(names) - 1)
+    free = Trainer(TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0,
+                                                  cond_keep_free=0.9), data).keep_weights
+    assert free is not None and free[0, other] == 0 and free[0, a] == 0
+    r = abs(np.corrcoef(data.labels[:, b].astype(float), data.labels[:, other].astype(float))[0, 1])
+    assert free[1, other] == float(r < 0.9)
