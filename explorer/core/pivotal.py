@@ -43,7 +43,7 @@ LR = 1e-3
 #   0.3: photo 40 0.70 / 0.74 / 0.89, 33.1 dB; photo 11 0.86 / 0.73 / 0.88, 34.3 dB
 #   0.5: photo 40 0.74 / 0.74 / 0.89, 32.8 dB; photo 11 0.92 / 0.78 / 0.89, 34.7 dB (kept)
 #   1.0: photo 40 0.73 / 0.76 / 0.97, 28.2 dB (the edge between photo and fill fights the fit)
-FILL_WEIGHT = 0.5
+TUNE_FILL_WEIGHT = 0.5
 LOCALITY_WEIGHT = 1.0
 LOCALITY_BATCH = 1  # locality latents drawn with the pivot each step
 LOCALITY_NEAREST = 0.5  # locality latents lie 0.5-1 x the radius away: beyond the edits' reach
@@ -267,7 +267,7 @@ def tune_generator(
     pivot = pivot.detach()
     with torch.no_grad():
         before = G(pivot, y, detail)
-    fit = FitTarget(target, inside, features, fill=before, fill_weight=FILL_WEIGHT)
+    fit = FitTarget(target, inside, features, fill=before, fill_weight=TUNE_FILL_WEIGHT)
     psnr_before = fit.psnr(before)
     # The banks: latents near the pivot (locality) and edited pivots, with G's own drawings.
     n_loc = locality_batch if locality > 0 else 0
