@@ -29,21 +29,9 @@ def _aux(t, z: torch.Tensor, y: torch.Tensor) -> float:  # noqa: ANN001
     return F.binary_cross_entropy_with_logits(logits, (y > 0).float()).item()
 
 
-def test_cond_aux_is_refused_without_a_trained_classifier(tmp_path: Path) -> None:
-    from testdata import TINY_ATTRIBUTES
-
-    from trainer.config import TrainConfig
-    from trainer.data import fake_dataset
-    from trainer.run import Run, RunError
-
-    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
-    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_aux=1.0)
-    with pytest.raises(RunError, match="trained classifier"):
-        Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
-
-
-@pytest.mark.slow  # three tiny training runs
-def test_cond_aux_teaches_g_to_show_y_to_the_classifier(tmp_path: Path) -> None:
+def _parent(tmp_path: Path) -> tuple:
+    """A finished tiny unconditional run to start children from, its data, and a fixed batch:
+    latents z (32, 8) and conditions y (32, 2) of +-1."""
     from testdata import TINY_ATTRIBUTES
 
     from trainer.config import TrainConfig
@@ -54,21 +42,54 @@ def test_cond_aux_teaches_g_to_show_y_to_the_classifier(tmp_path: Path) -> None:
     Run(tmp_path / "parent", TrainConfig(**_values()), data, quiet=True, command=["t"]).train()
     z = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
     y = torch.where(torch.rand(32, 2, generator=torch.Generator().manual_seed(2)) > 0.5, 1.0, -1.0)
+    return data, z, y
+
+
+def _probed_child(tmp_path: Path, data, name: str, **options):  # noqa: ANN001, ANN202
+    """The trainer of a conditional child of `_parent`'s run (30 steps, lr_g 1e-2, `options`),
+    with C swapped for a fixed linear probe: a classifier that surely sees something in a 16 px
+    face (the tiny run's own C, 20 steps on noise, is at chance and barely depends on its
+    input)."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.run import Run
+
+    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, steps=30, encoder_steps=0,
+                                         init_from=str(tmp_path / "parent"), lr_g=1e-2,
+                                         **options)
+    t = Run(tmp_path / name, cfg, data, quiet=True, command=["t"]).trainer
+    assert t.c_trained
+    torch.manual_seed(3)
+    probe = torch.nn.Linear(3 * 16 * 16, len(TINY_ATTRIBUTES))
+    with torch.no_grad():
+        probe.weight.mul_(10)
+    t.C = torch.nn.Sequential(torch.nn.Flatten(), probe)
+    return t
+
+
+@pytest.mark.parametrize(("option", "says"), [("cond_aux", "--cond-aux needs"),
+                                              ("cond_keep", "--cond-keep needs")])
+def test_classifier_terms_are_refused_without_a_trained_classifier(tmp_path: Path, option: str,
+                                                                   says: str) -> None:
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.run import Run, RunError
+
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, **{option: 1.0})
+    with pytest.raises(RunError, match=f"{says} a conditional model and a trained classifier"):
+        Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
+
+
+@pytest.mark.slow  # three tiny training runs
+def test_cond_aux_teaches_g_to_show_y_to_the_classifier(tmp_path: Path) -> None:
+    data, z, y = _parent(tmp_path)
     after = {}
     for weight in (0.0, 5.0):
-        cfg = TrainConfig(**_values()).with_(cond_attributes=COND, steps=30, encoder_steps=0,
-                                             init_from=str(tmp_path / "parent"), cond_aux=weight,
-                                             lr_g=1e-2)
-        run = Run(tmp_path / f"child{weight}", cfg, data, quiet=True, command=["t"])
-        t = run.trainer
-        assert t.c_trained
-        # A classifier that surely sees something in a 16 px face: a fixed linear probe (the tiny
-        # run's own C, 20 steps on noise, is at chance and barely depends on its input).
-        torch.manual_seed(3)
-        probe = torch.nn.Linear(3 * 16 * 16, len(TINY_ATTRIBUTES))
-        with torch.no_grad():
-            probe.weight.mul_(10)
-        t.C = torch.nn.Sequential(torch.nn.Flatten(), probe)
+        t = _probed_child(tmp_path, data, f"child{weight}", cond_aux=weight)
         before = _aux(t, z, y)
         for _ in range(30):
             m = t.gan_step()
@@ -168,14 +189,7 @@ def test_cond_keep_pairs_half_the_batch_as_one_attribute_edits() -> None:
 def test_cond_keep_teaches_an_edit_to_keep_the_other_attributes(tmp_path: Path) -> None:
     from testdata import TINY_ATTRIBUTES
 
-    from trainer.config import TrainConfig
-    from trainer.data import fake_dataset
-    from trainer.run import Run
-
-    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
-    Run(tmp_path / "parent", TrainConfig(**_values()), data, quiet=True, command=["t"]).train()
-    z = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
-    y = torch.where(torch.rand(32, 2, generator=torch.Generator().manual_seed(2)) > 0.5, 1.0, -1.0)
+    data, z, y = _parent(tmp_path)
     y_edit = y.clone()
     y_edit[:, 0] = -y_edit[:, 0]  # Smiling to its other side
 
@@ -191,35 +205,13 @@ def test_cond_keep_teaches_an_edit_to_keep_the_other_attributes(tmp_path: Path) 
     after = {}
     for weight in (0.0, 20.0):
         # cond_aux teaches y to show; the keep term asks the rest to stay as it was.
-        cfg = TrainConfig(**_values()).with_(cond_attributes=COND, steps=30, encoder_steps=0,
-                                             init_from=str(tmp_path / "parent"), cond_aux=5.0,
-                                             cond_keep=weight, lr_g=1e-2)
-        run = Run(tmp_path / f"child{weight}", cfg, data, quiet=True, command=["t"])
-        t = run.trainer
-        torch.manual_seed(3)
-        probe = torch.nn.Linear(3 * 16 * 16, len(TINY_ATTRIBUTES))
-        with torch.no_grad():
-            probe.weight.mul_(10)
-        t.C = torch.nn.Sequential(torch.nn.Flatten(), probe)
+        t = _probed_child(tmp_path, data, f"child{weight}", cond_aux=5.0, cond_keep=weight)
         t.policy = ()
         for _ in range(30):
             m = t.gan_step()
         assert ("cond_keep" in m) == (weight > 0)
         after[weight] = others_moved(t)
     assert after[20.0] < 0.7 * after[0.0], after
-
-
-def test_cond_keep_is_refused_without_a_trained_classifier(tmp_path: Path) -> None:
-    from testdata import TINY_ATTRIBUTES
-
-    from trainer.config import TrainConfig
-    from trainer.data import fake_dataset
-    from trainer.run import Run, RunError
-
-    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
-    cfg = TrainConfig(**_values()).with_(cond_attributes=COND, cond_keep=1.0)
-    with pytest.raises(RunError, match="--cond-keep needs"):
-        Run(tmp_path / "fresh", cfg, data, quiet=True, command=["t"])
 
 
 def test_cond_keep_leaves_attributes_correlated_with_the_edited_one_free() -> None:
