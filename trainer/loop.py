@@ -136,7 +136,7 @@ class Trainer:
         # (n_cond, n_attr): which attributes `cond_keep` asks an edit of each conditioned one to
         # keep: not itself, nor those its labels correlate with by `cond_keep_free` or more.
         self.keep_weights: torch.Tensor | None = None
-        if self.cond_cols and data.labels is not None:
+        if cfg.cond_keep > 0 and self.cond_cols and data.labels is not None:
             r = np.nan_to_num(np.corrcoef(data.labels.astype(np.float32).T))
             free = np.abs(r[self.cond_cols]) >= cfg.cond_keep_free
             if cfg.cond_keep_free >= 1:  # 1: keep every other attribute, even a twin
