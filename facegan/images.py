@@ -45,12 +45,17 @@ def image_grid(images: np.ndarray, cols: int | None = None, pad: int = 2,
     return out
 
 
-def tensor_psnr(x: Any, target: Any) -> float:
+def tensor_psnr(x: Any, target: Any, weight: Any = None) -> float:
     """PSNR in dB of torch images in [-1, 1] (range 2; `x` clamped to it first) against
-    `target`; inf where they are identical. The fitting loops' progress figure."""
+    `target`; inf where they are identical. The fitting loops' progress figure. `weight`
+    (1, 1, h, w): how much each pixel counts (a photo's own share of a crop); None: all alike."""
     import torch.nn.functional as F
 
-    mse = float(F.mse_loss(x.detach().clamp(-1, 1), target))
+    x = x.detach().clamp(-1, 1)
+    if weight is None:
+        mse = float(F.mse_loss(x, target))
+    else:
+        mse = float(((x - target).pow(2) * weight).sum() / (weight.sum() * x.shape[1]))
     return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
 
 

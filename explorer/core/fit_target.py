@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facegan.images import psnr, tensor_psnr
+
 Features = Callable[[torch.Tensor], torch.Tensor]
 # How much a pixel outside the photo counts toward a `fill`, against 1 for the photo's own (the
 # latent refinement's; measured on the four UTKFace photos of docs/screenshots/photo_edits.png at
@@ -84,19 +86,16 @@ class FitTarget:
 
     def psnr(self, x: torch.Tensor) -> float:
         """PSNR in dB over the photo's own pixels (x clamped to [-1, 1]); inf where equal."""
-        d = (x.detach().clamp(-1, 1) - self.target).pow(2)
-        if self.weight is None:
-            mse = float(d.mean())
-        else:
-            mse = float((d * self.weight).sum() / (self.weight.sum() * x.shape[1]))
-        return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
+        return tensor_psnr(x, self.target, self.weight)
 
 
 def own_psnr(a: np.ndarray, b: np.ndarray, inside: np.ndarray | None) -> float:
     """PSNR in dB of two (res, res, 3) uint8 crops over the photo's own pixels (`inside`, the
     share of each pixel; None: all): the likeness the fits report."""
+    if inside is None:
+        return float(psnr(a, b))
     d2 = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    w = np.ones(d2.shape[:2]) if inside is None else np.asarray(inside, np.float64)
+    w = np.asarray(inside, np.float64)
     mse = float((d2 * w[..., None]).sum() / (w.sum() * d2.shape[2]))
     return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
