@@ -39,6 +39,55 @@ def test_style_kind_round_trips_through_the_model_file(tmp_path: Path) -> None:
         assert torch.equal(G.truncate(w, 0.5), G2.truncate(w, 0.5))
 
 
+def _tiny_style_g(seed: int) -> torch.nn.Module:
+    cfg = ModelConfig(kind="style", resolution=16, nz=8, ngf=8, ndf=8, nef=8, mapping_layers=2)
+    torch.manual_seed(seed)
+    return build(cfg, "G").eval().requires_grad_(False)
+
+
+def test_a_frozen_g_draws_its_current_weights_whatever_it_drew_before() -> None:
+    """G keeps its scaled weights while they are frozen (`facegan.style._Frozen`): a draw after
+    new weights are loaded in place, after a tuned copy is swapped in, or with gradients after
+    an inference-mode draw is the draw of a G that never kept anything."""
+    G, other = _tiny_style_g(0), _tiny_style_g(1)
+    w = prior_latents(G, torch.randn(3, 8))
+    with torch.inference_mode():
+        G(w)  # keeps G's own weights
+    fresh = _tiny_style_g(1)
+    G.load_state_dict(other.state_dict())  # in place: the kept weights are stale now
+    with torch.no_grad():
+        assert torch.equal(G(w), fresh(w))
+    tuned = {k: v * 1.1 for k, v in other.state_dict().items()}
+    with torch.no_grad():
+        a = torch.func.functional_call(G, tuned, (w,))
+        b = torch.func.functional_call(fresh, tuned, (w,))
+        assert torch.equal(a, b) and not torch.equal(a, fresh(w))
+        assert torch.equal(G(w), fresh(w))  # and back to its own weights
+    G = _tiny_style_g(1)
+    with torch.inference_mode():  # a first render, then a latent fit (gradient to w only)
+        G(w)
+    wg = w.clone().requires_grad_(True)
+    G(wg).square().mean().backward()
+    wf = w.clone().requires_grad_(True)
+    fresh(wf).square().mean().backward()
+    assert wg.grad is not None and torch.equal(wg.grad, wf.grad)
+    with torch.autocast("cpu", torch.bfloat16), torch.no_grad():
+        assert torch.equal(G(w), fresh(w))
+
+
+def test_a_g_being_trained_follows_every_step() -> None:
+    """Weights that take gradients are never kept: each optimiser step changes the next draw."""
+    G = _tiny_style_g(0).train().requires_grad_(True)
+    opt = torch.optim.SGD(G.parameters(), lr=0.1)
+    w = prior_latents(G, torch.randn(3, 8))
+    before = G(w).detach()
+    G(w).square().mean().backward()
+    opt.step()
+    after = G(w).detach()
+    G.requires_grad_(False)
+    assert not torch.equal(before, after) and torch.equal(after, G(w))
+
+
 def test_truncation_in_w_psi_zero_is_the_mean_face_and_one_changes_nothing(style) -> None:
     G = style.network("G")
     w1 = style.seed_latents([0, 1, 2], psi=1.0)
