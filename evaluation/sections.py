@@ -13,6 +13,7 @@ from evaluation.context import Context, Encoded, encode, generate
 from evaluation.judge import MAIN_ATTRIBUTES, edit_success, edit_success_y
 from evaluation.report import Report
 from facegan.images import image_grid
+from facegan.models import map_images
 from trainer.monitor import save_png
 
 
@@ -60,6 +61,14 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
     rows = [["E alone, held-out CelebA", len(held_img),
              float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
+    if c.mf.config.encoder_w_plus:  # E's W+ offset: where a photo's refinement starts
+        offsets = map_images(lambda x: c.E.forward_plus(x)[1].flatten(1), held_img).numpy()
+        start = np.zeros((len(held_img), *c.G.detail_shape), np.float32)
+        start.reshape(len(held_img), -1)[:, :offsets.shape[1]] = offsets
+        rec_p = generate(c.G, enc.z, y=enc.y, detail=start)
+        rows.append(["E alone in W+ (E's own W+ offset), held-out CelebA", len(held_img),
+                     float(metrics.psnr(held_img, rec_p).mean()),
+                     float(metrics.ssim(held_img, rec_p).mean()), "-"])
     k = min(n_refine, len(held_img))
 
     def refine(with_detail: bool | str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,

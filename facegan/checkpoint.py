@@ -291,6 +291,7 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "step": (int,), "phase": (str,), "final": (bool,),
     "provenance": (dict,), "train_config": (dict,), "model_config": (dict,),
     "attribute_names": (list,), "parts": (list,), "classifier": (dict,), "scorer": (dict,),
+    "encoder_w_plus": (dict,),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a JSON object",
                list: "a list"}

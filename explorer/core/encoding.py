@@ -123,6 +123,24 @@ def _detail_penalty(r: torch.Tensor, n_latent: int) -> torch.Tensor:
     return loss
 
 
+def _encoder_start(E: torch.nn.Module, target: torch.Tensor,
+                   detail_shape: tuple[int, ...] | None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """E's answer for a (1, 3, res, res) target: w, and with `detail_shape` (the detail is
+    fitted) E's W+ offset as the start of the detail's latent part, the feature part zero; None
+    where E has no W+ head (`facegan.models.Encoder.forward_plus`)."""
+    plus = getattr(E, "forward_plus", None)
+    if detail_shape is None or plus is None:
+        return E(target).float(), None
+    z0, offset = plus(target)
+    if offset is None:
+        return z0.float(), None
+    r0 = torch.zeros(1, *detail_shape)
+    flat = offset.reshape(1, -1).float()
+    r0.reshape(1, -1)[:, :flat.shape[1]] = flat
+    return z0.float(), r0
+
+
 def encode_face(
     bundle: Bundle,
     face: np.ndarray,
@@ -153,10 +171,13 @@ def encode_face(
     target = images_to_tensor(face[None])  # (1, 3, res, res) in [-1, 1]
     timings: dict[str, float] = {}
 
+    n_latent = int(getattr(G, "latent_detail_size", 0))
+    if detail == "latent" and not n_latent:
+        detail = False
     t0 = time.perf_counter()
     with torch.no_grad():  # not inference_mode: feat_t takes part in the loss graph below
-        z0 = E(target).float()
-        x0 = G(z0, yt)
+        z0, r0 = _encoder_start(E, target, G.detail_shape if detail else None)
+        x0 = G(z0, yt, r0)
     # Where the photo has nothing, the fit holds E's own drawing (`fit_target`).
     fit = FitTarget(target, inside, C.features if C is not None else None, fill=x0)
     timings["encoder"] = time.perf_counter() - t0
@@ -165,10 +186,9 @@ def encode_face(
     t0 = time.perf_counter()
     z = z0.clone().requires_grad_(True)
     opt = _Adam(z, LR)
-    n_latent = int(getattr(G, "latent_detail_size", 0))
-    if detail == "latent" and not n_latent:
-        detail = False
-    r = torch.zeros(1, *G.detail_shape).requires_grad_(True) if detail else None
+    r = None
+    if detail:
+        r = (r0.clone() if r0 is not None else torch.zeros(1, *G.detail_shape)).requires_grad_()
     opt_r = _Adam(r, DETAIL_LR) if r is not None else None
     # "latent": the feature part stays zero (its gradient is masked out before each step)
     keep = None

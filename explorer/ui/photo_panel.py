@@ -103,12 +103,14 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
     def run(progress, cancelled) -> Photo:
         own = bundle.with_own("G")
         if early is not None and not tune:
+            # E's own answer: w, and E's W+ offset where E predicts one
             first = encode_photo(own, path, cancel=cancelled, choose=choose,
-                                 whole_image=whole, max_steps=0, detail=False)
+                                 whole_image=whole, max_steps=0,
+                                 detail="latent" if own.config.encoder_w_plus else False)
             top = classifier_top(own, first.face)
             early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
                         face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
-                        alignment=first.alignment, y=first.y))
+                        detail=first.detail, alignment=first.alignment, y=first.y))
             res = encode_face(own, first.face, progress=progress, cancel=cancelled, y=first.y,
                               inside=first.inside)
             return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
