@@ -33,6 +33,10 @@ same refinement steps, PSNR of the W+ part alone:
 and on the conditional run (26,000 steps, 12 held-out faces, 55 steps = the 0.6 s budget):
 W+ alone 19.2 dB, W+ and the 8x8 feature offset 29.3 dB, with y edits to the other side at
 |y| = 2 flipping 72.0% and 78.5% of 40 faces for the independent judge (collateral 9.8% and 10.3%).
+
+Where E predicts a W+ offset too (`facegan.models.Encoder.forward_plus`, fitted by
+`tools/fit_encoder_plus.py`), the detail's latent part starts from it instead of zero; E's w is
+the same either way, so a face's edits act as before.
 """
 
 from __future__ import annotations
