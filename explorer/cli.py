@@ -39,6 +39,7 @@ DIRECTION_METHODS = ("sampled", "mean-diff", "linear")
 MAX_FRAMES = 2000  # as the window's Frames box; GIF frames are all held in memory
 MAX_SIZE = 2048
 DEFAULT_PSI = 0.7  # facegan.models.DEFAULT_PSI (a test keeps them equal): seeds as the window
+BUDGET_S = 0.6  # explorer.core.encoding.BUDGET_S (a test keeps them equal): a photo within 1 s
 
 
 # Subcommands.
@@ -380,7 +381,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="truncation: 1 draws faces as trained, lower pulls G's features toward "
                         "the average face (cleaner, less varied); a photo drawn with its detail "
                         "is always drawn at 1 (default: %(default)s)")
-    p.add_argument("--budget", type=float, default=0.6, metavar="SECONDS",
+    p.add_argument("--budget", type=float, default=BUDGET_S, metavar="SECONDS",
                    help="refinement time per photo (default: %(default)s)")
 
 

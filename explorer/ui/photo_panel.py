@@ -97,7 +97,7 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
     encoder's own result is handed to `early(photo)` first, classified, before refinement. The
     job fits with its own copy of G (tuning draws it with swapped-in weights), never the one
     another thread draws with."""
-    from explorer.core.encoding import encode_face, encode_photo
+    from explorer.core.encoding import WINDOW_BUDGET_S, encode_face, encode_photo
     from explorer.core.fit_target import own_psnr
 
     def run(progress, cancelled) -> Photo:
@@ -111,8 +111,9 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
                         face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
                         detail=first.detail, alignment=first.alignment, y=first.y))
-            res = encode_face(own, first.face, progress=progress, cancel=cancelled, y=first.y,
-                              inside=first.inside)
+            # E's answer is editable already: the refinement behind it may take longer
+            res = encode_face(own, first.face, budget_s=WINDOW_BUDGET_S, progress=progress,
+                              cancel=cancelled, y=first.y, inside=first.inside)
             return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                          face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
                          detail=res.detail, alignment=first.alignment, y=res.y)

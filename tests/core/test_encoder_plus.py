@@ -74,6 +74,9 @@ def test_es_w_plus_start_draws_the_photos_closer_than_its_w(tiny_cstyle: Path, f
     n_latent = after.network("G").latent_detail_size
     details = np.stack([r.detail for r in start_plus])
     assert np.abs(details[:, :n_latent]).max() > 0 and not details[:, n_latent:].any()
+    # a fit of the whole detail (W+ and the feature offset) starts from E's w alone
+    whole = encode_face(after, faces[0], max_steps=0, detail=True)
+    assert whole.detail is not None and not whole.detail.any()
 
 
 def test_a_model_file_without_the_head_loads_and_encodes_as_before(tiny_cstyle: Path) -> None:

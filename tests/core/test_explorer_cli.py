@@ -339,3 +339,13 @@ def test_face_train_takes_o_for_out() -> None:
 
     args = build_parser().parse_args(["--data", "x", "-o", "runs/short"])
     assert args.out == "runs/short"
+
+
+def test_the_cli_refines_a_photo_for_the_cores_budget() -> None:
+    """The CLI spells the budget out (its --help imports no torch); the window refines longer,
+    in the background, after E's answer is already editable."""
+    from explorer.cli import BUDGET_S
+    from explorer.core.encoding import BUDGET_S as CORE_BUDGET_S
+    from explorer.core.encoding import WINDOW_BUDGET_S
+
+    assert BUDGET_S == CORE_BUDGET_S < WINDOW_BUDGET_S
