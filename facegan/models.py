@@ -318,7 +318,7 @@ class Encoder(nn.Module):
     """Image -> latent. For a VAE/GAN it returns (mu, logvar); otherwise z.
 
     With `cfg.encoder_w_plus` a second head reads the same trunk features and predicts a W+
-    offset (`forward_plus`): a low-rank map (PLUS_RANK), 1.1 M weights on the 64 px model where
+    offset (`forward_plus`): a low-rank map (PLUS_RANK), 1.2 M weights on the 64 px model where
     a full one would have 10 M, zero at initialisation, so E's w is unchanged and a fresh head
     predicts no offset."""
 
