@@ -62,9 +62,7 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
              float(metrics.psnr(held_img, rec_e).mean()),
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     if c.mf.config.encoder_w_plus:  # E's W+ offset: where a photo's refinement starts
-        offsets = map_images(lambda x: c.E.forward_plus(x)[1].flatten(1), held_img).numpy()
-        start = np.zeros((len(held_img), *c.G.detail_shape), np.float32)
-        start.reshape(len(held_img), -1)[:, :offsets.shape[1]] = offsets
+        start = map_images(lambda x: c.G.join_detail(c.E.forward_plus(x)[1]), held_img).numpy()
         rec_p = generate(c.G, enc.z, y=enc.y, detail=start)
         rows.append(["E alone in W+ (E's own W+ offset), held-out CelebA", len(held_img),
                      float(metrics.psnr(held_img, rec_p).mean()),

@@ -343,14 +343,17 @@ class Encoder(nn.Module):
             nn.init.zeros_(self.plus[2].weight)
             nn.init.zeros_(self.plus[2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.trunk(x).flatten(1))
+    def _latent(self, features: torch.Tensor) -> torch.Tensor:
+        out = self.head(features)
         return out[:, : self.cfg.nz] if self.cfg.kind == "vaegan" else out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._latent(self.trunk(x).flatten(1))
 
     def forward_plus(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(w (n, nz), the W+ offset (n, n_styles, nz) or None without a W+ head)."""
         f = self.trunk(x).flatten(1)
-        w = self.head(f)
+        w = self._latent(f)
         if self.plus is None:
             return w, None
         return w, self.plus(f).reshape(-1, self.cfg.n_styles, self.cfg.nz)

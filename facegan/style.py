@@ -257,6 +257,17 @@ class StyleGenerator(nn.Module):
         return (detail[:, :k].reshape(n, self.n_styles, self.nz),
                 detail[:, k:].reshape(n, *self.feature_shape))
 
+    def join_detail(self, offset: torch.Tensor,
+                    feature: torch.Tensor | None = None) -> torch.Tensor:
+        """The inverse of `split_detail`: a W+ offset ((n, n_styles, nz) or flat) and a feature
+        offset ((n, *feature_shape); None: zero, which draws the W+ offset alone) -> (n,
+        *detail_shape)."""
+        n = offset.shape[0]
+        flat = offset.reshape(n, self.latent_detail_size)
+        feat = (flat.new_zeros(n, math.prod(self.feature_shape)) if feature is None
+                else feature.reshape(n, -1).to(flat.dtype))
+        return torch.cat([flat, feat], 1)
+
     def map(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Prior noise z (n, nz) -> w (n, nz), the latent the explorer edits. y does not enter
         here: a conditional G adds its offset of y in `forward`, so w stays y-free."""

@@ -71,7 +71,6 @@ def main() -> None:
     G, C = mf.network("G").requires_grad_(False), mf.network("C").requires_grad_(False)
     E = build(dataclasses.replace(cfg, encoder_w_plus=True), "E", init=False)
     assert isinstance(E, Encoder) and E.plus is not None
-    E.zero_plus()
     missing = E.load_state_dict(mf.state_dict("E"), strict=False).missing_keys
     if any(not k.startswith("plus.") for k in missing):
         raise SystemExit(f"{a.model.name}: its encoder does not match its config")
@@ -93,16 +92,13 @@ def main() -> None:
     data = load_dataset(a.data, cfg.resolution)
     train = data.split_holdout(a.holdout)[0] if a.holdout else data
     labels = train.label_columns(list(cfg.cond_attributes)) if cfg.n_cond else None
-    n_feat = int(np.prod(G.feature_shape))
     monitor = images_to_tensor(np.asarray(train.images[-64:]))  # a fixed set to watch
     y_mon = torch.from_numpy(labels[-64:]) if labels is not None else None
 
     def draw(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         w, offset = E.forward_plus(x)
         assert offset is not None
-        flat = offset.flatten(1)
-        detail = torch.cat([flat, flat.new_zeros(len(flat), n_feat)], 1)
-        return G(w, y, detail), flat
+        return G(w, y, G.join_detail(offset)), offset.flatten(1)
 
     def monitor_psnr() -> float:
         with torch.no_grad():

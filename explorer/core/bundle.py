@@ -261,10 +261,8 @@ class Bundle:
         a = np.asarray(v, np.float32)
         if a.shape == self.detail_shape:
             return a.copy()
-        if a.shape in self.saved_detail_shapes:
-            out = np.zeros(self.detail_shape, np.float32)
-            out[:a.size] = a.reshape(-1)
-            return out
+        if a.shape in self.saved_detail_shapes:  # a style G's W+ offset alone
+            return self.network("G").join_detail(torch.from_numpy(a)[None])[0].numpy()
         return None
 
     def check_detail(self, detail: np.ndarray | None, n: int) -> np.ndarray | None:

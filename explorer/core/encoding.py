@@ -138,22 +138,15 @@ def _detail_penalty(r: torch.Tensor, n_latent: int) -> torch.Tensor:
     return loss
 
 
-def _encoder_start(E: torch.nn.Module, target: torch.Tensor,
-                   detail_shape: tuple[int, ...] | None
-                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """E's answer for a (1, 3, res, res) target: w, and with `detail_shape` (a W+ fit) E's W+
-    offset as the start of the detail's latent part, the feature part zero; None where E has no
-    W+ head (`facegan.models.Encoder.forward_plus`)."""
-    plus = getattr(E, "forward_plus", None)
-    if detail_shape is None or plus is None:
+def _encoder_start(E: torch.nn.Module, G: torch.nn.Module, target: torch.Tensor,
+                   w_plus: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """E's answer for a (1, 3, res, res) target: w, and for a W+ fit (`w_plus`) E's W+ offset
+    as a detail (its feature part zero); None where E has no W+ head
+    (`facegan.models.Encoder.forward_plus`)."""
+    if not w_plus:
         return E(target).float(), None
-    z0, offset = plus(target)
-    if offset is None:
-        return z0.float(), None
-    r0 = torch.zeros(1, *detail_shape)
-    flat = offset.reshape(1, -1).float()
-    r0.reshape(1, -1)[:, :flat.shape[1]] = flat
-    return z0.float(), r0
+    z0, offset = E.forward_plus(target)
+    return z0.float(), None if offset is None else G.join_detail(offset.float())
 
 
 def encode_face(
@@ -191,7 +184,7 @@ def encode_face(
         detail = False
     t0 = time.perf_counter()
     with torch.no_grad():  # not inference_mode: feat_t takes part in the loss graph below
-        z0, r0 = _encoder_start(E, target, G.detail_shape if detail == "latent" else None)
+        z0, r0 = _encoder_start(E, G, target, detail == "latent")
         x0 = G(z0, yt, r0)
     # Where the photo has nothing, the fit holds E's own drawing (`fit_target`).
     fit = FitTarget(target, inside, C.features if C is not None else None, fill=x0)
