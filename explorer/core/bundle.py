@@ -105,6 +105,13 @@ class Bundle:
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
 
     @property
+    def has_latent_detail(self) -> bool:
+        """Whether a photo's detail has a latent part (a style G's W+ offset), so a photo can
+        be drawn from its latent alone with one (`encoding.fit_latent_detail`)."""
+        G = self.networks.get("G")
+        return bool(getattr(G, "latent_detail_size", 0))
+
+    @property
     def can_score(self) -> bool:
         """Whether faces can be scored for the user (a photo scorer or C)."""
         return self.has_scorer or self.has_classifier

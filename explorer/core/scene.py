@@ -53,6 +53,9 @@ class EditedFace:
         immutable), drawn with whether or not `keep_detail` is on; None for a face with none.
     y : (n_cond,) float32 the face's own condition on a conditional model (see the module
         docstring); None for the neutral one, and on other models.
+    latent_detail : (*Bundle.detail_shape) float32, a style G's photo only: a latent-only
+        detail (a W+ offset, its feature part zero) fitted to the photo with z held
+        (`encoding.fit_latent_detail`), drawn while `keep_detail` is off; None: z alone.
     """
 
     z: np.ndarray
@@ -61,6 +64,7 @@ class EditedFace:
     photo: bool = False
     tuned: Any = None
     y: np.ndarray | None = None
+    latent_detail: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "z", np.asarray(self.z, np.float32).reshape(-1).copy())
@@ -69,6 +73,9 @@ class EditedFace:
         if self.detail is not None:
             object.__setattr__(self, "detail", np.asarray(self.detail, np.float32).copy())
             object.__setattr__(self, "photo", True)
+        if self.latent_detail is not None:
+            object.__setattr__(self, "latent_detail",
+                               np.asarray(self.latent_detail, np.float32).copy())
         if self.tuned is not None:
             object.__setattr__(self, "photo", True)
 
@@ -76,12 +83,16 @@ class EditedFace:
         """Equal latents, details, labels (numpy-aware; used by undo to skip no-op steps)."""
         if not isinstance(other, EditedFace):
             return False
-        d1, d2 = self.detail, other.detail
         return (self.label == other.label and self.photo == other.photo
                 and _tuned_key(self.tuned) == _tuned_key(other.tuned)
                 and np.array_equal(self.z, other.z) and same_value(self.y, other.y)
-                and (d1 is None) == (d2 is None)
-                and (d1 is None or (d1.shape == d2.shape and np.array_equal(d1, d2))))
+                and _same_array(self.detail, other.detail)
+                and _same_array(self.latent_detail, other.latent_detail))
+
+
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None) == (b is None) and (a is None or (
+        b is not None and a.shape == b.shape and np.array_equal(a, b)))
 
 
 @dataclass
@@ -108,6 +119,7 @@ class Photo:
     tuned: Any = None  # pivotal-tuned weights (explorer.core.pivotal.TunedWeights), if tuned
     alignment: Any = None  # how the face was cut from the photo (explorer.core.align)
     y: np.ndarray | None = None  # (n_cond,) what the scorer saw in it (conditional models)
+    latent_detail: np.ndarray | None = None  # drawn with the detail off (EditedFace's)
 
 
 # The fields an undo step captures (favourites and photos are collections, not edits).
@@ -265,10 +277,12 @@ class Scene:
             np.zeros((0, len(self.cond_names)), np.float32)
 
     def drawn_detail(self, face: EditedFace | None) -> np.ndarray | None:
-        """The detail `face` is drawn with: its own while `keep_detail` is on, else None."""
-        if face is None or face.detail is None or not self.keep_detail:
+        """The detail `face` is drawn with: its own while `keep_detail` is on, else its
+        latent-only detail (a style G's photo), else None."""
+        if face is None:
             return None
-        return face.detail.copy()
+        d = face.detail if self.keep_detail else face.latent_detail
+        return None if d is None else d.copy()
 
     def face_psi(self, photo: bool | Sequence[bool] | np.ndarray, n: int) -> np.ndarray:
         """(n,) truncation: 1 for photos, the scene's ψ for every other face."""
@@ -375,6 +389,7 @@ class Scene:
             "alphas": dict(self.alphas), "locks": sorted(self.locks), "method": self.method,
             "custom_z": None if f is None else f.z,
             "custom_detail": None if f is None else f.detail,
+            "custom_latent_detail": None if f is None else f.latent_detail,
             "custom_label": "" if f is None else f.label,
             "custom_tuned": tuned_bytes(None if f is None else f.tuned),
             "custom_y": None if f is None else f.y,
@@ -387,9 +402,10 @@ class Scene:
         z = _vector(d.get("custom_z"))
         detail = self.fitting_detail(d.get("custom_detail"))
         tuned = self.fitting_tuned(d.get("custom_tuned"))
-        face = None if z is None else EditedFace(z, detail, str(d.get("custom_label", "")),
-                                                 tuned=tuned,
-                                                 y=self.fitting_condition(d.get("custom_y")))
+        face = None if z is None else EditedFace(
+            z, detail, str(d.get("custom_label", "")), tuned=tuned,
+            y=self.fitting_condition(d.get("custom_y")),
+            latent_detail=self.fitting_detail(d.get("custom_latent_detail")))
         method = d.get("method", default_method(self.bundle))
         methods = available_methods(self.bundle)
         return {"seed": int(d.get("seed", 0)), "psi": float(d.get("psi", DEFAULT_PSI)),
@@ -437,6 +453,7 @@ def session_dict(scene: Scene, favourites: Sequence[Favourite],
                        for f in favourites]
     d["photos"] = [{"name": p.name, "path": p.path, "z": p.z, "psnr": p.psnr, "y": p.y,
                     "top": [list(t) for t in p.top], "detail": p.detail,
+                    "latent_detail": p.latent_detail,
                     "face": p.face, "recon": p.recon,
                     "tuned": tuned_bytes(p.tuned), "alignment": _alignment_dict(p.alignment)}
                    for p in photos]
@@ -462,7 +479,8 @@ def read_session(scene: Scene, d: dict[str, Any]
                     detail=scene.fitting_detail(p.get("detail")),
                     tuned=scene.fitting_tuned(p.get("tuned")),
                     alignment=_alignment_of(p.get("alignment")),
-                    y=scene.fitting_condition(p.get("y")))
+                    y=scene.fitting_condition(p.get("y")),
+                    latent_detail=scene.fitting_detail(p.get("latent_detail")))
               for p in d.get("photos", []) or []]
     return scene.from_dict(d), favourites, photos
 

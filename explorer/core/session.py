@@ -250,6 +250,8 @@ def check_session(d: dict[str, Any], nz: int,
         problems.append("the slider values are not all numbers")
     _array(d.get("custom_z"), "the edited face's latent", problems, size=nz)
     _array(d.get("custom_detail"), "the edited face's photo detail", problems, shapes=detail_shapes)
+    _array(d.get("custom_latent_detail"), "the edited face's latent detail", problems,
+           shapes=detail_shapes)
     for i, c in enumerate(_items(d, "custom_dirs", problems)):
         _array(c.get("vector"), f"custom slider {c.get('name', i)!r}", problems, size=nz)
     for key, what in (("favourites", "favourite"), ("photos", "photo")):
@@ -259,6 +261,8 @@ def check_session(d: dict[str, Any], nz: int,
                 problems.append(f"{what} {name!r} has no latent")
             _array(f.get("z"), f"{what} {name!r}", problems, size=nz)
             _array(f.get("detail"), f"{what} {name!r}'s detail", problems, shapes=detail_shapes)
+            _array(f.get("latent_detail"), f"{what} {name!r}'s latent detail", problems,
+                   shapes=detail_shapes)
     interp = _entry(d, "interpolation", "the interpolation", problems)
     for i, k in enumerate(_items(interp, "keyframes", problems)):
         _array(k.get("z"), f"keyframe {i + 1}", problems, size=nz)

@@ -10,13 +10,17 @@ before/after toggle) and saved at the photo's own size.
 A fast encoding arrives in two steps: the encoder's latent as soon as the face is found (the face
 is editable at once, `photoReady`), then the refined latent and detail, which replace it in place
 where the canvas and the undo history hold it (`photoRefined`), so slider edits made meanwhile
-stay. `PROGRESSIVE = False` waits for the refined result instead (the previous behaviour).
+stay. On a style-based model the refined face is put in place the same way before the job fits
+the photo's latent-only detail (`encoding.fit_latent_detail`, drawn while "Keep the photo's
+detail" is off), and once more with it. `PROGRESSIVE = False` waits for the final result instead
+(the previous behaviour).
 
 Errors (no face, several faces, broken or non-image files) are shown in the panel, never raised.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from pathlib import Path
 
@@ -94,11 +98,28 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
                early=None):
     """The background work for one photo: encode (and with `tune`, pivotal tuning), then
     classify the aligned crop. Returns a Photo. With `early` (a fast encoding only), the
-    encoder's own result is handed to `early(photo)` first, classified, before refinement. The
+    encoder's own result is handed to `early(photo)` first, classified, before refinement, and
+    on a style G the refined photo too, before its latent-only detail is fitted. The
     job fits with its own copy of G (tuning draws it with swapped-in weights), never the one
     another thread draws with."""
-    from explorer.core.encoding import WINDOW_BUDGET_S, encode_face, encode_photo
+    from explorer.core.encoding import (
+        LATENT_BUDGET_S,
+        WINDOW_BUDGET_S,
+        encode_face,
+        encode_photo,
+        fit_latent_detail,
+    )
     from explorer.core.fit_target import own_psnr
+
+    # A style G's photo also gets a latent-only detail, drawn while its detail is switched off
+    latent_s = LATENT_BUDGET_S if bundle.has_latent_detail else 0.0
+    fit_share = WINDOW_BUDGET_S / (WINDOW_BUDGET_S + latent_s)
+
+    def latent_detail(own, res, cancelled):
+        if not latent_s or cancelled():
+            return None
+        return fit_latent_detail(own, res.face, res.z, res.y, start=res.detail,
+                                 budget_s=latent_s, inside=res.inside, cancel=cancelled)[0]
 
     def run(progress, cancelled) -> Photo:
         own = bundle.with_own("G")
@@ -110,14 +131,20 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
             top = classifier_top(own, first.face)
             early(Photo(Path(path).name, str(path), first.z.reshape(-1).astype("float32"),
                         face=first.face, recon=first.recon, psnr=float(first.psnr), top=top,
-                        detail=first.detail, alignment=first.alignment, y=first.y))
+                        detail=first.detail, alignment=first.alignment, y=first.y,
+                        latent_detail=first.detail))  # E's W+ answer is latent-only
             # E's answer is editable already: the refinement behind it may take longer
-            res = encode_face(own, first.face, budget_s=WINDOW_BUDGET_S, progress=progress,
+            res = encode_face(own, first.face, budget_s=WINDOW_BUDGET_S,
+                              progress=lambda f: progress(fit_share * f),
                               cancel=cancelled, y=first.y, inside=first.inside)
-            return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
-                         face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
-                         detail=res.detail, alignment=first.alignment, y=res.y)
-        share = 0.1 if tune else 1.0  # tuning takes most of the time
+            refined = Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
+                            face=res.face, recon=res.recon, psnr=float(res.psnr), top=top,
+                            detail=res.detail, alignment=first.alignment, y=res.y)
+            if not latent_s:
+                return refined
+            early(refined)  # in place now; its latent-only detail follows
+            return dataclasses.replace(refined, latent_detail=latent_detail(own, res, cancelled))
+        share = 0.1 if tune else fit_share  # tuning takes most of the time
         res = encode_photo(own, path, progress=lambda f: progress(share * f),
                            cancel=cancelled, choose=choose, whole_image=whole, detail=not tune)
         tuned, recon, psnr = None, res.recon, float(res.psnr)
@@ -133,7 +160,8 @@ def encode_job(bundle, path: str, choose: int | None, whole: bool, tune: bool = 
         return Photo(Path(path).name, str(path), res.z.reshape(-1).astype("float32"),
                      face=res.face, recon=recon, psnr=psnr, top=classifier_top(own, res.face),
                      detail=None if tuned is not None else res.detail, tuned=tuned,
-                     alignment=res.alignment, y=res.y)
+                     alignment=res.alignment, y=res.y,
+                     latent_detail=None if tune else latent_detail(own, res, cancelled))
 
     return run
 
@@ -153,7 +181,9 @@ class PhotoPanel(QWidget):
 
     message = Signal(str)
     photoReady = Signal(object)  # Photo: editable (the encoder's result, or the final one)
-    photoRefined = Signal(object)  # Photo: the refined encoding replaced the early one
+    # Photo: the refined encoding replaced the early one (a style G's twice: then with its
+    # latent-only detail)
+    photoRefined = Signal(object)
     photoFailed = Signal(str)  # the one-line message shown
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None) -> None:
@@ -162,6 +192,8 @@ class PhotoPanel(QWidget):
         self._relay = _Relay(self)
         self._relay.early.connect(self._early)  # queued: emitted on the worker thread
         self.early: tuple[Photo, EditedFace | None] | None = None  # the job's editable result
+        self._early_psnr = float("nan")  # the encoder's likeness of the job's photo
+        self._in_place = False  # the job's refined face is in place (its latent fit runs)
         self._scores_face = None  # the newest face whose edit scores are due
         self._scores_timer = QTimer(self)
         self._scores_timer.setSingleShot(True)
@@ -213,7 +245,8 @@ class PhotoPanel(QWidget):
         self.keep_detail.setChecked(state.keep_detail)
         self.keep_detail.setToolTip(
             "On: the photo is drawn with the detail its encoding found beyond the latent (a closer "
-            "likeness; edits act a little more gently). Off: the latent alone.")
+            "likeness; edits act a little more gently). Off: the latent alone (on a style-based "
+            "model, one latent per layer fitted to the photo).")
         from explorer.core.classify import scorer_label
 
         who = scorer_label(state.bundle)
@@ -359,10 +392,21 @@ class PhotoPanel(QWidget):
         self._next()
 
     def _early(self, item: tuple[object, Photo]) -> None:
-        """The encoder's result of the current photo: editable now, refined in place later."""
+        """The encoder's result of the current photo: editable now, refined in place later.
+        A second one (a style G's) is the refined face, put in place before the job fits its
+        latent-only detail."""
         job_id, photo = item
         if job_id is not self._job_id or self.job is None or self.job.cancelled():
             return
+        if self.early is not None:
+            self._replace_early(photo)
+            self._in_place = True
+            self.status.setText(f"{photo.name}: encoded; fitting its latent alone…")
+            self.message.emit(f"Encoded {photo.name} (PSNR {self._early_psnr:.1f} -> "
+                              f"{photo.psnr:.1f} dB)")
+            self.photoRefined.emit(photo)
+            return
+        self._early_psnr, self._in_place = photo.psnr, False
         self.show_photo(photo)
         self.state.add_photo(photo)
         self._edit(photo)
@@ -391,25 +435,37 @@ class PhotoPanel(QWidget):
     def _refined(self, photo: Photo) -> None:
         """The refined encoding replaces the early one in the photo list and, where the canvas
         or the undo history hold the early face, there too (no undo step of its own)."""
-        old, old_face = self.early  # type: ignore[misc]
-        self.early = None
-        if self.job is not None and self.job.cancelled():  # keep the encoder's result
-            self.status.setText(f"{old.name}: refinement stopped; the encoder's result is kept")
+        old = self.early[0]  # type: ignore[index]
+        if self.job is not None and self.job.cancelled():  # keep what is in place
+            self.early = None
+            self.status.setText(f"{old.name}: encoded; its latent-only fit was stopped"
+                                if self._in_place else
+                                f"{old.name}: refinement stopped; the encoder's result is kept")
             self._finish_job()
             return
         self.progress.setValue(100)
+        self._replace_early(photo)
+        self.early = None
+        self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
+        self.message.emit(f"Encoded {photo.name} (PSNR {self._early_psnr:.1f} -> "
+                          f"{photo.psnr:.1f} dB)")
+        self.photoRefined.emit(photo)
+        self._finish_job()
+
+    def _replace_early(self, photo: Photo) -> None:
+        """`photo` takes the place of the job's editable result in the photo list and, where
+        the canvas or the undo history hold its face, there too (no undo step of its own)."""
+        old, old_face = self.early  # type: ignore[misc]
         self.state.replace_photo(old, photo)
+        face = EditedFace(photo.z, photo.detail, photo.name, photo=True, y=photo.y,
+                          latent_detail=photo.latent_detail)
         if old_face is not None:
-            self.state.replace_face(old_face, EditedFace(photo.z, photo.detail, photo.name,
-                                                         photo=True, y=photo.y))
+            self.state.replace_face(old_face, face)
         if self.editing is old:
             self.editing = photo
             self.show_photo(photo)
             self._refresh_after()
-        self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
-        self.message.emit(f"Encoded {photo.name} (PSNR {old.psnr:.1f} -> {photo.psnr:.1f} dB)")
-        self.photoRefined.emit(photo)
-        self._finish_job()
+        self.early = (photo, face if old_face is not None else None)
 
     def _failed(self, e: Exception) -> None:
         kind = getattr(e, "kind", "")
@@ -475,7 +531,8 @@ class PhotoPanel(QWidget):
         """Make `photo` the face being edited (with its tuned weights or its detail)."""
         self.editing = photo
         self.state.load_face(EditedFace(photo.z, photo.detail, photo.name, photo=True,
-                                        tuned=photo.tuned, y=photo.y))
+                                        tuned=photo.tuned, y=photo.y,
+                                        latent_detail=photo.latent_detail))
         can = photo.alignment is not None and bool(photo.path)
         self.after_btn.setEnabled(can)
         self.save_btn.setEnabled(can)

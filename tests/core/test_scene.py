@@ -63,10 +63,11 @@ def test_session_round_trip_and_undo_snapshots(bundle: Bundle) -> None:
     detail = np.full(bundle.detail_shape, 0.2, np.float32)
     z = seed_latents([5], bundle.nz)[0]
     scene = Scene(bundle, seed=7, psi=0.5, grid=3, alphas={"Smiling": 1.5}, locks={"Male"},
-                  face=EditedFace(z, detail, "me.jpg"),
+                  face=EditedFace(z, detail, "me.jpg", latent_detail=-detail),
                   custom_dirs=[("Mine", np.ones(bundle.nz, np.float32))])
     favs = [Favourite("★ 1", z, detail)]
-    photos = [Photo("me.jpg", "/x/me.jpg", z, psnr=21.5, top=[("Smiling", 0.9)], detail=detail)]
+    photos = [Photo("me.jpg", "/x/me.jpg", z, psnr=21.5, top=[("Smiling", 0.9)], detail=detail,
+                    latent_detail=-detail)]
     d = session_dict(scene, favs, photos)
     other = Scene(bundle)
     before = other.snapshot()
@@ -74,6 +75,8 @@ def test_session_round_trip_and_undo_snapshots(bundle: Bundle) -> None:
     assert other.restore(fields) == {"seed", "psi", "grid", "alphas", "locks", "face",
                                      "custom_dirs"}
     assert _plain(session_dict(other, favs2, photos2)) == _plain(d)
+    assert other.face is not None and other.face.latent_detail is not None
+    np.testing.assert_array_equal(photos2[0].latent_detail, -detail)
     np.testing.assert_array_equal(other.canvas_request().z, scene.canvas_request().z)
     assert other.restore(before) and other.face is None and other.seed == 0
     # A saved detail of another model's shape: the session is refused, saying why (issue 14).

@@ -205,3 +205,40 @@ def test_a_photo_is_editable_before_refinement_and_refined_in_place(window, qtbo
     assert state.custom_z is None or not np.array_equal(state.custom_z, photo.z)
     state.undo_stack.redo()
     np.testing.assert_array_equal(state.custom_z, photo.z)
+
+
+@needs(UTKFACE)
+def test_a_style_models_photo_brings_a_latent_detail_for_the_detail_switch(
+        open_window, cstyle_bundle, tiny_bundle, qtbot):
+    """On a style G the window puts the refined face in place, then fits the photo's
+    latent-only detail and puts it in place too; the detail switch draws it. A DCGAN's photo
+    has none (its detail has no latent part)."""
+    from explorer.ui.photo_panel import encode_job
+
+    win = open_window(cstyle_bundle)
+    panel, state = win.photos, win.state
+    ready, refined = [], []
+    panel.photoReady.connect(ready.append)
+    panel.photoRefined.connect(refined.append)
+    drop_files(win, utk_photos(1))
+    qtbot.waitUntil(lambda: bool(refined), timeout=30000)
+    wait_idle(qtbot, panel)
+    assert panel.error.isHidden(), panel.last_error
+    assert len(refined) == 2 and refined[0].latent_detail is None  # the refined face, then
+    photo = refined[1]  # with its latent-only detail
+    np.testing.assert_array_equal(photo.z, refined[0].z)
+    assert len(ready) == 1 and state.photos == [photo]
+    G = cstyle_bundle.network("G")
+    assert photo.latent_detail is not None and photo.latent_detail.shape == G.detail_shape
+    assert not photo.latent_detail[G.latent_detail_size:].any()  # a W+ offset alone
+    face = state.scene.face
+    np.testing.assert_array_equal(face.latent_detail, photo.latent_detail)
+    np.testing.assert_array_equal(state.scene.canvas_request().detail[0], photo.detail)
+    state.set_keep_detail(False)
+    np.testing.assert_array_equal(state.scene.canvas_request().detail[0], photo.latent_detail)
+    state.undo_stack.undo()  # the photo load goes, and comes back with both details
+    state.undo_stack.redo()
+    np.testing.assert_array_equal(state.scene.face.latent_detail, photo.latent_detail)
+    dcgan = encode_job(tiny_bundle, str(utk_photos(1)[0]), None, False)(
+        lambda f: None, lambda: False)
+    assert dcgan.detail is not None and dcgan.latent_detail is None
