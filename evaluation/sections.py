@@ -50,7 +50,7 @@ def classifier_section(c: Context) -> None:
 
 def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
                             n_utk: int) -> Encoded:
-    from explorer.core.encoding import encode_face, encode_photo
+    from explorer.core.encoding import LATENT_BUDGET_S, encode_face, encode_photo, fit_latent_detail
     from explorer.core.fit_target import own_psnr
     from explorer.core.photos import PhotoError
 
@@ -88,6 +88,18 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
     if c.bundle.truncates_latents:  # a style G: W+ alone, the latent-only figure
         enc.w_plus_psnr = refine("latent")[3]
     refined_d, enc.z_detail, enc.detail, enc.detail_psnr = refine(True)
+    if c.bundle.has_latent_detail and enc.detail is not None:
+        # What the window draws with the photo's detail switched off: the same latent with
+        # a latent-only detail fitted to the photo (`encoding.fit_latent_detail`).
+        fits = [fit_latent_detail(c.bundle, held_img[i], enc.z_detail[i],
+                                  None if enc.y is None else enc.y[i], start=enc.detail[i],
+                                  budget_s=LATENT_BUDGET_S) for i in range(k)]
+        off = generate(c.G, enc.z_detail, y=None if enc.y is None else enc.y[:k],
+                       detail=np.stack([d for d, _ in fits]))
+        rows.append(["E + refinement + photo detail, drawn with the detail off (latent-only "
+                     "detail), held-out CelebA", k, float(metrics.psnr(held_img[:k], off).mean()),
+                     float(metrics.ssim(held_img[:k], off).mean()),
+                     f"+{LATENT_BUDGET_S:.2f}"])
     utk_faces, utk_recon, utk_fail = [], [], {}
     if utk_dir is not None and utk_dir.exists():
         photos = sorted(utk_dir.glob("*.jpg"))[:n_utk]
