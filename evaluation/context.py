@@ -89,6 +89,7 @@ class Encoded:
     refined_psnr: float = float("nan")
     detail_psnr: float = float("nan")
     w_plus_psnr: float = float("nan")  # a style G: refined in W+ without the feature offset
+    w_plus: np.ndarray | None = None  # E's own W+ offsets as details, where E has the head
 
 
 def generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,

@@ -63,6 +63,7 @@ def reconstruction_section(c: Context, utk_dir: Path | None, n_refine: int,
              float(metrics.ssim(held_img, rec_e).mean()), "-"]]
     if c.mf.config.encoder_w_plus:  # E's W+ offset: where a photo's refinement starts
         start = map_images(lambda x: c.G.join_detail(c.E.forward_plus(x)[1]), held_img).numpy()
+        enc.w_plus = start
         rec_p = generate(c.G, enc.z, y=enc.y, detail=start)
         rows.append(["E alone in W+ (E's own W+ offset), held-out CelebA", len(held_img),
                      float(metrics.psnr(held_img, rec_p).mean()),
@@ -178,8 +179,13 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
                               reach=reach)
         assert enc.z_refined is not None and enc.z_detail is not None
         k = len(enc.z_refined)
-        summaries = {
-            "E alone": held,
+        summaries = {"E alone": held}
+        if enc.w_plus is not None:  # E's whole answer: the first face the window shows
+            summaries["E alone in W+"] = edit_success_y(
+                G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
+                "Held-out faces, encoded by E in W+ (E's own W+ offset), y as the judge sees "
+                "them", detail=enc.w_plus[:m], reach=reach)
+        summaries |= {
             "E + refinement": edit_success_y(G, judge, enc.z_refined, enc.y[:k], c.cond, rep,
                                              "Held-out faces, E + refinement", reach=reach),
             "E + refinement + photo detail": edit_success_y(

@@ -93,3 +93,31 @@ def test_resuming_without_a_state_is_refused_in_one_line(tiny_cstyle: Path, tmp_
     r = _fit(tiny_cstyle, data, tmp_path / "x.safetensors", "--steps", "2", "--resume")
     assert r.returncode != 0 and "nothing to resume" in r.stderr
     assert r.stderr.strip().count("\n") == 0 and not (tmp_path / "x.safetensors").exists()
+
+
+def test_the_report_edits_es_w_plus_answer_too(fitted, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`face-train evaluate` grades edits on E's whole answer (w and its W+ offset), the face
+    the window shows first, beside E's w alone."""
+    from evaluation.face_train import main as train_cli
+    from trainer.data import FaceDataset
+
+    out, data = fitted
+    names = load_model(out).attribute_names  # the tiny model's six: the labels keep only those
+    lines = (data / "list_attr_celeba.txt").read_text().splitlines()
+    cols = [lines[1].split().index(a) for a in names]
+    folder = tmp_path / "celeba"
+    shutil.copytree(data / "img_align_celeba", folder / "img_align_celeba")
+    rows = [" ".join([r.split()[0], *[r.split()[1 + i] for i in cols]]) for r in lines[2:]]
+    (folder / "list_attr_celeba.txt").write_text("\n".join([lines[0], " ".join(names), *rows])
+                                                 + "\n")
+    data = folder
+    split = FaceDataset.split_holdout  # the tiny model holds nothing out: the report takes 8
+    monkeypatch.setattr(FaceDataset, "split_holdout", lambda self, n: split(self, n or 8))
+    docs = tmp_path / "docs"
+    rc = train_cli(["evaluate", str(out), "--data", str(data), "--utk", str(tmp_path / "no"),
+                    "--out", str(docs), "--n-refine", "2", "--n-edit", "8", "--budget", "0.02"])
+    assert rc == 0
+    text = (docs / "evaluation.md").read_text()
+    assert "#### Held-out faces, encoded by E in W+ (E's own W+ offset)" in text
+    assert "held-out faces (E alone in W+):" in text  # its Targets line
