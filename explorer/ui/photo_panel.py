@@ -477,8 +477,10 @@ class PhotoPanel(QWidget):
         else:
             msg = f"{name}: could not encode ({type(e).__name__}: {e})"
         self.status.setText("")
-        if self.early is not None:  # refinement failed: the encoder's result stays
-            msg = f"{name}: refinement failed, the encoder's result is kept ({e})"
+        if self.early is not None:  # refinement failed: what is in place stays
+            msg = (f"{name}: its latent-only fit failed, the refined encoding is kept ({e})"
+                   if self._in_place else
+                   f"{name}: refinement failed, the encoder's result is kept ({e})")
             self.early = None
         self._show_error(msg)
         self.photoFailed.emit(msg)

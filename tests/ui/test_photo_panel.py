@@ -242,3 +242,23 @@ def test_a_style_models_photo_brings_a_latent_detail_for_the_detail_switch(
     dcgan = encode_job(tiny_bundle, str(utk_photos(1)[0]), None, False)(
         lambda f: None, lambda: False)
     assert dcgan.detail is not None and dcgan.latent_detail is None
+
+
+@needs(UTKFACE)
+def test_a_failed_latent_fit_keeps_the_refined_face(open_window, cstyle_bundle, qtbot,
+                                                     monkeypatch):
+    from explorer.core import encoding
+
+    def broken(*a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(encoding, "fit_latent_detail", broken)
+    win = open_window(cstyle_bundle)
+    panel, state = win.photos, win.state
+    drop_files(win, utk_photos(1))
+    qtbot.waitUntil(lambda: not panel.error.isHidden(), timeout=30000)
+    wait_idle(qtbot, panel)
+    assert "latent-only fit failed, the refined encoding is kept" in panel.last_error
+    (photo,) = state.photos
+    assert photo.detail is not None and photo.latent_detail is None
+    np.testing.assert_array_equal(state.scene.face.detail, photo.detail)
