@@ -121,6 +121,12 @@ class Photo:
     y: np.ndarray | None = None  # (n_cond,) what the scorer saw in it (conditional models)
     latent_detail: np.ndarray | None = None  # drawn with the detail off (EditedFace's)
 
+    def as_edited(self) -> EditedFace:
+        """The face the explorer edits for this photo: its latent, details, tuned weights and
+        condition."""
+        return EditedFace(self.z, self.detail, self.name, photo=True, tuned=self.tuned,
+                          y=self.y, latent_detail=self.latent_detail)
+
 
 # The fields an undo step captures (favourites and photos are collections, not edits).
 UNDOABLE = ("seed", "psi", "grid", "alphas", "locks", "method", "face", "custom_dirs")

@@ -399,12 +399,9 @@ class PhotoPanel(QWidget):
         if job_id is not self._job_id or self.job is None or self.job.cancelled():
             return
         if self.early is not None:
-            self._replace_early(photo)
             self._in_place = True
             self.status.setText(f"{photo.name}: encoded; fitting its latent alone…")
-            self.message.emit(f"Encoded {photo.name} (PSNR {self._early_psnr:.1f} -> "
-                              f"{photo.psnr:.1f} dB)")
-            self.photoRefined.emit(photo)
+            self._replace_early(photo)
             return
         self._early_psnr, self._in_place = photo.psnr, False
         self.show_photo(photo)
@@ -444,21 +441,18 @@ class PhotoPanel(QWidget):
             self._finish_job()
             return
         self.progress.setValue(100)
+        self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
         self._replace_early(photo)
         self.early = None
-        self.status.setText(f"{photo.name}: encoded. The sliders now edit this photo.")
-        self.message.emit(f"Encoded {photo.name} (PSNR {self._early_psnr:.1f} -> "
-                          f"{photo.psnr:.1f} dB)")
-        self.photoRefined.emit(photo)
         self._finish_job()
 
     def _replace_early(self, photo: Photo) -> None:
         """`photo` takes the place of the job's editable result in the photo list and, where
-        the canvas or the undo history hold its face, there too (no undo step of its own)."""
+        the canvas or the undo history hold its face, there too (no undo step of its own);
+        said in the status bar and by `photoRefined`."""
         old, old_face = self.early  # type: ignore[misc]
         self.state.replace_photo(old, photo)
-        face = EditedFace(photo.z, photo.detail, photo.name, photo=True, y=photo.y,
-                          latent_detail=photo.latent_detail)
+        face = photo.as_edited()
         if old_face is not None:
             self.state.replace_face(old_face, face)
         if self.editing is old:
@@ -466,6 +460,9 @@ class PhotoPanel(QWidget):
             self.show_photo(photo)
             self._refresh_after()
         self.early = (photo, face if old_face is not None else None)
+        self.message.emit(f"Encoded {photo.name} (PSNR {self._early_psnr:.1f} -> "
+                          f"{photo.psnr:.1f} dB)")
+        self.photoRefined.emit(photo)
 
     def _failed(self, e: Exception) -> None:
         kind = getattr(e, "kind", "")
@@ -532,9 +529,7 @@ class PhotoPanel(QWidget):
     def _edit(self, photo: Photo) -> None:
         """Make `photo` the face being edited (with its tuned weights or its detail)."""
         self.editing = photo
-        self.state.load_face(EditedFace(photo.z, photo.detail, photo.name, photo=True,
-                                        tuned=photo.tuned, y=photo.y,
-                                        latent_detail=photo.latent_detail))
+        self.state.load_face(photo.as_edited())
         can = photo.alignment is not None and bool(photo.path)
         self.after_btn.setEnabled(can)
         self.save_btn.setEnabled(can)
