@@ -7,10 +7,12 @@ all rows alike. The max pixel difference to the baseline checks the output stays
 (not for the truncated row, which draws other images by design: it measures what truncation in G's
 features, the app's default for seeds, costs).
 
-On the CPU two more rows per model: "ONNX Runtime float32" (every call through the exported
-graph, `explorer.core.render_backend`) and "app default (auto)", what the explorer does (per
-batch size the faster of eager, in bfloat16 where it pays, and ONNX Runtime; the engine it kept is
-shown in brackets). All rows are measured interleaved, rep by rep.
+On the CPU three more rows per model: "ONNX Runtime float32" (every call through the exported
+graph, `explorer.core.render_backend`), "compiled" (G compiled ahead of time by Inductor, in
+bfloat16 where it pays: `explorer.core.render_compiled`; built in a child process the first time,
+10-20 s a model, then loaded from the cache) and "app default (auto)", what the explorer does (per
+batch size the fastest of eager, in bfloat16 where it pays, ONNX Runtime and the compiled engine;
+the engine it kept is shown in brackets). All rows are measured interleaved, rep by rep.
 
 With `--against PATH` (say a style-based model beside the bundled DCGAN) the second model's rows
 follow, their ratios taken against the first model's baseline of the same run.
@@ -72,17 +74,19 @@ def main() -> None:
     bundles = [load_bundle(p) for p in paths]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16_fast = bf16_is_fast(device)
-    # (name, channels_last, bf16, psi, onnx): onnx False = eager only, True = ONNX Runtime for
-    # every call, None = the app's default (`explorer.core.render_backend`, mode "auto").
-    configs: list[tuple[str, bool, bool | None, float, bool | None]] = [
-        ("float32 contiguous", False, False, 1.0, False),
-        ("float32 channels-last", True, False, 1.0, False),
-        (f"float32 channels-last ψ {DEFAULT_PSI}", True, False, DEFAULT_PSI, False)]
+    # (name, channels_last, bf16, psi, engine): the render backend's mode for every call
+    # (`explorer.core.render_backend`; "auto" is the app's default).
+    configs: list[tuple[str, bool, bool | None, float, str]] = [
+        ("float32 contiguous", False, False, 1.0, "eager"),
+        ("float32 channels-last", True, False, 1.0, "eager"),
+        (f"float32 channels-last ψ {DEFAULT_PSI}", True, False, DEFAULT_PSI, "eager")]
     if bf16_fast:
-        configs.append(("bfloat16 channels-last", True, True, 1.0, False))
+        configs.append(("bfloat16 channels-last", True, True, 1.0, "eager"))
     if device.type == "cpu":
-        configs.append(("ONNX Runtime float32", True, False, 1.0, True))
-        configs.append(("app default (auto)", True, None, 1.0, None))
+        configs.append(("ONNX Runtime float32", True, False, 1.0, "onnx"))
+        configs.append(("compiled" + (" bfloat16" if bf16_fast else ""), True, None, 1.0,
+                        "compiled"))
+        configs.append(("app default (auto)", True, None, 1.0, "auto"))
     for i, (p, b) in enumerate(zip(paths, bundles, strict=True)):
         print(f"model {'AB'[i]}: {p} ({b.kind}, {b.resolution} px, nz {b.nz}, ngf "
               f"{b.config.ngf})")
@@ -94,18 +98,18 @@ def main() -> None:
         rows: list[Row] = []
         try:
             for i, b in enumerate(bundles):
-                for name, cl, bf16, psi, onnx in configs:
+                for name, cl, bf16, psi, engine in configs:
                     # A style G's seeds come truncated in W: psi is part of the latent.
                     z = b.seed_latents(list(range(n)), psi)
                     svc = RenderService(b, threads=args.threads, channels_last=cl, bf16=bf16,
-                                        onnx=onnx)
+                                        engine=engine)
                     rows.append(Row(i, name, svc, z, psi))
             for r in rows:
                 if not r.svc.backend.wait_ready(600):
-                    raise SystemExit(f"{r.name}: the ONNX export did not finish in 10 minutes")
-                # warm-up; `auto` alternates engines for its first calls, then keeps one
+                    raise SystemExit(f"{r.name}: the engines were not ready in 10 minutes")
+                # warm-up; `auto` goes round its engines for its first calls, then keeps one
                 for k in range(3 if r.svc.backend.mode != "auto" else
-                               2 * (render_backend.TRIALS + 1) + 2):
+                               len(render_backend.ENGINES) * (render_backend.TRIALS + 1) + 2):
                     r.once(k)
             for k in range(args.reps):  # interleaved: a busy machine shifts every row alike
                 for r in rows:
@@ -124,7 +128,8 @@ def main() -> None:
             name = r.name
             backend = r.svc.backend
             if backend.mode != "eager":
-                name += f" [{backend.engine(n)}]" if backend.error is None else " [failed]"
+                failed = backend.mode not in ("auto", *backend.engines)
+                name += " [failed]" if failed else f" [{backend.engine(n)}]"
             print(f"{label:>6s} {'AB'[r.model]:>5s} {name:28s} {p50:8.2f} {p95:8.2f} "
                   f"{p50 / b50:9.2f} {p95 / b95:9.2f} {diff:>11}")
 

@@ -193,22 +193,29 @@ class Generator(nn.Module):
         depend on y are cached until the weights or statistics change.
         """
         conv, bn = self.project[0], self.project[1]
-        tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
-        key = tuple((t.data_ptr(), t._version) for t in tensors)  # new storage or in-place
-        if getattr(self, "_mean_key", None) != key:
-            with torch.inference_mode(False), torch.no_grad():  # a cache usable in any mode
-                w = conv.weight.float()  # (nz + n_cond, w0, 4, 4)
-                scale = (bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps))
-                shift = bn.bias.float() - bn.running_mean.float() * scale
-                sigma = (w[: self.cfg.nz].pow(2).sum(0).sqrt() * scale.abs()[:, None, None])
-                w_y = w[self.cfg.nz :] * scale[:, None, None]  # (n_cond, w0, 4, 4)
-                mu0 = shift[:, None, None].expand_as(sigma)[None].clone()
-                self._mean_parts = (mu0, sigma.clamp_min(1e-12), w_y)
-                self._mean_plain = _relu_gauss_mean(mu0, self._mean_parts[1])
-            self._mean_key = key
-        mu0, sigma, w_y = self._mean_parts
+
+        def parts() -> tuple[torch.Tensor, ...]:
+            w = conv.weight.float()  # (nz + n_cond, w0, 4, 4)
+            scale = (bn.weight.float() / torch.sqrt(bn.running_var.float() + bn.eps))
+            shift = bn.bias.float() - bn.running_mean.float() * scale
+            sigma = (w[: self.cfg.nz].pow(2).sum(0).sqrt() * scale.abs()[:, None, None])
+            w_y = w[self.cfg.nz :] * scale[:, None, None]  # (n_cond, w0, 4, 4)
+            mu0 = shift[:, None, None].expand_as(sigma)[None].clone()
+            sigma = sigma.clamp_min(1e-12)
+            return mu0, sigma, w_y, _relu_gauss_mean(mu0, sigma)
+
+        if torch.compiler.is_compiling():  # an exported or compiled graph: G's own computation
+            mu0, sigma, w_y, plain = parts()
+        else:
+            tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+            key = tuple((t.data_ptr(), t._version) for t in tensors)  # new storage or in-place
+            if getattr(self, "_mean_key", None) != key:
+                with torch.inference_mode(False), torch.no_grad():  # a cache usable in any mode
+                    self._mean_parts = parts()
+                self._mean_key = key
+            mu0, sigma, w_y, plain = self._mean_parts
         if not (self.cfg.n_cond and y is not None):
-            return self._mean_plain
+            return plain
         mu = mu0 + torch.einsum("nc,cohw->nohw", y.float(), w_y)
         return _relu_gauss_mean(mu, sigma)
 

@@ -57,8 +57,8 @@ class _Frozen:
     `functional_call` swaps in a photo's tuned weights) or an in-place write (an optimiser or
     EMA step, `load_state_dict`), which bumps its version. Kept as ordinary tensors even when
     first made under `torch.inference_mode`, so a later call with gradients can use them; never
-    while a source needs a gradient (training, pivotal tuning) or while tracing, so an exported
-    graph stays G's own computation."""
+    while a source needs a gradient (training, pivotal tuning) or while tracing, exporting or
+    compiling, so an exported or compiled graph stays G's own computation."""
 
     def __init__(self) -> None:
         self.held: tuple | None = None
@@ -66,7 +66,8 @@ class _Frozen:
     def get(self, sources: tuple[torch.Tensor, ...], dtype: torch.dtype,
             compute: Callable[[torch.dtype], tuple[torch.Tensor, ...]]
             ) -> tuple[torch.Tensor, ...]:
-        if any(t.requires_grad for t in sources) or torch.jit.is_tracing():
+        if (any(t.requires_grad for t in sources) or torch.jit.is_tracing()
+                or torch.compiler.is_compiling()):
             return compute(dtype)
         key = (tuple(t._version for t in sources), dtype)
         held = self.held

@@ -12,6 +12,8 @@ os.environ.setdefault("FACE_EXPLORER_CACHE", str(Path(__file__).parent.parent / 
 # Render services draw eager in tests (no background export per service); the ONNX Runtime path
 # has its own tests (tests/core/test_render_backend.py), which ask for it.
 os.environ.setdefault("FACE_EXPLORER_ONNX", "0")
+# Nor do they compile G (10-20 s a model); the compiled engine's tests ask for it.
+os.environ.setdefault("FACE_EXPLORER_COMPILE", "0")
 
 import torch  # noqa: E402
 

@@ -78,6 +78,9 @@ class RenderService:
         every call, None (default, while env FACE_EXPLORER_ONNX is on) for the batch sizes where
         it measures faster than eager here, False never (`explorer.core.render_backend`). Faces
         with pivotal-tuned weights are drawn eager.
+    engine : the interactive lane's engine mode, when given instead of `onnx`: "eager", "onnx",
+        "compiled" (G compiled ahead of time, `explorer.core.render_compiled`) or "auto" (the
+        default: per batch size the fastest of the engines whose switches are on).
 
     The background lane keeps an eager float32 copy of G in the default memory format, so its
     thumbnails and video frames have the pixels `Bundle.generate` (the CLI) draws: bf16 and
@@ -92,6 +95,7 @@ class RenderService:
         channels_last: bool = True,
         bf16: bool | None = None,
         onnx: bool | None = None,
+        engine: str | None = None,
     ) -> None:
         self.bundle = bundle
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -103,7 +107,7 @@ class RenderService:
         G = copy.deepcopy(bundle.network("G")).to(self.device).eval()
         self._G_exact = G  # the background lane's: eager float32, the default memory format
         self._G = copy.deepcopy(G).to(memory_format=torch.channels_last) if channels_last else G
-        mode = None if onnx is None else ("onnx" if onnx else "eager")
+        mode = engine or (None if onnx is None else ("onnx" if onnx else "eager"))
         self.backend = GeneratorBackend(self._G, threads=threads, mode=mode, device=self.device,
                                         bf16=self.bf16)
         # (tuned key, channels-last) -> weights, LRU order

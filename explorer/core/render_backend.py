@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.core import render_compiled
+from explorer.core.render_compiled import Compiled, compile_enabled, has_y
 from facegan.files import atomic_write, cache_dir
 
 EXPORT_FORMAT = 2  # bump when `_GraphInputs`, the export arguments or a G's forward change
@@ -61,10 +63,6 @@ class _GraphInputs(nn.Module):
         return self.G(latent, y, detail, psi)
 
 
-def _has_y(G: nn.Module) -> bool:
-    return bool(getattr(G, "n_cond", 0))
-
-
 def _input_names(with_y: bool) -> list[str]:
     return ["latent", "y", "detail", "psi"] if with_y else ["latent", "detail", "psi"]
 
@@ -75,33 +73,20 @@ def graph_key(G: nn.Module) -> str:
     import onnxruntime
 
     h = hashlib.sha256()
-    h.update(f"{type(G).__qualname__} {EXPORT_FORMAT} torch {torch.__version__} "
-             f"ort {onnxruntime.__version__}".encode())
-    for name, t in G.state_dict().items():
-        t = t.detach().to("cpu").contiguous()
-        h.update(f"{name} {tuple(t.shape)} {t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(f"{EXPORT_FORMAT} torch {torch.__version__} ort {onnxruntime.__version__}".encode())
+    render_compiled.hash_weights(h, G)
     return h.hexdigest()[:32]
 
 
 def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
-    nz = int(G.nz) if hasattr(G, "nz") else int(G.cfg.nz)  # type: ignore[union-attr]
-    latent = torch.randn(n, nz)
-    detail = torch.zeros(n, *G.detail_shape)  # type: ignore[operator]
-    psi = torch.ones(n)
-    if _has_y(G):
-        return latent, torch.zeros(n, int(G.n_cond)), detail, psi  # type: ignore[arg-type]
-    return latent, detail, psi
-
-
-_export_lock = threading.Lock()
+    return tuple(x for x in render_compiled.example_inputs(G, n) if x is not None)
 
 
 def export_graph(G: nn.Module, path: Path) -> None:
     """Export G (a CPU float32 copy, eval mode) to an ONNX file at `path`, written atomically."""
     import onnx  # noqa: F401  (torch's exporter needs it; fail here with a clear name)
 
-    with_y = _has_y(G)
+    with_y = has_y(G)
     G = copy.deepcopy(G).float().cpu().eval()
     G = G.to(memory_format=torch.contiguous_format)
     wrapper = _GraphInputs(G, with_y).eval()
@@ -112,8 +97,7 @@ def export_graph(G: nn.Module, path: Path) -> None:
     def write(tmp: str) -> None:
         import warnings
 
-        # torch's exporter keeps global state: one export at a time in a process
-        with _export_lock, warnings.catch_warnings(), torch.no_grad():
+        with render_compiled.EXPORT_LOCK, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the classic exporter's deprecation notice
             torch.onnx.export(wrapper, example, tmp, dynamo=False, input_names=names,
                               output_names=["image"], dynamic_axes=axes, opset_version=17)
@@ -168,55 +152,73 @@ def cached_graph(G: nn.Module, folder: Path | None = None) -> Path:
 
 
 TRIALS = 3  # timed calls per engine and batch size before `auto` settles on one
+ENGINES = ("eager", "onnx", "compiled")
+MODES = ("eager", "onnx", "compiled", "auto")
 
 
 class GeneratorBackend:
     """Calls G for the render service: `backend(latent, y, detail, psi)` -> image tensor.
 
+    Engines: "eager" PyTorch (bfloat16 autocast where the service uses it), "onnx" (ONNX
+    Runtime, float32) and "compiled" (G compiled ahead of time by Inductor, in bfloat16 where the
+    service uses it: `explorer.core.render_compiled`). The other engines are prepared in a
+    background thread; eager draws until they are ready, and for good where they cannot be.
+
     Parameters
     ----------
     G : the service's eager generator (its own copy: read here, never changed).
-    threads : ONNX Runtime intra-op threads (0: its default).
-    mode : "eager"; "onnx" (ONNX Runtime for every call once the graph is loaded); "auto" (the
-        default while env FACE_EXPLORER_ONNX is on): per batch size, the first calls alternate
-        between eager and ONNX Runtime (one warm-up and `TRIALS` timed calls each), then the
-        faster by median draws that batch size. Eager may be bfloat16 autocast where the
-        service uses it (`bf16_is_fast`: AVX-512 with BF16 here), which beats float32 ONNX
-        Runtime on a 4x4 grid but not on one face; where eager is float32, ONNX Runtime wins both.
-    device, bf16 : the service's; ONNX Runtime serves only CPU services.
-    cache : folder of the exported graphs (default `cache_dir("onnx")`).
-    background : export and load in a daemon thread (False: before the constructor returns).
+    threads : ONNX Runtime's intra-op threads and the compiled engine's (0: their default).
+    mode : "eager"; "onnx" or "compiled" (that engine for every call once it is ready); "auto"
+        (the default while env FACE_EXPLORER_ONNX or FACE_EXPLORER_COMPILE is on, each engine
+        only while its switch is on): per batch size, the first calls go round the ready engines
+        (one warm-up and `TRIALS` timed calls each), then the fastest by median draws that
+        batch size. When an engine becomes ready later (the compiled one takes 10-20 s the first
+        time a model is opened on a machine), every batch size is measured again. On this
+        2-core machine the compiled engine wins both one face and a 4x4 grid; ONNX Runtime
+        beats eager float32, and eager bfloat16 beats ONNX Runtime on a grid.
+    device, bf16 : the service's; the other engines serve only CPU services.
+    cache : folder of the exported ONNX graphs (default `cache_dir("onnx")`).
+    compiled_cache : folder of the compiled packages (default `cache_dir("compiled")`).
+    background : prepare the engines in a daemon thread (False: before the constructor returns).
 
-    `kind` says whether ONNX Runtime can draw ("onnx") or not ("eager"); `engine(n)` which
-    engine draws n faces now; `wait_ready` waits for the background work to end (benchmarks,
-    tests).
+    `kind` says whether ONNX Runtime can draw ("onnx") or not ("eager"), `engines` which
+    engines are ready, `engine(n)` which one draws n faces now; `error` and `compile_error` why
+    ONNX Runtime or the compiled engine does not draw, if it was tried; `wait_ready` waits for
+    the background work to end (benchmarks, tests).
     """
 
     def __init__(self, G: nn.Module, *, threads: int = 2, mode: str | None = None,
                  device: torch.device | str = "cpu", bf16: bool = False,
-                 cache: Path | None = None, background: bool = True) -> None:
-        mode = mode or ("auto" if onnx_enabled() else "eager")
-        if mode not in ("eager", "onnx", "auto"):
+                 cache: Path | None = None, compiled_cache: Path | None = None,
+                 background: bool = True) -> None:
+        wanted = {"onnx": onnx_enabled(), "compiled": compile_enabled()}
+        mode = mode or ("auto" if any(wanted.values()) else "eager")
+        if mode not in MODES:
             raise ValueError(f"unknown render backend mode {mode!r}")
+        if mode != "auto":
+            wanted = {k: k == mode for k in wanted}
         self._G = G
         self._threads = threads
         self._bf16 = bf16
         self.mode = mode
         self._session: object | None = None
-        self._names = _input_names(_has_y(G))
+        self._compiled: Compiled | None = None
+        self._names = _input_names(has_y(G))
         self._done = threading.Event()
-        # auto: per batch size, [eager times, onnx times] (ms), then the chosen engine
-        self._trials: dict[int, tuple[list[float], list[float]]] = {}
+        # auto: per batch size, each engine's times (ms) so far, then the chosen engine
+        self._trials: dict[int, dict[str, list[float]]] = {}
         self._chosen: dict[int, str] = {}
         self.error: str | None = None  # why ONNX Runtime does not draw, if it was tried
-        if mode == "eager" or torch.device(device).type != "cpu":
+        self.compile_error: str | None = None  # why the compiled engine does not draw
+        if not any(wanted.values()) or torch.device(device).type != "cpu":
             self._done.set()
             return
         # G is the service's own copy, never changed: the background thread only reads it (the
         # export works on a copy of its own), so the constructor returns at once.
-        work: Callable[[], None] = lambda: self._prepare(G, cache)  # noqa: E731
+        work: Callable[[], None] = lambda: self._prepare(  # noqa: E731
+            G, wanted, cache, compiled_cache)
         if background:
-            threading.Thread(target=work, name="onnx-export", daemon=True).start()
+            threading.Thread(target=work, name="render-engines", daemon=True).start()
         else:
             work()
 
@@ -224,22 +226,42 @@ class GeneratorBackend:
     def kind(self) -> str:
         return "eager" if self._session is None else "onnx"
 
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines that can draw now, "eager" first."""
+        ready = {"eager": True, "onnx": self._session is not None,
+                 "compiled": self._compiled is not None}
+        return tuple(e for e in ENGINES if ready[e])
+
     def engine(self, n: int) -> str:
-        """The engine that draws the next call of n faces: "eager" or "onnx"."""
-        if self._session is None:
+        """The engine that draws the next call of n faces: "eager", "onnx" or "compiled"."""
+        engines = self.engines
+        if self.mode != "auto":
+            return self.mode if self.mode in engines else "eager"
+        if len(engines) == 1:
             return "eager"
-        if self.mode == "onnx":
-            return "onnx"
-        if n in self._chosen:
-            return self._chosen[n]
-        eager, onnx = self._trials.get(n, ([], []))
-        return "onnx" if len(onnx) <= len(eager) else "eager"
+        chosen = self._chosen.get(n)
+        if chosen in engines:
+            return chosen  # type: ignore[return-value]
+        runs = self._trials.get(n, {})
+        # the engine with the fewest calls so far; the newest engine first on a tie
+        return min(reversed(engines), key=lambda e: len(runs.get(e, ())))
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Wait for the export and load to end (either way); True if they ended in time."""
+        """Wait for the background work to end (either way); True if it ended in time."""
         return self._done.wait(timeout)
 
-    def _prepare(self, G: nn.Module, cache: Path | None) -> None:
+    def _prepare(self, G: nn.Module, wanted: dict[str, bool], cache: Path | None,
+                 compiled_cache: Path | None) -> None:
+        try:
+            if wanted["onnx"]:
+                self._prepare_onnx(G, cache, alone=not wanted["compiled"])
+            if wanted["compiled"]:
+                self._prepare_compiled(G, compiled_cache)
+        finally:
+            self._done.set()
+
+    def _prepare_onnx(self, G: nn.Module, cache: Path | None, alone: bool) -> None:
         try:
             import onnxruntime as ort
 
@@ -259,35 +281,88 @@ class GeneratorBackend:
                 raise
         except Exception as e:  # ImportError, export or load failure: eager it stays
             self.error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
-            _log(f"drawing with eager PyTorch ({self.error})")
-        finally:
-            self._done.set()
+            others = "eager PyTorch" if alone else "eager PyTorch or the compiled engine"
+            _log(f"drawing with {others}, not ONNX Runtime ({self.error})")
+
+    def _prepare_compiled(self, G: nn.Module, folder: Path | None) -> None:
+        try:
+            if render_compiled.compiler() is None:
+                raise RuntimeError("no C++ compiler (g++ or clang++) found")
+            threads = self._threads if self._threads > 0 else torch.get_num_threads()
+            path = render_compiled.cached_package(G, bf16=self._bf16, threads=threads,
+                                                  folder=folder)
+            try:
+                compiled = render_compiled.load_package(path)
+            except Exception:
+                path.unlink(missing_ok=True)  # a bad cache entry: built anew next time
+                raise
+        except Exception as e:  # no compiler, a failed build or load: the other engines draw
+            self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            _log(f"drawing without the compiled engine ({self.compile_error})")
+            return
+        self._compiled = compiled
+        if self.mode == "auto":  # a new engine: every batch size is measured again
+            self._chosen = {}
+            self._trials = {}
 
     def __call__(self, latent: torch.Tensor, y: torch.Tensor | None = None,
                  detail: torch.Tensor | None = None,
                  psi: torch.Tensor | None = None) -> torch.Tensor:
         n = int(latent.shape[0])
         engine = self.engine(n) if latent.device.type == "cpu" else "eager"
-        timing = self.mode == "auto" and self._session is not None and n not in self._chosen
+        timing = self.mode == "auto" and len(self.engines) > 1 and n not in self._chosen
         t0 = time.perf_counter()
-        out = self._onnx(latent, y, detail, psi) if engine == "onnx" else None
+        out = None
+        if engine == "onnx":
+            out = self._onnx(latent, y, detail, psi)
+        elif engine == "compiled":
+            out = self._run_compiled(latent, y, detail, psi)
         if out is None:
             engine = "eager"
             with torch.autocast(latent.device.type, torch.bfloat16, enabled=self._bf16):
                 out = self._G(latent, y, detail, psi)
-        if timing and self._session is not None:
+        if timing:
             self._record(n, engine, (time.perf_counter() - t0) * 1e3)
         return out
 
     def _record(self, n: int, engine: str, ms: float) -> None:
-        times = self._trials.setdefault(n, ([], []))
-        runs = times[engine == "onnx"]
-        runs.append(ms)
-        eager, onnx = times
-        if min(len(eager), len(onnx)) > TRIALS:  # the first of each was the warm-up
-            fast = "onnx" if np.median(onnx[1:]) <= np.median(eager[1:]) else "eager"
-            self._chosen[n] = fast
-            del self._trials[n]
+        trials, engines = self._trials, self.engines
+        runs = trials.setdefault(n, {})
+        runs.setdefault(engine, []).append(ms)
+        if all(len(runs.get(e, ())) > TRIALS for e in engines):  # the first was the warm-up
+            self._chosen[n] = min(engines, key=lambda e: float(np.median(runs[e][1:])))
+            trials.pop(n, None)
+
+    def _full_inputs(self, latent: torch.Tensor, detail: torch.Tensor | None,
+                     psi: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`detail` and `psi` for every face, as the exported graphs take them."""
+        n = latent.shape[0]
+        shape = tuple(self._G.detail_shape)  # type: ignore[arg-type]
+        d = (torch.zeros((n, *shape)) if detail is None
+             else detail.float().expand(n, *shape).contiguous())
+        p = (torch.ones(n) if psi is None
+             else psi.float().reshape(-1).expand(n).contiguous())
+        return d, p
+
+    def _run_compiled(self, latent: torch.Tensor, y: torch.Tensor | None,
+                      detail: torch.Tensor | None,
+                      psi: torch.Tensor | None) -> torch.Tensor | None:
+        """G's output drawn by the compiled engine, or None when it cannot draw (then for
+        good)."""
+        compiled = self._compiled
+        if compiled is None:
+            return None
+        if "y" in self._names and y is None:
+            return None  # G raises its own clear error
+        d, p = self._full_inputs(latent, detail, psi)
+        try:
+            return compiled(latent.float().contiguous(),
+                            None if y is None else y.float().contiguous(), d, p)
+        except Exception as e:  # inputs it cannot draw: the other engines from now on
+            self._compiled = None
+            self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            _log(f"the compiled engine failed, drawing without it ({self.compile_error})")
+            return None
 
     def _onnx(self, latent: torch.Tensor, y: torch.Tensor | None,
               detail: torch.Tensor | None, psi: torch.Tensor | None) -> torch.Tensor | None:
@@ -295,17 +370,13 @@ class GeneratorBackend:
         session = self._session
         if session is None:
             return None
-        n = latent.shape[0]
         feeds = {"latent": latent.float().numpy()}
         if "y" in self._names:
             if y is None:
                 return None  # G raises its own clear error
             feeds["y"] = y.float().numpy()
-        shape = tuple(self._G.detail_shape)  # type: ignore[arg-type]
-        feeds["detail"] = (np.zeros((n, *shape), np.float32) if detail is None
-                           else np.ascontiguousarray(detail.float().expand(n, *shape).numpy()))
-        feeds["psi"] = (np.ones(n, np.float32) if psi is None
-                        else np.ascontiguousarray(psi.float().reshape(-1).expand(n).numpy()))
+        d, p = self._full_inputs(latent, detail, psi)
+        feeds["detail"], feeds["psi"] = d.numpy(), p.numpy()
         try:
             return torch.from_numpy(session.run(None, feeds)[0])  # type: ignore[attr-defined]
         except Exception as e:  # a graph that cannot draw these inputs: eager from now on

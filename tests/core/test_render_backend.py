@@ -99,7 +99,8 @@ def test_service_falls_back_to_eager_when_the_export_fails(
     assert r.error is None
     np.testing.assert_array_equal(r.images, bundle.generate(z, psi=0.7))
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["render backend: drawing with eager PyTorch (RuntimeError: exporter says no)"]
+    assert err == ["render backend: drawing with eager PyTorch, not ONNX Runtime "
+                   "(RuntimeError: exporter says no)"]
 
 
 def test_the_exported_graph_is_reused_on_the_next_load(
@@ -149,11 +150,13 @@ def test_tuned_faces_stay_on_eager_weights(tiny_style: Path, tmp_path: Path,
     assert np.abs(r.images[1:].astype(int) - bundle.generate(z[1:]).astype(int)).max() <= 1
 
 
-def test_auto_settles_on_the_faster_engine_per_batch_size(tmp_path: Path) -> None:
+def test_auto_settles_on_the_faster_engine_per_batch_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`auto` alternates eager and ONNX Runtime for a batch size's first calls, then keeps the
     faster: here ONNX Runtime is made 30 ms slower for 4 faces only."""
     import time
 
+    monkeypatch.setenv("FACE_EXPLORER_ONNX", "1")  # auto's engines: the switches that are on
     G = _tiny("style")
     backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path, background=False)
     session = backend._session

@@ -1,0 +1,167 @@
+"""The render service's compiled engine (G compiled ahead of time by Inductor): the faces eager
+PyTorch draws, one build per generator in the cache folder, and the other engines when it
+cannot be built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core import render_backend, render_compiled
+from explorer.core.bundle import load_bundle
+from explorer.core.render import RenderRequest, RenderService
+from explorer.core.render_backend import GeneratorBackend
+from facegan.models import ModelConfig, build
+
+needs_compiler = pytest.mark.skipif(render_compiled.compiler() is None,
+                                    reason="no C++ compiler for Inductor")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new process would: no build remembered in memory."""
+    monkeypatch.setattr(render_compiled, "_builds", {})
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One compiled-package folder for the module: each tiny G is built once."""
+    return tmp_path_factory.mktemp("compiled")
+
+
+def _tiny(kind: str) -> torch.nn.Module:
+    cond = ("Smiling", "Male") if kind in ("cgan", "cstyle") else ()
+    styled = kind == "cstyle"
+    kind = "style" if styled else kind
+    cfg = ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8, mapping_layers=2,
+                      cond_attributes=cond)
+    torch.manual_seed(1)
+    G = build(cfg, "G").eval()
+    if kind == "style":
+        G.w_avg.normal_()
+        if styled:  # a condition that already acts (it starts at zero)
+            G.cond_offset.weight.data.normal_()
+    else:  # standing BatchNorm statistics other than the defaults
+        for m in G.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return G
+
+
+@needs_compiler
+@pytest.mark.parametrize("kind", ["style", "cgan"])
+def test_compiled_draws_what_eager_draws(kind: str, packages: Path) -> None:
+    """Every input form the app sends (with and without a photo's detail, truncation per face)
+    and any batch size (one package, a dynamic batch axis)."""
+    G = _tiny(kind)
+    backend = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
+                               background=False)
+    assert backend.engines == ("eager", "compiled"), backend.compile_error
+    n = 5
+    torch.manual_seed(2)
+    latent = torch.randn(n, 8)
+    y = torch.tensor([[1.0, -1.0]]).expand(n, 2).contiguous() if kind == "cgan" else None
+    detail = 0.3 * torch.randn(n, *G.detail_shape)
+    detail[0] = 0  # a face without a photo's detail beside faces with one
+    psi = torch.tensor([1.0, 0.7, 0.0, 1.0, 0.5])
+    with torch.inference_mode():
+        for args in [(latent, y, None, None), (latent, y, detail, None),
+                     (latent, y, None, psi), (latent[:1], y[:1] if y is not None else None,
+                                              detail[1:2], psi[1:2])]:
+            assert backend.engine(len(args[0])) == "compiled"
+            want, got = G(*args), backend(*args)
+            assert got.shape == want.shape
+            assert float((got - want).abs().max()) < 1e-4
+    assert len(list(packages.glob("g-*.pt2"))) >= 1
+
+
+@needs_compiler
+def test_the_package_is_reused_and_a_changed_model_gets_its_own(
+        packages: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second window on the same model loads the package in milliseconds, with no build; a
+    model trained further (same shapes, new weights) never draws with the old package."""
+    G = _tiny("style")
+    first = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
+                             background=False)
+    assert "compiled" in first.engines, first.compile_error
+    built = list(packages.glob("g-*.pt2"))
+
+    def no_build(*a: object, **k: object) -> None:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(render_compiled, "build_package", no_build)
+    monkeypatch.setattr(render_compiled, "_builds", {})  # as a new process
+    again = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
+                             background=False)
+    assert "compiled" in again.engines, again.compile_error
+    assert list(packages.glob("g-*.pt2")) == built
+
+    monkeypatch.undo()
+    monkeypatch.setattr(render_compiled, "_builds", {})
+    with torch.no_grad():
+        G.layers[-1].bias.add_(0.5)
+    new = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
+                           background=False)
+    w = torch.randn(3, 8)
+    with torch.inference_mode():
+        assert float((new(w) - G(w)).abs().max()) < 1e-4
+        assert float((first(w) - G(w)).abs().max()) > 0.1
+
+
+def test_a_failed_build_leaves_eager_drawing(
+        tiny_style: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No compiler, or a build that fails: one line on stderr, the same faces, nothing left in
+    the cache folder."""
+    monkeypatch.setenv("CXX", "")
+    monkeypatch.setattr(render_compiled.shutil, "which", lambda name: None)
+    monkeypatch.setenv("FACE_EXPLORER_CACHE", str(tmp_path))
+    bundle = load_bundle(tiny_style)
+    z = bundle.seed_latents([0, 1, 2], 0.7)
+    with RenderService(bundle, threads=1, engine="compiled", bf16=False,
+                       channels_last=False) as svc:
+        assert svc.backend.wait_ready(60)
+        r = svc.render(RenderRequest(1, z))
+        assert svc.backend.engines == ("eager",)
+        assert "compiler" in (svc.backend.compile_error or "")
+    assert r.error is None and r.images is not None
+    np.testing.assert_array_equal(r.images, bundle.generate(z))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["render backend: drawing without the compiled engine (RuntimeError: no C++ "
+                   "compiler (g++ or clang++) found)"]
+    assert not list(tmp_path.rglob("*.pt2"))
+
+
+def test_a_build_that_fails_says_why_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child process's last error line reaches the caller (here: it finds no C++ compiler
+    on its PATH); no partial package is kept."""
+    monkeypatch.setattr(render_compiled, "_build_env", lambda: {"PATH": ""})
+    G = _tiny("style")
+    with pytest.raises(RuntimeError, match="compiling G failed: .*C\\+\\+ compiler"):
+        render_compiled.build_package(G, tmp_path / "g-x.pt2", bf16=False, threads=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_compiler
+def test_auto_measures_every_ready_engine_then_keeps_one(
+        packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACE_EXPLORER_ONNX", "1")
+    monkeypatch.setenv("FACE_EXPLORER_COMPILE", "1")
+    monkeypatch.setattr(render_backend, "_exports", {})
+    G = _tiny("style")
+    backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path,
+                               compiled_cache=packages, background=False)
+    assert backend.engines == ("eager", "onnx", "compiled"), (backend.error,
+                                                               backend.compile_error)
+    used = []
+    with torch.inference_mode():
+        for _ in range(3 * (render_backend.TRIALS + 1) + 3):
+            used.append(backend.engine(4))
+            backend(torch.randn(4, 8))
+    assert set(used[:12]) == {"eager", "onnx", "compiled"}
+    assert len(set(used[-3:])) == 1 and 4 in backend._chosen
