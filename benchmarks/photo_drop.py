@@ -45,8 +45,10 @@ def main() -> int:
     from explorer.core import encoding
     from explorer.core.bundle import load_bundle
     from explorer.core.photos import PhotoError
+    from explorer.core.render import THREADS, serial_torch_here
     from explorer.ui.main_window import MainWindow
 
+    serial_torch_here()  # as the app's launch does
     b = load_bundle(args.model)
     files = sorted(args.photos.glob("*.jpg"))[: args.n]  # not pre-screened: OpenCV stays cold
     if len(files) < 2:
@@ -119,6 +121,9 @@ def main() -> int:
     photo_panel.PROGRESSIVE = True
     if len(new) < 2:
         raise SystemExit("fewer than three photos could be encoded")
+    import torch
+
+    torch.set_num_threads(THREADS)  # the CLI's default `--threads`
     rows, psnr, cls = [], [], []
     for f in files:
         t0 = time.perf_counter()

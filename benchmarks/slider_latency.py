@@ -3,7 +3,7 @@
 Moves an attribute slider N times at a mouse-drag pace (60 Hz) in a real MainWindow and times each
 change until a frame requested after it has been painted on the canvas: the whole path (throttle,
 edits, request, background render, queued signal back to the GUI thread, QImage, paint). The bare
-generator call (RenderService.render, same process, same threads) is measured alongside, and each
+generator call (the same service's worker, timed inside it) is measured alongside, and each
 row prints its p95 as a multiple of the bare generator's. A grid is measured redrawing every face
 per move (the previous path) and with the drag preview (the first face and a quarter of the rest
 per move, `canvas_panel.PREVIEW_SHARE`), and the release that brings the whole grid is timed.
@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from explorer.core.bundle import default_model_path, load_bundle
-    from explorer.core.render import RenderRequest, RenderService
+    from explorer.core.render import RenderRequest, RenderResult, RenderService, serial_torch_here
     from explorer.ui.main_window import MainWindow
+
+    serial_torch_here()  # as the app's launch does
 
     path = Path(args.model) if args.model else default_model_path()
     if not path.exists() and not args.model:
@@ -117,13 +119,16 @@ def main(argv: list[str] | None = None) -> int:
                 continue
         pump_until(lambda: renderer.idle() and canvas.painted_id == renderer.last_id)
         n_faces = g * g
-        # Bare generator call on the same service (no UI): z (n, nz) -> uint8 images.
+        # Bare generator call on the same service's worker thread (no UI): z (n, nz) -> uint8
+        # images, timed inside the worker (`RenderResult.ms`).
         req = win.state.render_request()
         bare = []
         for _ in range(max(30, args.n // 2)):
-            t0 = time.perf_counter()
-            service.render(RenderRequest(-1, req.z, req.y, req.detail, req.psi))
-            bare.append((time.perf_counter() - t0) * 1e3)
+            got: list[RenderResult] = []
+            service.submit(RenderRequest(-1, req.z, req.y, req.detail, req.psi), got.append)
+            while not got:
+                time.sleep(0.0002)
+            bare.append(got[0].ms)
         bare = bare[5:]
         # The whole path, driven through the real slider.
         lat, render_ms, to_submit, gui_cpu = [], [], [], []

@@ -58,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from explorer.core.bundle import default_model_path, load_bundle
     from explorer.core.encoding import encode_photo
-    from explorer.core.render import RenderService
+    from explorer.core.render import RenderService, serial_torch_here
     from explorer.ui.main_window import MainWindow
     from explorer.ui.state import Photo
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 (kept alive)
+    serial_torch_here()  # as the app's launch does
     bundle = load_bundle(args.model or default_model_path())
     service = RenderService(bundle, threads=args.threads)
     service.backend.wait_ready(600)  # time the app's engine, not the ONNX export beside it

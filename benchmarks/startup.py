@@ -27,7 +27,10 @@ LAUNCH = "import sys; from explorer.app import main; sys.exit(main(sys.argv[1:])
 def start(cache: Path, model: str | None) -> dict[str, float]:
     """Seconds from spawning the process to each probe ('cached-face', 'live-face')."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACE_EXPLORER_STARTUP_PROBE": "1",
-           "FACE_EXPLORER_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+           "FACE_EXPLORER_CACHE": str(cache), "PYTHONUNBUFFERED": "1",
+           # its autosaves (each start is ended by SIGTERM) stay out of the user's folder: a
+           # window there would offer to restore them
+           "XDG_DATA_HOME": str(cache / "data")}
     cmd = [sys.executable, "-c", LAUNCH, *(["--model", model] if model else [])]
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("FACE_EXPLORER_CACHE", str(Path(__file__).parent.parent / ".cache" / "tests"))
+# Windows' autosaves (and other app data) in a folder of this run's own: a window killed in an
+# earlier run, or on this machine outside the tests, left an autosave that every window opened
+# here would offer to restore, starting a window of its own on that autosave's model.
+DATA_HOME = os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="face-explorer-test-data-")
 # Render services draw eager in tests (no background export per service); the ONNX Runtime path
 # has its own tests (tests/core/test_render_backend.py), which ask for it.
 os.environ.setdefault("FACE_EXPLORER_ONNX", "0")
@@ -76,3 +82,6 @@ def tiny_cstyle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny_cgan"), kind="cgan")
 
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(DATA_HOME, ignore_errors=True)

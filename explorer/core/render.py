@@ -32,6 +32,27 @@ from explorer.core.render_backend import GeneratorBackend
 from facegan.models import bf16_is_fast, tensor_to_images
 
 TUNED_CACHE = 8  # photos whose tuned weights the render service keeps ready
+THREADS = 2  # torch threads of the window's render worker and of its background jobs
+
+
+def serial_torch_here() -> None:
+    """Let the calling thread (the window's GUI thread, from the start) compute torch on one
+    thread, so that it never starts an OpenMP team of its own.
+
+    Why: torch's OpenMP runtime (libgomp) lets a team's idle threads spin between parallel
+    regions only while it manages no more threads than the machine has cores. Once the GUI
+    thread had run one torch call on two threads, its team (kept for the life of the thread)
+    made the render worker's helper sleep and be woken again in every layer: measured on the
+    2-core dev machine, one face drawn by the compiled G took 2.2-2.4 ms in the worker against
+    1.2 ms with the GUI thread serial (eager bfloat16 4.9 against 3.2 ms, a 4x4 grid 8.0 against
+    6.9 ms). The GUI thread's own torch work is small (a classifier reading of a face)."""
+    torch.set_num_threads(1)
+
+
+def parallel_torch_here(threads: int = THREADS) -> None:
+    """Let the calling thread (a background job's pool thread) compute torch on `threads`
+    threads: its own count, which the GUI thread's one does not give it."""
+    torch.set_num_threads(max(1, threads))
 
 
 @dataclass(frozen=True)
@@ -67,8 +88,8 @@ class RenderService:
     Parameters
     ----------
     bundle : the loaded model.
-    threads : torch intra-op threads (`torch.set_num_threads` is process-wide in PyTorch, so the
-        last service created sets it for the process).
+    threads : torch intra-op threads of the worker thread (set there, never in the caller's
+        thread: `serial_torch_here`); a caller of `render` draws on its own thread's count.
     device : 'cpu', 'cuda', ...; default CUDA when present, else CPU.
     channels_last : run the interactive lane's generator in channels-last memory format.
     bf16 : the interactive lane's bfloat16 autocast; default only where `bf16_is_fast` says it
@@ -100,8 +121,6 @@ class RenderService:
         self.bundle = bundle
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.threads = threads
-        if self.device.type == "cpu" and threads > 0:
-            torch.set_num_threads(threads)
         self.channels_last = channels_last
         self.bf16 = bf16_is_fast(self.device) if bf16 is None else bf16
         G = copy.deepcopy(bundle.network("G")).to(self.device).eval()

@@ -104,6 +104,9 @@ def launch(argv: list[str], exec_loop: bool = True) -> int:
     app.setDesktopFileName("face-explorer")  # ties the windows to the launcher entry
     app.setWindowIcon(app_icon())
     from explorer.core.bundle import BundleError, load_bundle
+    from explorer.core.render import serial_torch_here
+
+    serial_torch_here()  # before torch's first call on this thread: the model's load
 
     def fail(msg: str) -> int:
         if splash is not None:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.render import RenderService
+from explorer.core.render import THREADS, RenderService
 from explorer.ui import model_menu, prefs, workers
 from explorer.ui.analogy_panel import AnalogyPanel
 from explorer.ui.canvas_panel import CanvasPanel
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
             QApplication.setWindowIcon(app_icon())
         self.help_window: HelpWindow | None = None
         self.setAcceptDrops(True)
-        self.service = service or RenderService(bundle, threads=2)
+        self.service = service or RenderService(bundle, threads=THREADS)
         self._own_service = service is None
         self.state = ExplorerState(bundle, self, self.service)
         self.settings = prefs.settings()

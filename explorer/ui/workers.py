@@ -12,6 +12,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from explorer.core import render
+
+POOL_EXPIRY_MS = 1000
+
 
 class WorkerSignals(QObject):
     progress = Signal(float)
@@ -43,6 +47,7 @@ class Job(QRunnable):
             self._cancel = True
 
     def run(self) -> None:
+        render.parallel_torch_here()  # this pool thread's own count, not the GUI thread's one
         try:
             out = self.fn(self._progress, self.cancelled)
         except Exception as e:  # reported to the window, never lost
@@ -79,7 +84,11 @@ def start(fn: Callable[[Callable[[float], None], Callable[[], bool]], Any],
         job.signals.failed.connect(on_error)
     job.signals.finished.connect(lambda *_: _forget(job))
     job.signals.failed.connect(lambda *_: _forget(job))
-    QThreadPool.globalInstance().start(job)
+    pool = QThreadPool.globalInstance()
+    # An idle pool thread goes after a second, and its torch threads with it: while they exist
+    # the render worker's helper sleeps between layers (`render.serial_torch_here`).
+    pool.setExpiryTimeout(POOL_EXPIRY_MS)
+    pool.start(job)
     return job
 
 
