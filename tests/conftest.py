@@ -18,7 +18,7 @@ DATA_HOME = os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="face-explorer
 # Render services draw eager in tests (no background export per service); the ONNX Runtime path
 # has its own tests (tests/core/test_render_backend.py), which ask for it.
 os.environ.setdefault("FACE_EXPLORER_ONNX", "0")
-# Nor do they compile G (10-20 s a model); the compiled engine's tests ask for it.
+# Nor do they compile G (about 20 s a package); the compiled engine's tests ask for it.
 os.environ.setdefault("FACE_EXPLORER_COMPILE", "0")
 
 import torch  # noqa: E402

@@ -172,13 +172,15 @@ class GeneratorBackend:
         (the default while env FACE_EXPLORER_ONNX or FACE_EXPLORER_COMPILE is on, each engine
         only while its switch is on): per batch size, the first calls go round the ready engines
         (one warm-up and `TRIALS` timed calls each), then the fastest by median draws that
-        batch size. When an engine becomes ready later (the compiled one takes 10-20 s the first
-        time a model is opened on a machine), every batch size is measured again. On this
+        batch size. When an engine becomes ready later (the compiled one takes about 20 s a
+        package the first time a model is opened on a machine), every batch size it draws is
+        measured again. On this
         2-core machine the compiled engine wins both one face and a 4x4 grid; ONNX Runtime
         beats eager float32, and eager bfloat16 beats ONNX Runtime on a grid.
     device, bf16 : the service's; the other engines serve only CPU services.
     cache : folder of the exported ONNX graphs (default `cache_dir("onnx")`).
     compiled_cache : folder of the compiled packages (default `cache_dir("compiled")`).
+    static_batches : batch sizes compiled with their size fixed, after the dynamic package.
     background : prepare the engines in a daemon thread (False: before the constructor returns).
 
     `kind` says whether ONNX Runtime can draw ("onnx") or not ("eager"), `engines` which
@@ -190,6 +192,7 @@ class GeneratorBackend:
     def __init__(self, G: nn.Module, *, threads: int = 2, mode: str | None = None,
                  device: torch.device | str = "cpu", bf16: bool = False,
                  cache: Path | None = None, compiled_cache: Path | None = None,
+                 static_batches: tuple[int, ...] = render_compiled.STATIC_BATCHES,
                  background: bool = True) -> None:
         wanted = {"onnx": onnx_enabled(), "compiled": compile_enabled()}
         mode = mode or ("auto" if any(wanted.values()) else "eager")
@@ -202,7 +205,9 @@ class GeneratorBackend:
         self._bf16 = bf16
         self.mode = mode
         self._session: object | None = None
-        self._compiled: Compiled | None = None
+        # the compiled packages: None the dynamic-batch one, else a batch size's own
+        self._compiled: dict[int | None, Compiled] = {}
+        self._static_batches = tuple(static_batches)
         self._names = _input_names(has_y(G))
         self._done = threading.Event()
         # auto: per batch size, each engine's times (ms) so far, then the chosen engine
@@ -230,7 +235,7 @@ class GeneratorBackend:
     def engines(self) -> tuple[str, ...]:
         """The engines that can draw now, "eager" first."""
         ready = {"eager": True, "onnx": self._session is not None,
-                 "compiled": self._compiled is not None}
+                 "compiled": bool(self._compiled)}
         return tuple(e for e in ENGINES if ready[e])
 
     def engine(self, n: int) -> str:
@@ -285,25 +290,33 @@ class GeneratorBackend:
             _log(f"drawing with {others}, not ONNX Runtime ({self.error})")
 
     def _prepare_compiled(self, G: nn.Module, folder: Path | None) -> None:
-        try:
-            if render_compiled.compiler() is None:
-                raise RuntimeError("no C++ compiler (g++ or clang++) found")
-            threads = self._threads if self._threads > 0 else torch.get_num_threads()
-            path = render_compiled.cached_package(G, bf16=self._bf16, threads=threads,
-                                                  folder=folder)
-            try:
-                compiled = render_compiled.load_package(path)
-            except Exception:
-                path.unlink(missing_ok=True)  # a bad cache entry: built anew next time
-                raise
-        except Exception as e:  # no compiler, a failed build or load: the other engines draw
-            self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+        """The dynamic-batch package first, then one per `static_batches` size; each that
+        arrives draws its batch sizes from then on (after they are measured again)."""
+        if render_compiled.compiler() is None:
+            self.compile_error = "RuntimeError: no C++ compiler (g++ or clang++) found"
             _log(f"drawing without the compiled engine ({self.compile_error})")
             return
-        self._compiled = compiled
-        if self.mode == "auto":  # a new engine: every batch size is measured again
-            self._chosen = {}
-            self._trials = {}
+        threads = self._threads if self._threads > 0 else torch.get_num_threads()
+        for batch in (None, *self._static_batches):
+            try:
+                path = render_compiled.cached_package(G, bf16=self._bf16, threads=threads,
+                                                      batch=batch, folder=folder)
+                try:
+                    compiled = render_compiled.load_package(path)
+                except Exception:
+                    path.unlink(missing_ok=True)  # a bad cache entry: built anew next time
+                    raise
+            except Exception as e:  # no compiler, a failed build or load: the others draw
+                self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+                _log(f"drawing without the compiled engine ({self.compile_error})")
+                return
+            self._compiled = {**self._compiled, batch: compiled}
+            if self.mode == "auto":  # a new engine: its batch sizes are measured again
+                if batch is None:
+                    self._chosen, self._trials = {}, {}
+                else:
+                    self._chosen.pop(batch, None)
+                    self._trials.pop(batch, None)
 
     def __call__(self, latent: torch.Tensor, y: torch.Tensor | None = None,
                  detail: torch.Tensor | None = None,
@@ -349,7 +362,8 @@ class GeneratorBackend:
                       psi: torch.Tensor | None) -> torch.Tensor | None:
         """G's output drawn by the compiled engine, or None when it cannot draw (then for
         good)."""
-        compiled = self._compiled
+        packages = self._compiled
+        compiled = packages.get(int(latent.shape[0]), packages.get(None))
         if compiled is None:
             return None
         if "y" in self._names and y is None:
@@ -359,7 +373,7 @@ class GeneratorBackend:
             return compiled(latent.float().contiguous(),
                             None if y is None else y.float().contiguous(), d, p)
         except Exception as e:  # inputs it cannot draw: the other engines from now on
-            self._compiled = None
+            self._compiled = {}
             self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             _log(f"the compiled engine failed, drawing without it ({self.compile_error})")
             return None

@@ -58,9 +58,11 @@ def test_compiled_draws_what_eager_draws(kind: str, packages: Path) -> None:
     """Every input form the app sends (with and without a photo's detail, truncation per face)
     and any batch size (one package, a dynamic batch axis)."""
     G = _tiny(kind)
+    static = (1,) if kind == "style" else ()  # one face: a package of its own
     backend = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
-                               background=False)
+                               static_batches=static, background=False)
     assert backend.engines == ("eager", "compiled"), backend.compile_error
+    assert set(backend._compiled) == {None, *static}
     n = 5
     torch.manual_seed(2)
     latent = torch.randn(n, 8)
@@ -77,6 +79,7 @@ def test_compiled_draws_what_eager_draws(kind: str, packages: Path) -> None:
             assert got.shape == want.shape
             assert float((got - want).abs().max()) < 1e-4
     assert len(list(packages.glob("g-*.pt2"))) >= 1
+    assert all(p.name.startswith("g-") for p in packages.iterdir())  # no build's leftovers
 
 
 @needs_compiler
@@ -86,7 +89,7 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
     model trained further (same shapes, new weights) never draws with the old package."""
     G = _tiny("style")
     first = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
-                             background=False)
+                             static_batches=(), background=False)
     assert "compiled" in first.engines, first.compile_error
     built = list(packages.glob("g-*.pt2"))
 
@@ -96,7 +99,7 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
     monkeypatch.setattr(render_compiled, "build_package", no_build)
     monkeypatch.setattr(render_compiled, "_builds", {})  # as a new process
     again = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
-                             background=False)
+                             static_batches=(), background=False)
     assert "compiled" in again.engines, again.compile_error
     assert list(packages.glob("g-*.pt2")) == built
 
@@ -105,7 +108,7 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
     with torch.no_grad():
         G.layers[-1].bias.add_(0.5)
     new = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
-                           background=False)
+                           static_batches=(), background=False)
     w = torch.randn(3, 8)
     with torch.inference_mode():
         assert float((new(w) - G(w)).abs().max()) < 1e-4
@@ -140,11 +143,11 @@ def test_a_build_that_fails_says_why_in_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The child process's last error line reaches the caller (here: it finds no C++ compiler
     on its PATH); no partial package is kept."""
-    monkeypatch.setattr(render_compiled, "_build_env", lambda: {"PATH": ""})
+    monkeypatch.setattr(render_compiled, "_build_env", lambda work: {"PATH": ""})
     G = _tiny("style")
     with pytest.raises(RuntimeError, match="compiling G failed: .*C\\+\\+ compiler"):
         render_compiled.build_package(G, tmp_path / "g-x.pt2", bf16=False, threads=1)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nor the build's intermediate files
 
 
 @needs_compiler
@@ -155,7 +158,8 @@ def test_auto_measures_every_ready_engine_then_keeps_one(
     monkeypatch.setattr(render_backend, "_exports", {})
     G = _tiny("style")
     backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path,
-                               compiled_cache=packages, background=False)
+                               compiled_cache=packages, static_batches=(),
+                               background=False)
     assert backend.engines == ("eager", "onnx", "compiled"), (backend.error,
                                                                backend.compile_error)
     used = []
