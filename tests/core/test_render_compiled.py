@@ -169,3 +169,23 @@ def test_auto_measures_every_ready_engine_then_keeps_one(
             backend(torch.randn(4, 8))
     assert set(used[:12]) == {"eager", "onnx", "compiled"}
     assert len(set(used[-3:])) == 1 and 4 in backend._chosen
+
+
+def test_a_broken_package_in_the_cache_is_removed_and_the_others_draw(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A cached package cut short (a full disk, a killed copy): one line, the same faces drawn
+    eagerly, and the file gone so that the next start builds it anew."""
+    monkeypatch.setattr(render_compiled, "compiler", lambda: "g++")
+    G = _tiny("style")
+    path = tmp_path / f"g-{render_compiled.package_key(G, False, 1)}.pt2"
+    path.write_bytes(b"PK\x03\x04 not a whole package")
+    backend = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=tmp_path,
+                               static_batches=(), background=False)
+    assert backend.engines == ("eager",) and backend.compile_error
+    assert not path.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("render backend: drawing without the compiled")
+    w = torch.randn(2, 8)
+    with torch.inference_mode():
+        assert torch.equal(backend(w), G(w))
