@@ -174,9 +174,9 @@ class GeneratorBackend:
         (one warm-up and `TRIALS` timed calls each), then the fastest by median draws that
         batch size. When an engine becomes ready later (the compiled one takes about 20 s a
         package the first time a model is opened on a machine), every batch size it draws is
-        measured again. On this
-        2-core machine the compiled engine wins both one face and a 4x4 grid; ONNX Runtime
-        beats eager float32, and eager bfloat16 beats ONNX Runtime on a grid.
+        measured again. On this 2-core machine the compiled engine wins both one face and a
+        4x4 grid; ONNX Runtime beats eager float32, and eager bfloat16 beats ONNX Runtime on a
+        grid.
     device, bf16 : the service's; the other engines serve only CPU services.
     cache : folder of the exported ONNX graphs (default `cache_dir("onnx")`).
     compiled_cache : folder of the compiled packages (default `cache_dir("compiled")`).
