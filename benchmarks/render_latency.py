@@ -9,10 +9,11 @@ features, the app's default for seeds, costs).
 
 On the CPU three more rows per model: "ONNX Runtime float32" (every call through the exported
 graph, `explorer.core.render_backend`), "compiled" (G compiled ahead of time by Inductor, in
-bfloat16 where it pays: `explorer.core.render_compiled`; built in a child process the first time,
-10-20 s a model, then loaded from the cache) and "app default (auto)", what the explorer does (per
-batch size the fastest of eager, in bfloat16 where it pays, ONNX Runtime and the compiled engine;
-the engine it kept is shown in brackets). All rows are measured interleaved, rep by rep.
+bfloat16 where it pays: `explorer.core.render_compiled`; built in a child process the first
+time, about 20 s a package, three a model, then loaded from the cache) and "app default
+(auto)", what the explorer does (per batch size the fastest of eager, in bfloat16 where it pays,
+ONNX Runtime and the compiled engine; the engine it kept is shown in brackets). All rows are
+measured interleaved, rep by rep.
 
 With `--against PATH` (say a style-based model beside the bundled DCGAN) the second model's rows
 follow, their ratios taken against the first model's baseline of the same run.
