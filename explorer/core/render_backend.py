@@ -308,7 +308,11 @@ class GeneratorBackend:
                     raise
             except Exception as e:  # no compiler, a failed build or load: the others draw
                 self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
-                _log(f"drawing without the compiled engine ({self.compile_error})")
+                if self._compiled:  # the dynamic-batch package still draws every size
+                    _log(f"the compiled engine draws {batch} faces without a package of their "
+                         f"own ({self.compile_error})")
+                else:
+                    _log(f"drawing without the compiled engine ({self.compile_error})")
                 return
             self._compiled = {**self._compiled, batch: compiled}
             if self.mode == "auto":  # a new engine: its batch sizes are measured again

@@ -172,13 +172,15 @@ def build_package(G: nn.Module, path: Path, *, bf16: bool, threads: int,
 
 
 def _prune(folder: Path, keep: int = KEEP_PACKAGES) -> None:
-    """Remove all but the newest `keep` packages (by modification time)."""
-    try:
-        found = sorted(folder.glob("g-*.pt2"), key=lambda p: p.stat().st_mtime, reverse=True)
-    except OSError:
-        return
-    for p in found[keep:]:
-        p.unlink(missing_ok=True)
+    """Remove all but the newest `keep` packages, and the records of failed builds, by
+    modification time."""
+    for pattern in ("g-*.pt2", "g-*.failed"):
+        try:
+            found = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return
+        for p in found[keep:]:
+            p.unlink(missing_ok=True)
 
 
 # One build per package key per process: two render services on one model share it.
@@ -202,11 +204,22 @@ def cached_package(G: nn.Module, *, bf16: bool, threads: int, batch: int | None 
     assert fut is not None
     if not owner:
         return fut.result()
+    failed = path.with_suffix(".failed")
     try:
         if path.exists():
             os.utime(path)  # recently used: kept by `_prune`
+        elif failed.exists():  # built before and failed: not again at every start
+            raise RuntimeError(f"{failed.read_text(errors='replace').strip()[:300]} (an "
+                               f"earlier build; delete {failed} to try again)")
         else:
-            build_package(G, path, bf16=bf16, threads=threads, batch=batch)
+            try:
+                build_package(G, path, bf16=bf16, threads=threads, batch=batch)
+            except RuntimeError as e:  # the build's own failure (not a quit or an interrupt)
+                try:
+                    failed.write_text(str(e))
+                except OSError:
+                    pass
+                raise
             _prune(folder)
         fut.set_result(path)
     except BaseException as e:

@@ -150,6 +150,27 @@ def test_a_build_that_fails_says_why_in_one_line(
     assert list(tmp_path.iterdir()) == []  # nor the build's intermediate files
 
 
+def test_a_failed_build_is_not_tried_again_at_every_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that failed once (a broken compiler) is remembered beside the packages: the next
+    start says why in one line at once, without spending a build's CPU time again."""
+    monkeypatch.setattr(render_compiled, "_build_env", lambda work: {"PATH": ""})
+    G = _tiny("style")
+    with pytest.raises(RuntimeError, match="compiling G failed"):
+        render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
+    built: list[object] = []
+    monkeypatch.setattr(render_compiled, "build_package", lambda *a, **k: built.append(a))
+    monkeypatch.setattr(render_compiled, "_builds", {})  # as a new process
+    with pytest.raises(RuntimeError, match="compiling G failed.*an earlier build; delete"):
+        render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
+    assert built == []
+    for record in tmp_path.glob("g-*.failed"):  # deleted: the next start builds again
+        record.unlink()
+    monkeypatch.setattr(render_compiled, "_builds", {})
+    render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
+    assert len(built) == 1
+
+
 @needs_compiler
 def test_auto_measures_every_ready_engine_then_keeps_one(
         packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
