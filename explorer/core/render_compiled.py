@@ -130,6 +130,10 @@ def _build_env(work: str) -> dict[str, str]:
     return {**os.environ, "TORCHINDUCTOR_CACHE_DIR": work}
 
 
+class BuildTimeout(RuntimeError):
+    """The child ran past its time: perhaps only a busy machine, so not remembered."""
+
+
 def _die_with_parent() -> None:
     """In the child, before it runs: on Linux, end it when the thread that started it ends (the
     app quit while compiling), instead of compiling on for nobody."""
@@ -160,7 +164,7 @@ def build_package(G: nn.Module, path: Path, *, bf16: bool, threads: int,
                                       env=_build_env(work), check=False,
                                       preexec_fn=_die_with_parent)
         except subprocess.TimeoutExpired as e:
-            raise RuntimeError(f"compiling G took over {timeout:.0f} s") from e
+            raise BuildTimeout(f"compiling G took over {timeout:.0f} s") from e
         if done.returncode != 0 or not package.exists():
             lines = [s for s in (done.stderr or "").splitlines() if s.strip()]
             why = lines[-1] if lines else f"exit status {done.returncode}"
@@ -214,6 +218,8 @@ def cached_package(G: nn.Module, *, bf16: bool, threads: int, batch: int | None 
         else:
             try:
                 build_package(G, path, bf16=bf16, threads=threads, batch=batch)
+            except BuildTimeout:
+                raise
             except RuntimeError as e:  # the build's own failure (not a quit or an interrupt)
                 try:
                     failed.write_text(str(e))

@@ -210,3 +210,16 @@ def test_a_broken_package_in_the_cache_is_removed_and_the_others_draw(
     w = torch.randn(2, 8)
     with torch.inference_mode():
         assert torch.equal(backend(w), G(w))
+
+
+def test_a_build_that_ran_out_of_time_is_tried_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timeout may be a busy machine only: it leaves no record, the next start builds."""
+    def slow(*a: object, **k: object) -> None:
+        raise render_compiled.BuildTimeout("compiling G took over 600 s")
+
+    monkeypatch.setattr(render_compiled, "build_package", slow)
+    G = _tiny("style")
+    with pytest.raises(RuntimeError, match="took over"):
+        render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
+    assert not list(tmp_path.glob("g-*.failed"))
