@@ -162,7 +162,8 @@ def build_package(G: nn.Module, path: Path, *, bf16: bool, threads: int,
             with tempfile.TemporaryDirectory(prefix=".inductor-", dir=path.parent) as work:
                 done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                       env=_build_env(work), check=False,
-                                      preexec_fn=_die_with_parent)
+                                      preexec_fn=_die_with_parent if os.name == "posix"
+                                      else None)  # Windows has no preexec_fn
         except subprocess.TimeoutExpired as e:
             raise BuildTimeout(f"compiling G took over {timeout:.0f} s") from e
         if done.returncode != 0 or not package.exists():
