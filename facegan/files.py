@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 
@@ -112,3 +114,37 @@ def cache_dir(kind: str = "") -> Path:
     env = os.environ.get("FACE_EXPLORER_CACHE")
     base = Path(env).expanduser() if env else Path.home() / ".cache" / "face-explorer"
     return base / kind if kind else base
+
+
+class MadeOnce:
+    """Cache files a process makes once: per path, one thread makes the file while the others
+    that ask for it wait for its result (two render services opening one model share one export
+    or build). A file already there is touched (recently used, for pruning by age); a path
+    whose making failed, or whose file has gone since, is made again by the next caller."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Future[Path]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, make: Callable[[], None]) -> Path:
+        """`path`, made first by `make()` if it does not exist (blocking)."""
+        key = str(path)
+        with self._lock:
+            fut = self._made.get(key)
+            owner = fut is None or (fut.done() and (fut.exception() is not None
+                                                     or not path.exists()))
+            if owner:
+                fut = self._made[key] = Future()
+        assert fut is not None
+        if not owner:
+            return fut.result()
+        try:
+            if path.exists():
+                os.utime(path)
+            else:
+                make()
+            fut.set_result(path)
+        except BaseException as e:
+            fut.set_exception(e)
+            raise
+        return path

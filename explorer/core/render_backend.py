@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from torch import nn
 
 from explorer.core import render_compiled
 from explorer.core.render_compiled import Compiled, compile_enabled, has_y
-from facegan.files import atomic_write, cache_dir
+from facegan.files import MadeOnce, atomic_write, cache_dir
 
 EXPORT_FORMAT = 2  # bump when `_GraphInputs`, the export arguments or a G's forward change
 KEEP_GRAPHS = 6  # newest exported graphs kept in the cache folder
@@ -119,8 +118,7 @@ def _prune(folder: Path, keep: int = KEEP_GRAPHS) -> None:
 
 
 # One export per graph key per process: two render services on one model share it.
-_exports: dict[str, Future[Path]] = {}
-_exports_lock = threading.Lock()
+_exports = MadeOnce()
 
 
 def cached_graph(G: nn.Module, folder: Path | None = None) -> Path:
@@ -128,27 +126,12 @@ def cached_graph(G: nn.Module, folder: Path | None = None) -> Path:
     (blocking; the render backend calls it from its background thread)."""
     folder = Path(folder) if folder is not None else cache_dir("onnx")
     path = folder / f"g-{graph_key(G)}.onnx"
-    key = str(path)
-    with _exports_lock:
-        fut = _exports.get(key)
-        owner = fut is None or (fut.done() and (fut.exception() is not None
-                                                 or not path.exists()))
-        if owner:
-            fut = _exports[key] = Future()
-    assert fut is not None
-    if not owner:
-        return fut.result()
-    try:
-        if path.exists():
-            os.utime(path)  # recently used: kept by `_prune`
-        else:
-            export_graph(G, path)
-            _prune(folder)
-        fut.set_result(path)
-    except BaseException as e:
-        fut.set_exception(e)
-        raise
-    return path
+
+    def make() -> None:
+        export_graph(G, path)
+        _prune(folder)
+
+    return _exports.get(path, make)
 
 
 TRIALS = 3  # timed calls per engine and batch size before `auto` settles on one

@@ -31,13 +31,12 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from facegan.files import cache_dir, temp_beside
+from facegan.files import MadeOnce, cache_dir, temp_beside
 
 PACKAGE_FORMAT = 2  # bump when `_Graph`, the export or the build's settings change
 KEEP_PACKAGES = 12  # newest packages kept in the cache folder (3 a model and precision)
@@ -189,8 +188,7 @@ def _prune(folder: Path, keep: int = KEEP_PACKAGES) -> None:
 
 
 # One build per package key per process: two render services on one model share it.
-_builds: dict[str, Future[Path]] = {}
-_builds_lock = threading.Lock()
+_builds = MadeOnce()
 
 
 def cached_package(G: nn.Module, *, bf16: bool, threads: int, batch: int | None = None,
@@ -199,40 +197,25 @@ def cached_package(G: nn.Module, *, bf16: bool, threads: int, batch: int | None 
     (blocking: the render backend calls it from its background thread)."""
     folder = Path(folder) if folder is not None else cache_dir("compiled")
     path = folder / f"g-{package_key(G, bf16, threads, batch)}.pt2"
-    key = str(path)
-    with _builds_lock:
-        fut = _builds.get(key)
-        owner = fut is None or (fut.done() and (fut.exception() is not None
-                                                 or not path.exists()))
-        if owner:
-            fut = _builds[key] = Future()
-    assert fut is not None
-    if not owner:
-        return fut.result()
     failed = path.with_suffix(".failed")
-    try:
-        if path.exists():
-            os.utime(path)  # recently used: kept by `_prune`
-        elif failed.exists():  # built before and failed: not again at every start
+
+    def make() -> None:
+        if failed.exists():  # built before and failed: not again at every start
             raise RuntimeError(f"{failed.read_text(errors='replace').strip()[:300]} (an "
                                f"earlier build; delete {failed} to try again)")
-        else:
+        try:
+            build_package(G, path, bf16=bf16, threads=threads, batch=batch)
+        except BuildTimeout:
+            raise
+        except RuntimeError as e:  # the build's own failure (not a quit or an interrupt)
             try:
-                build_package(G, path, bf16=bf16, threads=threads, batch=batch)
-            except BuildTimeout:
-                raise
-            except RuntimeError as e:  # the build's own failure (not a quit or an interrupt)
-                try:
-                    failed.write_text(str(e))
-                except OSError:
-                    pass
-                raise
-            _prune(folder)
-        fut.set_result(path)
-    except BaseException as e:
-        fut.set_exception(e)
-        raise
-    return path
+                failed.write_text(str(e))
+            except OSError:
+                pass
+            raise
+        _prune(folder)
+
+    return _builds.get(path, make)
 
 
 def load_package(path: Path) -> Compiled:

@@ -13,13 +13,14 @@ from explorer.core import render_backend
 from explorer.core.bundle import load_bundle
 from explorer.core.render import RenderRequest, RenderService
 from explorer.core.render_backend import GeneratorBackend
+from facegan.files import MadeOnce
 from facegan.models import ModelConfig, build
 
 
 @pytest.fixture(autouse=True)
 def _fresh_exports(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new process would: no export remembered in memory."""
-    monkeypatch.setattr(render_backend, "_exports", {})
+    monkeypatch.setattr(render_backend, "_exports", MadeOnce())
 
 
 def _tiny(kind: str) -> torch.nn.Module:
@@ -117,7 +118,7 @@ def test_the_exported_graph_is_reused_on_the_next_load(
 
     calls: list[Path] = []
     monkeypatch.setattr(render_backend, "export_graph", lambda G, p: calls.append(p))
-    monkeypatch.setattr(render_backend, "_exports", {})  # as a new process
+    monkeypatch.setattr(render_backend, "_exports", MadeOnce())  # as a new process
     with RenderService(load_bundle(tiny_style), threads=1, onnx=True, bf16=False) as svc:
         assert svc.backend.wait_ready(60) and svc.backend.kind == "onnx", svc.backend.error
         again = svc.render(RenderRequest(1, z)).images

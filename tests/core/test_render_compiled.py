@@ -14,6 +14,7 @@ from explorer.core import render_backend, render_compiled
 from explorer.core.bundle import load_bundle
 from explorer.core.render import RenderRequest, RenderService
 from explorer.core.render_backend import GeneratorBackend
+from facegan.files import MadeOnce
 from facegan.models import ModelConfig, build
 
 needs_compiler = pytest.mark.skipif(render_compiled.compiler() is None,
@@ -23,7 +24,7 @@ needs_compiler = pytest.mark.skipif(render_compiled.compiler() is None,
 @pytest.fixture(autouse=True)
 def _fresh_builds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new process would: no build remembered in memory."""
-    monkeypatch.setattr(render_compiled, "_builds", {})
+    monkeypatch.setattr(render_compiled, "_builds", MadeOnce())
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +98,14 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
         raise AssertionError("built again")
 
     monkeypatch.setattr(render_compiled, "build_package", no_build)
-    monkeypatch.setattr(render_compiled, "_builds", {})  # as a new process
+    monkeypatch.setattr(render_compiled, "_builds", MadeOnce())  # as a new process
     again = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
                              static_batches=(), background=False)
     assert "compiled" in again.engines, again.compile_error
     assert list(packages.glob("g-*.pt2")) == built
 
     monkeypatch.undo()
-    monkeypatch.setattr(render_compiled, "_builds", {})
+    monkeypatch.setattr(render_compiled, "_builds", MadeOnce())
     with torch.no_grad():
         G.layers[-1].bias.add_(0.5)
     new = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
@@ -160,13 +161,13 @@ def test_a_failed_build_is_not_tried_again_at_every_start(
         render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     built: list[object] = []
     monkeypatch.setattr(render_compiled, "build_package", lambda *a, **k: built.append(a))
-    monkeypatch.setattr(render_compiled, "_builds", {})  # as a new process
+    monkeypatch.setattr(render_compiled, "_builds", MadeOnce())  # as a new process
     with pytest.raises(RuntimeError, match="compiling G failed.*an earlier build; delete"):
         render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     assert built == []
     for record in tmp_path.glob("g-*.failed"):  # deleted: the next start builds again
         record.unlink()
-    monkeypatch.setattr(render_compiled, "_builds", {})
+    monkeypatch.setattr(render_compiled, "_builds", MadeOnce())
     render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     assert len(built) == 1
 
@@ -176,7 +177,7 @@ def test_auto_measures_every_ready_engine_then_keeps_one(
         packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACE_EXPLORER_ONNX", "1")
     monkeypatch.setenv("FACE_EXPLORER_COMPILE", "1")
-    monkeypatch.setattr(render_backend, "_exports", {})
+    monkeypatch.setattr(render_backend, "_exports", MadeOnce())
     G = _tiny("style")
     backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path,
                                compiled_cache=packages, static_batches=(),
