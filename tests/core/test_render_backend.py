@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_generators import tiny_generator
 
 from explorer.core import render_backend
 from explorer.core.bundle import load_bundle
 from explorer.core.render import RenderRequest, RenderService
 from explorer.core.render_backend import GeneratorBackend
 from facegan.files import MadeOnce
-from facegan.models import ModelConfig, build
 
 
 @pytest.fixture(autouse=True)
@@ -23,29 +23,9 @@ def _fresh_exports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render_backend, "_exports", MadeOnce())
 
 
-def _tiny(kind: str) -> torch.nn.Module:
-    cond = ("Smiling", "Male") if kind in ("cgan", "cstyle") else ()
-    styled = kind == "cstyle"
-    kind = "style" if styled else kind
-    cfg = ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8, mapping_layers=2,
-                      cond_attributes=cond)
-    torch.manual_seed(1)
-    G = build(cfg, "G").eval()
-    if kind == "style":
-        G.w_avg.normal_()
-        if styled:  # a condition that already acts (it starts at zero)
-            G.cond_offset.weight.data.normal_()
-    else:  # standing BatchNorm statistics other than the defaults
-        for m in G.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return G
-
-
 @pytest.mark.parametrize("kind", ["style", "dcgan", "cgan", "cstyle"])
 def test_onnx_draws_what_eager_draws(kind: str, tmp_path: Path) -> None:
-    G = _tiny(kind)
+    G = tiny_generator(kind)
     backend = GeneratorBackend(G, threads=1, mode="onnx", cache=tmp_path, background=False)
     assert backend.kind == "onnx", backend.error
     n = 5
@@ -158,7 +138,7 @@ def test_auto_settles_on_the_faster_engine_per_batch_size(
     import time
 
     monkeypatch.setenv("FACE_EXPLORER_ONNX", "1")  # auto's engines: the switches that are on
-    G = _tiny("style")
+    G = tiny_generator("style")
     backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path, background=False)
     session = backend._session
     assert session is not None
@@ -185,7 +165,7 @@ def test_auto_settles_on_the_faster_engine_per_batch_size(
 def test_two_models_export_at_once(tmp_path: Path) -> None:
     """Two services opening different models at the same time both get their graph (torch's
     exporter keeps global state, so exports take turns)."""
-    backends = [GeneratorBackend(_tiny(kind), threads=1, mode="onnx", cache=tmp_path)
+    backends = [GeneratorBackend(tiny_generator(kind), threads=1, mode="onnx", cache=tmp_path)
                 for kind in ("style", "dcgan", "cgan")]
     for b in backends:
         assert b.wait_ready(120)
@@ -195,7 +175,7 @@ def test_two_models_export_at_once(tmp_path: Path) -> None:
 
 def test_changed_weights_get_their_own_graph(tmp_path: Path) -> None:
     """A model file trained further (same shapes, new weights) never draws with the old graph."""
-    G = _tiny("style")
+    G = tiny_generator("style")
     old = GeneratorBackend(G, threads=1, mode="onnx", cache=tmp_path, background=False)
     with torch.no_grad():
         G.layers[-1].bias.add_(0.5)

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_generators import tiny_generator
 
 from explorer.core import render_backend, render_compiled
 from explorer.core.bundle import load_bundle
 from explorer.core.render import RenderRequest, RenderService
 from explorer.core.render_backend import GeneratorBackend
 from facegan.files import MadeOnce
-from facegan.models import ModelConfig, build
 
 needs_compiler = pytest.mark.skipif(render_compiled.compiler() is None,
                                     reason="no C++ compiler for Inductor")
@@ -33,32 +33,12 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("compiled")
 
 
-def _tiny(kind: str) -> torch.nn.Module:
-    cond = ("Smiling", "Male") if kind in ("cgan", "cstyle") else ()
-    styled = kind == "cstyle"
-    kind = "style" if styled else kind
-    cfg = ModelConfig(kind=kind, resolution=16, nz=8, ngf=8, ndf=8, nef=8, mapping_layers=2,
-                      cond_attributes=cond)
-    torch.manual_seed(1)
-    G = build(cfg, "G").eval()
-    if kind == "style":
-        G.w_avg.normal_()
-        if styled:  # a condition that already acts (it starts at zero)
-            G.cond_offset.weight.data.normal_()
-    else:  # standing BatchNorm statistics other than the defaults
-        for m in G.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return G
-
-
 @needs_compiler
 @pytest.mark.parametrize("kind", ["style", "cgan"])
 def test_compiled_draws_what_eager_draws(kind: str, packages: Path) -> None:
     """Every input form the app sends (with and without a photo's detail, truncation per face)
     and any batch size (one package, a dynamic batch axis)."""
-    G = _tiny(kind)
+    G = tiny_generator(kind)
     static = (1,) if kind == "style" else ()  # one face: a package of its own
     backend = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
                                static_batches=static, background=False)
@@ -88,7 +68,7 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
         packages: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second window on the same model loads the package in milliseconds, with no build; a
     model trained further (same shapes, new weights) never draws with the old package."""
-    G = _tiny("style")
+    G = tiny_generator("style")
     first = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
                              static_batches=(), background=False)
     assert "compiled" in first.engines, first.compile_error
@@ -145,7 +125,7 @@ def test_a_build_that_fails_says_why_in_one_line(
     """The child process's last error line reaches the caller (here: it finds no C++ compiler
     on its PATH); no partial package is kept."""
     monkeypatch.setattr(render_compiled, "_build_env", lambda work: {"PATH": ""})
-    G = _tiny("style")
+    G = tiny_generator("style")
     with pytest.raises(RuntimeError, match="compiling G failed: .*C\\+\\+ compiler"):
         render_compiled.build_package(G, tmp_path / "g-x.pt2", bf16=False, threads=1)
     assert list(tmp_path.iterdir()) == []  # nor the build's intermediate files
@@ -156,7 +136,7 @@ def test_a_failed_build_is_not_tried_again_at_every_start(
     """A build that failed once (a broken compiler) is remembered beside the packages: the next
     start says why in one line at once, without spending a build's CPU time again."""
     monkeypatch.setattr(render_compiled, "_build_env", lambda work: {"PATH": ""})
-    G = _tiny("style")
+    G = tiny_generator("style")
     with pytest.raises(RuntimeError, match="compiling G failed"):
         render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     built: list[object] = []
@@ -178,7 +158,7 @@ def test_auto_measures_every_ready_engine_then_keeps_one(
     monkeypatch.setenv("FACE_EXPLORER_ONNX", "1")
     monkeypatch.setenv("FACE_EXPLORER_COMPILE", "1")
     monkeypatch.setattr(render_backend, "_exports", MadeOnce())
-    G = _tiny("style")
+    G = tiny_generator("style")
     backend = GeneratorBackend(G, threads=1, mode="auto", cache=tmp_path,
                                compiled_cache=packages, static_batches=(),
                                background=False)
@@ -199,7 +179,7 @@ def test_a_broken_package_in_the_cache_is_removed_and_the_others_draw(
     """A cached package cut short (a full disk, a killed copy): one line, the same faces drawn
     eagerly, and the file gone so that the next start builds it anew."""
     monkeypatch.setattr(render_compiled, "compiler", lambda: "g++")
-    G = _tiny("style")
+    G = tiny_generator("style")
     path = tmp_path / f"g-{render_compiled.package_key(G, False, 1)}.pt2"
     path.write_bytes(b"PK\x03\x04 not a whole package")
     backend = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=tmp_path,
@@ -220,7 +200,7 @@ def test_a_build_that_ran_out_of_time_is_tried_again(
         raise render_compiled.BuildTimeout("compiling G took over 600 s")
 
     monkeypatch.setattr(render_compiled, "build_package", slow)
-    G = _tiny("style")
+    G = tiny_generator("style")
     with pytest.raises(RuntimeError, match="took over"):
         render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     assert not list(tmp_path.glob("g-*.failed"))
