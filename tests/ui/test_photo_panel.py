@@ -19,6 +19,17 @@ def drop_files(win, paths) -> None:
     win.dropEvent(ev)
 
 
+def drop_and_watch(win, paths) -> tuple[list, list]:
+    """Drop `paths` on the window; the photos its panel announces as editable (photoReady) and
+    as refined in place (photoRefined) arrive in the two lists returned."""
+    ready: list = []
+    refined: list = []
+    win.photos.photoReady.connect(ready.append)
+    win.photos.photoRefined.connect(refined.append)
+    drop_files(win, paths)
+    return ready, refined
+
+
 def wait_idle(qtbot, panel) -> None:
     qtbot.waitUntil(lambda: not panel.busy(), timeout=20000)
 
@@ -175,10 +186,7 @@ def test_a_photo_is_editable_before_refinement_and_refined_in_place(window, qtbo
 
     monkeypatch.setattr(encoding, "encode_face", held)
     panel, state = window.photos, window.state
-    ready, refined = [], []
-    panel.photoReady.connect(ready.append)
-    panel.photoRefined.connect(refined.append)
-    drop_files(window, utk_photos(1))
+    ready, refined = drop_and_watch(window, utk_photos(1))
     qtbot.waitUntil(lambda: bool(ready), timeout=20000)
     early = ready[0]
     assert panel.busy() and early.detail is None and state.photos == [early]
@@ -217,10 +225,7 @@ def test_a_style_models_photo_brings_a_latent_detail_for_the_detail_switch(
 
     win = open_window(cstyle_bundle)
     panel, state = win.photos, win.state
-    ready, refined = [], []
-    panel.photoReady.connect(ready.append)
-    panel.photoRefined.connect(refined.append)
-    drop_files(win, utk_photos(1))
+    ready, refined = drop_and_watch(win, utk_photos(1))
     qtbot.waitUntil(lambda: bool(refined), timeout=30000)
     wait_idle(qtbot, panel)
     assert panel.error.isHidden(), panel.last_error
