@@ -50,6 +50,11 @@ def _log(msg: str) -> None:
     print(f"render backend: {msg}", file=sys.stderr, flush=True)
 
 
+def _why(e: BaseException) -> str:
+    """An engine's failure in one short line: its type and the first line of its message."""
+    return f"{type(e).__name__}: {e}".splitlines()[0][:300]
+
+
 class _GraphInputs(nn.Module):
     """G's forward with every optional input given, as the graph takes them."""
 
@@ -268,7 +273,7 @@ class GeneratorBackend:
                 path.unlink(missing_ok=True)  # a bad cache entry: exported anew next time
                 raise
         except Exception as e:  # ImportError, export or load failure: eager it stays
-            self.error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.error = _why(e)
             others = "eager PyTorch" if alone else "eager PyTorch or the compiled engine"
             _log(f"drawing with {others}, not ONNX Runtime ({self.error})")
 
@@ -290,7 +295,7 @@ class GeneratorBackend:
                     path.unlink(missing_ok=True)  # a bad cache entry: built anew next time
                     raise
             except Exception as e:  # no compiler, a failed build or load: the others draw
-                self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+                self.compile_error = _why(e)
                 if self._compiled:  # the dynamic-batch package still draws every size
                     _log(f"the compiled engine draws {batch} faces without a package of their "
                          f"own ({self.compile_error})")
@@ -361,7 +366,7 @@ class GeneratorBackend:
                             None if y is None else y.float().contiguous(), d, p)
         except Exception as e:  # inputs it cannot draw: the other engines from now on
             self._compiled = {}
-            self.compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.compile_error = _why(e)
             _log(f"the compiled engine failed, drawing without it ({self.compile_error})")
             return None
 
@@ -382,6 +387,6 @@ class GeneratorBackend:
             return torch.from_numpy(session.run(None, feeds)[0])  # type: ignore[attr-defined]
         except Exception as e:  # a graph that cannot draw these inputs: eager from now on
             self._session = None
-            self.error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            self.error = _why(e)
             _log(f"ONNX Runtime failed, drawing with eager PyTorch ({self.error})")
             return None
