@@ -26,6 +26,7 @@ import copy
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,49 +126,76 @@ def export_program(G: nn.Module, bf16: bool,
 def _build_env(work: str) -> dict[str, str]:
     """The child's environment: Inductor's intermediate files go to `work` (removed after the
     build: the package holds all it needs). Always set, as torch sets the variable in this
-    process to its default (under /tmp) once anything asks for Inductor's cache folder."""
-    return {**os.environ, "TORCHINDUCTOR_CACHE_DIR": work}
+    process to its default (under /tmp) once anything asks for Inductor's cache folder.
+    Inductor compiles in the child itself, not in a pool of worker processes it would start
+    (one per core it sees, each importing torch; a package is one C++ file anyway)."""
+    return {**os.environ, "TORCHINDUCTOR_CACHE_DIR": work, "TORCHINDUCTOR_COMPILE_THREADS": "1"}
 
 
 class BuildTimeout(RuntimeError):
     """The child ran past its time: perhaps only a busy machine, so not remembered."""
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: on Linux, end it when the thread that started it ends (the
-    app quit while compiling), instead of compiling on for nobody."""
+def _die_with_parent(parent: int) -> None:
+    """In the child, first thing: on Linux, end it when the thread that started it ends (the app
+    quit while compiling), instead of compiling on for nobody. Set here, after exec, and not in a
+    `preexec_fn`: Python code between fork and exec can deadlock in a process with threads (the
+    window's, torch's), and `subprocess` then waits for the child's exec with no timeout."""
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         try:
             ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+    if parent and os.getppid() != parent:  # it ended before the line above took effect
+        sys.exit(1)
+
+
+def _run_child(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> int:
+    """Run the build's child, its output into `log`, in a process group of its own: a timeout
+    ends the child and every compiler it started, and nothing it left running can hold this
+    side waiting on a pipe."""
+    with open(log, "wb") as out:
+        child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=env,
+                                 start_new_session=os.name == "posix")
+        try:
+            return child.wait(timeout)
+        except BaseException:  # the timeout, or this side interrupted: no orphans compiling on
+            if os.name == "posix":
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            child.kill()
+            child.wait()
+            raise
 
 
 def build_package(G: nn.Module, path: Path, *, bf16: bool, threads: int,
-                  batch: int | None = None, timeout: float = BUILD_TIMEOUT_S) -> None:
-    """Export G here, compile it in a child process, and put the package at `path`."""
+                  batch: int | None = None, timeout: float | None = None) -> None:
+    """Export G here, compile it in a child process, and put the package at `path` (`timeout`:
+    seconds, `BUILD_TIMEOUT_S` by default)."""
     path = Path(path)
+    timeout = BUILD_TIMEOUT_S if timeout is None else timeout
     path.parent.mkdir(parents=True, exist_ok=True)
     program = temp_beside(path, ".ep.pt2")
     package = temp_beside(path, ".pt2")
     try:
         torch.export.save(export_program(G, bf16, batch), str(program))
         cmd = [sys.executable, "-m", "explorer.core.render_compiled", str(program), str(package),
-               "--threads", str(threads)]
-        try:
-            with tempfile.TemporaryDirectory(prefix=".inductor-", dir=path.parent) as work:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                      env=_build_env(work), check=False,
-                                      preexec_fn=_die_with_parent if os.name == "posix"
-                                      else None)  # Windows has no preexec_fn
-        except subprocess.TimeoutExpired as e:
-            raise BuildTimeout(f"compiling G took over {timeout:.0f} s") from e
-        if done.returncode != 0 or not package.exists():
-            lines = [s for s in (done.stderr or "").splitlines() if s.strip()]
-            why = lines[-1] if lines else f"exit status {done.returncode}"
+               "--threads", str(threads), "--parent", str(os.getpid())]
+        with tempfile.TemporaryDirectory(prefix=".inductor-", dir=path.parent) as work:
+            log = Path(work) / "build.log"
+            try:
+                status = _run_child(cmd, _build_env(work), log, timeout)
+            except subprocess.TimeoutExpired as e:
+                raise BuildTimeout(f"compiling G took over {timeout:.0f} s") from e
+            said = log.read_text(errors="replace")
+        if status != 0 or not package.exists():
+            lines = [s for s in said.splitlines() if s.strip()]
+            why = lines[-1] if lines else f"exit status {status}"
             raise RuntimeError(f"compiling G failed: {why[:300]}")
         os.replace(package, path)
     finally:
@@ -233,7 +261,9 @@ def _main(argv: list[str]) -> int:
     ap.add_argument("program")
     ap.add_argument("package")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--parent", type=int, default=0, help="the app's process id")
     args = ap.parse_args(argv)
+    _die_with_parent(args.parent)
     try:
         os.nice(10)  # the window's own threads go first
     except OSError:

@@ -4,6 +4,10 @@ cannot be built."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +27,11 @@ needs_compiler = pytest.mark.skipif(render_compiled.compiler() is None,
 
 @pytest.fixture(autouse=True)
 def _fresh_builds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts as a new process would: no build remembered in memory."""
+    """Each test starts as a new process would: no build remembered in memory. A build that
+    takes over 4 minutes (20 s here) fails its test, with the reason, before the run's
+    watchdog would stop everything."""
     monkeypatch.setattr(render_compiled, "_builds", MadeOnce())
+    monkeypatch.setattr(render_compiled, "BUILD_TIMEOUT_S", 240)
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +211,32 @@ def test_a_build_that_ran_out_of_time_is_tried_again(
     with pytest.raises(RuntimeError, match="took over"):
         render_compiled.cached_package(G, bf16=False, threads=1, folder=tmp_path)
     assert not list(tmp_path.glob("g-*.failed"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_build_past_its_time_ends_with_every_compiler_it_started(tmp_path: Path) -> None:
+    """The child and what it started (the C++ compiler) are ended together: nothing compiles on
+    for nobody, and nothing left running holds the app waiting for the child's output."""
+    pid_file = tmp_path / "grandchild"
+    code = ("import subprocess, sys, time; "
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)")
+    t0 = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        render_compiled._run_child([sys.executable, "-c", code], dict(os.environ),
+                                   tmp_path / "log", timeout=3)
+    assert time.monotonic() - t0 < 30
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _running(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(grandchild)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
