@@ -23,8 +23,10 @@ backend on its other engines, with one line on stderr (`explorer.core.render_bac
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -71,10 +73,28 @@ def hash_weights(h: hashlib._Hash, G: nn.Module) -> None:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
+@functools.cache
+def cpu_signature() -> str:
+    """What the compiled code assumes of the CPU: torch's vector level and, on Linux, the CPU's
+    feature flags (Inductor also uses AMX or AVX-512 extensions where it finds them)."""
+    flags = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), flags)
+    except OSError:
+        pass
+    digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+    return f"{torch.backends.cpu.get_cpu_capability()} {digest}"
+
+
 def package_key(G: nn.Module, bf16: bool, threads: int, batch: int | None = None) -> str:
+    """The cache key of G's package: its weights and everything the compiled code depends on,
+    the CPU's vector instruction set included (a home folder shared by an AVX-512 machine and
+    an AVX2 one must not hand the second a package it cannot run)."""
     h = hashlib.sha256()
     h.update(f"{PACKAGE_FORMAT} torch {torch.__version__} bf16 {bf16} threads {threads} "
-             f"batch {batch} python {sys.version_info[:2]}".encode())
+             f"batch {batch} python {sys.version_info[:2]} "
+             f"cpu {cpu_signature()}".encode())
     hash_weights(h, G)
     return h.hexdigest()[:32]
 
@@ -249,8 +269,21 @@ def cached_package(G: nn.Module, *, bf16: bool, threads: int, batch: int | None 
 def load_package(path: Path) -> Compiled:
     """The compiled G: call it with (latent, y, detail, psi) as `example_inputs` gives them
     (y only for a conditional G; the package's batch size where it has one); float32 images
-    out."""
-    return torch._inductor.aoti_load_package(str(path))  # type: ignore[attr-defined]
+    out.
+
+    The package's loader is made directly: torch's `aoti_load_package` first works out this
+    CPU's vector instruction set, only to warn when it differs from the package's, by compiling
+    and running test programs with the C++ compiler in this process (9 s and a dozen compiler
+    processes in a fresh process here, every start after /tmp is cleared; pytorch/pytorch
+    #191715). The package key holds the instruction set instead (`package_key`)."""
+    try:
+        from torch.export.pt2_archive._package import AOTICompiledModel
+
+        loader = torch._C._aoti.AOTIModelPackageLoader(  # type: ignore[attr-defined]
+            str(path), "model", False, 1, -1)
+    except (ImportError, AttributeError):  # another torch: its public loader
+        return torch._inductor.aoti_load_package(str(path))  # type: ignore[attr-defined]
+    return AOTICompiledModel(loader)
 
 
 def _main(argv: list[str]) -> int:

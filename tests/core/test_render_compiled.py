@@ -84,7 +84,11 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
     def no_build(*a: object, **k: object) -> None:
         raise AssertionError("built again")
 
+    def no_probe(*a: object, **k: object) -> None:  # compiling test programs to load one
+        raise AssertionError("the CPU probed with the C++ compiler at load")
+
     monkeypatch.setattr(render_compiled, "build_package", no_build)
+    monkeypatch.setattr(torch._inductor.codecache, "get_device_information", no_probe)
     monkeypatch.setattr(render_compiled, "_builds", MadeOnce())  # as a new process
     again = GeneratorBackend(G, threads=1, mode="compiled", compiled_cache=packages,
                              static_batches=(), background=False)
@@ -101,6 +105,15 @@ def test_the_package_is_reused_and_a_changed_model_gets_its_own(
     with torch.inference_mode():
         assert float((new(w) - G(w)).abs().max()) < 1e-4
         assert float((first(w) - G(w)).abs().max()) > 0.1
+
+
+def test_a_package_built_for_another_cpu_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache folder shared by two machines (a networked home folder): a package compiled
+    for AVX-512 or AMX is never handed to a CPU without them."""
+    G = tiny_generator("style")
+    here = render_compiled.package_key(G, False, 1)
+    monkeypatch.setattr(render_compiled, "cpu_signature", lambda: "AVX2 000000000000")
+    assert render_compiled.package_key(G, False, 1) != here
 
 
 def test_a_failed_build_leaves_eager_drawing(
