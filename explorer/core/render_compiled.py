@@ -14,8 +14,8 @@ better: one face 0.73 against 1.2 ms, a 4x4 grid 6.6 against 7.3 ms), in the cal
 (`python -m explorer.core.render_compiled`, about 20 s a package here, at a lower priority), so
 the C++ compiler neither holds the window's interpreter lock nor can crash the app. The package
 is kept in `cache_dir("compiled")` under a key of G's weights, the precision, the thread count,
-the batch size and torch's version: a model is compiled once per machine, and loads in
-milliseconds after that.
+the batch size, torch's version and the CPU's features: a model is compiled once per machine,
+and loads in milliseconds after that.
 Everything fails soft: no compiler, a failed build or a package that will not load leaves the
 backend on its other engines, with one line on stderr (`explorer.core.render_backend`).
 """
