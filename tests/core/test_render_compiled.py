@@ -246,6 +246,24 @@ def test_a_build_past_its_time_ends_with_every_compiler_it_started(tmp_path: Pat
     assert not _running(grandchild)
 
 
+def test_a_finished_build_is_not_held_by_what_it_left_running(tmp_path: Path) -> None:
+    """The child is done when it exits, though a process it started runs on with its output
+    (with pipes, the app waited for that process too: up to the build's whole timeout)."""
+    pid_file = tmp_path / "grandchild"
+    code = ("import subprocess, sys; "
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid)); print('built')")
+    t0 = time.monotonic()
+    try:
+        status = render_compiled._run_child([sys.executable, "-c", code], dict(os.environ),
+                                            tmp_path / "log", timeout=60)
+        assert status == 0 and time.monotonic() - t0 < 30
+        assert (tmp_path / "log").read_text().strip() == "built"
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 9)
+
+
 def _running(pid: int) -> bool:
     """Whether `pid` runs (a zombie waiting for its new parent to reap it does not)."""
     try:
