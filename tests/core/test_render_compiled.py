@@ -264,6 +264,16 @@ def test_a_finished_build_is_not_held_by_what_it_left_running(tmp_path: Path) ->
             os.kill(int(pid_file.read_text()), 9)
 
 
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling")
+def test_the_build_shares_the_apps_cpu_share(tmp_path: Path) -> None:
+    """Linux gives each session (autogroup) an equal share of the CPU: the build's child stays
+    in the app's, where its lower priority keeps the window's threads first at a first start."""
+    render_compiled._run_child(["cat", "/proc/self/autogroup"], dict(os.environ),
+                               tmp_path / "log", timeout=30)
+    group = Path("/proc/self/autogroup").read_text().split()[0]
+    assert (tmp_path / "log").read_text().split()[0] == group
+
+
 def _running(pid: int) -> bool:
     """Whether `pid` runs (a zombie waiting for its new parent to reap it does not)."""
     try:
