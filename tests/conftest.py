@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import faulthandler
 import os
 import shutil
-import sys
 import tempfile
-import threading
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,45 +25,9 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+# A hung test, or a run that cannot exit, ends the run with its name (tests/hang_guard.py).
+from hang_guard import pytest_runtest_protocol, pytest_unconfigure  # noqa: E402,F401
 from testdata import CELEBA, ROOT, TINY_ATTRIBUTES, UTKFACE, needs  # noqa: E402,F401
-
-# A test that runs past this many seconds ends the whole run, its name as the last line printed
-# (after every thread's stack): a hang shows up at once and named, not as a CI run that times
-# out with only the tail of a stack (the slowest test takes about 60 s here).
-TEST_TIMEOUT_S = float(os.environ.get("FACE_EXPLORER_TEST_TIMEOUT", "600"))
-PROJECT = str(Path(__file__).resolve().parent.parent)
-
-
-def _hung(item: pytest.Item) -> None:
-    capture = item.config.pluginmanager.getplugin("capturemanager")
-    if capture is not None:  # print to the terminal, not into the test's captured output
-        capture.suspend_global_capture(in_=True)
-    name = item.nodeid
-    sys.stderr.write(f"\n+++ {name} ran past {TEST_TIMEOUT_S:.0f} s; every thread's stack:\n")
-    sys.stderr.flush()
-    faulthandler.dump_traceback(sys.stderr, all_threads=True)
-    test_thread = sys._current_frames().get(threading.main_thread().ident)
-    if test_thread is not None:  # the test's own frames again, where a log's tail shows them
-        frames = traceback.extract_stack(test_thread)
-        ours = [f for f in frames[:-3] if f.filename.startswith(PROJECT) and "site-packages"
-                not in f.filename][-6:]  # the test's and the project's frames, then the innermost
-        sys.stderr.write("+++ where the test waits (innermost last):\n")
-        sys.stderr.write("".join(traceback.format_list(ours + frames[-3:])))
-    sys.stderr.write(f"+++ stopped the test run: {name} ran past {TEST_TIMEOUT_S:.0f} s "
-                     f"(FACE_EXPLORER_TEST_TIMEOUT)\n")
-    sys.stderr.flush()
-    os._exit(70)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    watchdog = threading.Timer(TEST_TIMEOUT_S, _hung, args=(item,))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        yield
-    finally:
-        watchdog.cancel()
 
 
 @pytest.fixture(autouse=True)
