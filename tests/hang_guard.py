@@ -32,23 +32,28 @@ def _to_terminal(config: pytest.Config) -> None:
         capture.suspend_global_capture(in_=True)
 
 
-def _hung(item: pytest.Item) -> None:
-    _to_terminal(item.config)
-    name = item.nodeid
-    sys.stderr.write(f"\n+++ {name} ran past {TEST_TIMEOUT_S:.0f} s; every thread's stack:\n")
+def _stop(first: str, last: str, status: int, between: str = "") -> None:
+    """End the run: `first`, every thread's stack, `between`, and `last` as the last line."""
+    sys.stderr.write(f"\n+++ {first}; every thread's stack:\n")
     sys.stderr.flush()
     faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    sys.stderr.write(f"{between}+++ stopped the test run: {last}\n")
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _hung(item: pytest.Item) -> None:
+    _to_terminal(item.config)
+    where = ""
     test_thread = sys._current_frames().get(threading.main_thread().ident)
     if test_thread is not None:  # the test's own frames again, where a log's tail shows them
         frames = traceback.extract_stack(test_thread)
         ours = [f for f in frames[:-3] if f.filename.startswith(PROJECT) and "site-packages"
                 not in f.filename][-6:]  # the test's and the project's frames, then the innermost
-        sys.stderr.write("+++ where the test waits (innermost last):\n")
-        sys.stderr.write("".join(traceback.format_list(ours + frames[-3:])))
-    sys.stderr.write(f"+++ stopped the test run: {name} ran past {TEST_TIMEOUT_S:.0f} s "
-                     f"(FACE_EXPLORER_TEST_TIMEOUT)\n")
-    sys.stderr.flush()
-    os._exit(HUNG_TEST)
+        where = ("+++ where the test waits (innermost last):\n"
+                 + "".join(traceback.format_list(ours + frames[-3:])))
+    late = f"{item.nodeid} ran past {TEST_TIMEOUT_S:.0f} s"
+    _stop(late, f"{late} (FACE_EXPLORER_TEST_TIMEOUT)", HUNG_TEST, where)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -63,18 +68,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _stuck_at_exit() -> None:
-    left = [t for t in threading.enumerate()
-            if t is not threading.current_thread() and not t.daemon and t.is_alive()
-            and t is not threading.main_thread()]
-    sys.stderr.write(f"\n+++ the tests are over but the process did not exit within "
-                     f"{EXIT_TIMEOUT_S:.0f} s; every thread's stack:\n")
-    sys.stderr.flush()
-    faulthandler.dump_traceback(sys.stderr, all_threads=True)
-    sys.stderr.write("+++ stopped the test run: it could not exit; threads that never ended: "
-                     + (", ".join(t.name for t in left) or "none (see the stacks)")
-                     + " (FACE_EXPLORER_EXIT_TIMEOUT)\n")
-    sys.stderr.flush()
-    os._exit(HUNG_EXIT)
+    left = [t.name for t in threading.enumerate()
+            if not t.daemon and t is not threading.main_thread()]
+    _stop(f"the tests are over but the process did not exit within {EXIT_TIMEOUT_S:.0f} s",
+          "it could not exit; threads that never ended: "
+          f"{', '.join(left) or 'none (see the stacks)'} (FACE_EXPLORER_EXIT_TIMEOUT)",
+          HUNG_EXIT)
 
 
 @pytest.hookimpl(trylast=True)
