@@ -29,12 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from evaluation.judge import MAIN_ATTRIBUTES
-from explorer.core.latents import seed_latents
-from facegan.checkpoint import COND_REACH, load_model
+from explorer.core.bundle import load_bundle
+from facegan.checkpoint import load_model
 from facegan.models import images_to_tensor, tensor_to_images
 from trainer.data import load_dataset
-
-HELD_OUT = 500
 
 
 def main() -> None:
@@ -51,26 +49,26 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    mf = load_model(a.model)
-    G, C, J, E = (mf.network(p).requires_grad_(False) for p in "GCJE")
-    names, cond = mf.attribute_names, list(mf.config.cond_attributes)
-    reach = mf.tensors[COND_REACH].numpy()
-    data = load_dataset(a.data, mf.config.resolution)
-    labels = data.labels.astype(np.float32)
-    n_train = len(labels) - HELD_OUT
-    corr = np.corrcoef(labels[:n_train].T)
+    b = load_bundle(a.model)  # G, E and C, the report's samples and the sliders' reach
+    G, C, E = (b.network(p) for p in "GCE")
+    J = load_model(a.model).network("J").requires_grad_(False)
+    names, cond, reach = b.attribute_names, b.cond_attributes, b.y_reach
+    if reach is None:
+        raise SystemExit(f"{a.model.name}: needs a conditional G with a fitted reach")
+    train, held = load_dataset(a.data, b.resolution).split_holdout(500)
+    labels, held_labels = train.labels.astype(np.float32), held.labels.astype(np.float32)
+    corr = np.corrcoef(labels.T)
     cols = [names.index(c) for c in cond]
 
     def draw(w: torch.Tensor, y: torch.Tensor, k: torch.Tensor | None = None,
              dy: torch.Tensor | None = None) -> torch.Tensor:
-        ws = w[:, None].expand(-1, G.n_styles, -1) + G.cond_offset(y)
-        if k is not None and dy is not None:
-            ws = ws + dy[:, None, None] * k
-        return G.synthesis(ws)
+        """G's faces of w with condition y, plus dy times the correction k as a W+ offset."""
+        if k is None or dy is None:
+            return G(w, y)
+        return G(w, y, G.join_detail((dy[:, None, None] * k).expand(-1, G.n_styles, -1)))
 
     def samples(seeds: range, psi: float = 0.7) -> torch.Tensor:
-        with torch.no_grad():
-            return G.truncate(G.map(torch.from_numpy(seed_latents(list(seeds), G.nz))), psi)
+        return torch.from_numpy(b.seed_latents(list(seeds), psi))
 
     t0 = time.time()
     fitted: dict[str, torch.Tensor] = {}
@@ -82,7 +80,7 @@ def main() -> None:
         for step in range(a.steps):
             first = 100_000 + step * a.batch
             w = samples(range(first, first + a.batch))
-            rows = np.random.default_rng(7 + step).integers(0, n_train, a.batch)
+            rows = np.random.default_rng(7 + step).integers(0, len(labels), a.batch)
             y = torch.from_numpy(labels[rows][:, cols])
             with torch.no_grad():
                 before = C(draw(w, y))
@@ -128,10 +126,10 @@ def main() -> None:
               flush=True)
 
     print("flipped / collateral (39 others) / collateral (untied others), judged by J")
-    rows = np.random.default_rng(1).integers(0, HELD_OUT, 200)
-    grade(samples(range(200)), torch.from_numpy(labels[n_train:][rows][:, cols]), "samples")
+    rows = np.random.default_rng(1).integers(0, len(held_labels), 200)
+    grade(samples(range(200)), torch.from_numpy(held_labels[rows][:, cols]), "samples")
     with torch.no_grad():
-        x = images_to_tensor(np.ascontiguousarray(data.images[n_train:n_train + 200]))
+        x = images_to_tensor(np.ascontiguousarray(held.images[:200]))
         w_e = E(x)
         w_e = w_e[:, 0] if w_e.dim() == 3 else w_e
         y_j = torch.where(torch.sigmoid(J(x))[:, cols] > 0.5, 1.0, -1.0)
