@@ -118,27 +118,37 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
                    cond: list[str], rep: Report, label: str, psi: float = 1.0,
                    values: tuple[float, ...] = (1.0, 2.0),
                    detail: np.ndarray | None = None,
-                   reach: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+                   reach: np.ndarray | None = None,
+                   correction: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """A cGAN's edits: the attribute's condition goes to the other side (+v for a face the judge
     says lacks it, -v for one that has it; v = 1 is the training labels', 2 the default reach);
-    z (and a photo's `detail`) and the other conditions stay. With `reach` (one per conditioned
-    attribute, `Bundle.y_reach`) also at each attribute's own reach: where the app's slider
-    ends. The summary holds v = 1's ("|condition y") and the reach's ("|sliders' end")."""
+    a photo's `detail` and the other conditions stay, and z moves by the model's `correction`
+    of the y edit where it has one (`edits.corrected_latents`, as the app draws the edit). With
+    `reach` (one per conditioned attribute, `Bundle.y_reach`) also at each attribute's own
+    reach: where the app's slider ends, and with a correction there once more without it. The
+    summary holds v = 1's ("|condition y"), the reach's ("|sliders' end") and the reach's
+    uncorrected ("|sliders' end, y alone")."""
+    from explorer.core.edits import corrected_latents
+
     names = judge.names
     before = judge.probs(generate(G, z, y=y, psi=psi, detail=detail)) > 0.5
     attrs = [a for a in MAIN_ATTRIBUTES if a in names and a in cond]
     rows, summary = [], {}
-    steps: list[tuple[str, str, dict[str, float]]] = [
-        (f"y = ±{v:g}", "condition y", dict.fromkeys(attrs, v)) for v in values]
+    steps: list[tuple[str, str, dict[str, float], np.ndarray | None]] = [
+        (f"y = ±{v:g}", "condition y", dict.fromkeys(attrs, v), correction) for v in values]
     if reach is not None:
-        steps.append(("sliders' end (y = ±{:g})", "sliders' end",
-                      {a: float(reach[cond.index(a)]) for a in attrs}))
-    for how, key, vs in steps:
+        ends = {a: float(reach[cond.index(a)]) for a in attrs}
+        steps.append(("sliders' end (y = ±{:g})", "sliders' end", ends, correction))
+        if correction is not None:
+            steps.append(("sliders' end, y alone (y = ±{:g}, no correction)",
+                          "sliders' end, y alone", ends, None))
+    for how, key, vs, k in steps:
         for a in attrs:
             v = vs[a]
             y_new = y.copy()
             y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -v, v)
-            after = judge.probs(generate(G, z, y=y_new, psi=psi, detail=detail)) > 0.5
+            z_new = corrected_latents(z, y_new, y, k)
+            after = judge.probs(generate(G, z_new, y=y_new, psi=psi, detail=detail)) > 0.5
             row, flips = _flip_row(after != before, names, a, attrs, how.format(v))
             rows.append(row)
             summary.setdefault(f"{a}|{key}", flips)

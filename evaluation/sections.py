@@ -169,14 +169,19 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
         from explorer.core.edits import y_limits
 
         reach = y_limits(c.bundle.y_reach, len(c.cond))
+        corr = c.bundle.cond_correction
         rep.add("Each conditioned attribute's slider ends at its own y: "
                 + ", ".join(f"{a} ±{r:g}" for a, r in zip(c.cond, reach, strict=True))
                 + (" (fitted on G's own faces by the bundled classifier, "
                    "`facegan.directions.condition_reach`)." if c.bundle.y_reach is not None
-                   else " (this file stores no fitted reach: the default)."), "")
+                   else " (this file stores no fitted reach: the default).")
+                + (" Each y edit also moves the latent by the file's fitted correction of it "
+                   "(`facegan.directions.condition_correction`), as the app draws it; the "
+                   "sliders' end is also given without it (\"y alone\")."
+                   if corr is not None else ""), "")
         held = edit_success_y(G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
                               "Held-out faces, encoded by E, y as the judge sees them",
-                              reach=reach)
+                              reach=reach, correction=corr)
         assert enc.z_refined is not None and enc.z_detail is not None
         k = len(enc.z_refined)
         summaries = {"E alone": held}
@@ -184,20 +189,21 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
             summaries["E alone in W+"] = edit_success_y(
                 G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
                 "Held-out faces, encoded by E in W+ (E's own W+ offset), y as the judge sees "
-                "them", detail=enc.w_plus[:m], reach=reach)
+                "them", detail=enc.w_plus[:m], reach=reach, correction=corr)
         summaries |= {
             "E + refinement": edit_success_y(G, judge, enc.z_refined, enc.y[:k], c.cond, rep,
-                                             "Held-out faces, E + refinement", reach=reach),
+                                             "Held-out faces, E + refinement", reach=reach,
+                                             correction=corr),
             "E + refinement + photo detail": edit_success_y(
                 G, judge, enc.z_detail, enc.y[:k], c.cond, rep,
                 "Held-out faces, E + refinement + photo detail (what the app edits by default)",
-                detail=enc.detail, reach=reach),
+                detail=enc.detail, reach=reach, correction=corr),
         }
         y_rand = c.prior_y(m, 1)
         assert y_rand is not None
         randoms = edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
                                  f"Random samples (ψ = {c.psi}; y drawn from the held-out "
-                                 "labels)", psi=c.psi, reach=reach)
+                                 "labels)", psi=c.psi, reach=reach, correction=corr)
         _edit_strips_y(c, enc)
         # The headline figures (side by side with another model): what the y sliders do.
         for label, summ in [*summaries.items(), (f"random samples (ψ = {c.psi})", randoms)]:
@@ -298,6 +304,8 @@ def _edit_strips(c: Context, enc: Encoded) -> None:
 
 
 def _edit_strips_y(c: Context, enc: Encoded) -> None:
+    from explorer.core.edits import corrected_latents
+
     assert enc.y is not None
     values = [-2.0, -1.0, 0.0, 1.0, 2.0]
     attrs = [a for a in MAIN_ATTRIBUTES if a in c.cond]
@@ -310,6 +318,8 @@ def _edit_strips_y(c: Context, enc: Encoded) -> None:
             ys.append(y)
         z = np.repeat(enc.z[:6], len(values), 0)
         y = np.stack(ys, 1).reshape(-1, len(c.cond))
+        z = corrected_latents(z, y, np.repeat(enc.y[:6], len(values), 0),
+                              c.bundle.cond_correction)  # as the app draws the edit
         save_png(c.figs / f"edit_{a}.png", image_grid(generate(c.G, z, y=y), cols=len(values)))
     c.rep.add("Edit strips (the attribute's y; columns: y = "
               + ", ".join(f"{v:+.0f}" for v in values) + "; the training labels are ±1):", "")

@@ -14,7 +14,11 @@ kept) plus optional extras under the key constants below, each checked for shape
 - ``atlas.z`` (n, nz) float: encoded training faces, for the scatter plot;
 - ``atlas.labels`` (n, n_attr) int8 in {-1, +1}: their attribute labels;
 - ``cond.reach`` (n_cond,) float, a conditional model's: how far each conditioned attribute's y
-  slider reaches (`facegan.directions.condition_reach`); files without it reach 2 everywhere.
+  slider reaches (`facegan.directions.condition_reach`); files without it reach 2 everywhere;
+- ``cond.correction`` (n_cond, nz) float, a conditional style model's: the latent offset each
+  conditioned attribute's y edit adds per unit of y it moves, fitted so that the classifier sees
+  the other attributes stay (`facegan.directions.condition_correction`); files without it edit
+  y alone.
 
 Optionally a second attribute classifier, the **photo scorer**, under ``C_photo.*``: the same
 architecture as C (its own weights and its own fitted ``temperature`` buffer), fine-tuned for real
@@ -67,6 +71,7 @@ ATTR_DIRECTIONS_SAMPLED = "attr.directions.sampled"
 ATLAS_Z = "atlas.z"
 ATLAS_LABELS = "atlas.labels"
 COND_REACH = "cond.reach"
+COND_CORRECTION = "cond.correction"
 SCORER = "C_photo"  # tensor prefix of the optional photo scorer (C's architecture, own weights)
 
 
@@ -390,6 +395,7 @@ def _validate(mf: ModelFile) -> None:
         ATTR_DIRECTIONS_SAMPLED: (len(names), nz),
         ATLAS_Z: (None, nz),
         ATLAS_LABELS: (None, len(names)),
+        COND_CORRECTION: (mf.config.n_cond, nz),
     }
     for key, shape in checks.items():
         if key in mf.tensors:

@@ -14,7 +14,10 @@
 
 And for a conditional G, whose conditioned attributes move through y, not along a direction:
 how far each one's y slider should reach (`condition_reach`), fitted the same way, on G's own
-faces as C labels them. The trainer stores it as ``cond.reach``.
+faces as C labels them. The trainer stores it as ``cond.reach``. And a correction of each y
+edit (`condition_correction`): a latent offset per conditioned attribute, added in proportion to
+the change of its y, fitted so that C sees the other attributes stay while the edited one flips.
+The trainer stores it as ``cond.correction``.
 
 All return raw vectors; `normalise` makes unit ones (a zero row stays zero). No Qt, no trainer:
 the trainer, the explorer and the evaluation all stand on this module.
@@ -26,9 +29,11 @@ import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from facegan.models import DEFAULT_PSI, map_batches, prior_latents
+from facegan.style import StyleGenerator
 
 METHODS = ("sampled", "mean-diff", "linear")
 EPS = 1e-8
@@ -140,6 +145,82 @@ def condition_reach(G: nn.Module, C: nn.Module, nz: int, cond_index: list[int], 
         hit = [v for v, r in zip(candidates, rates, strict=True) if r >= target]
         reach[k] = hit[0] if hit else candidates[int(np.argmax(rates))]
     return reach
+
+
+CORRECTION_KEEP = 0.4  # weight of C's other attributes against the target's margin
+CORRECTION_ANCHOR = 10.0  # weight of the picture's 4x4 colour layout, held to the y edit's own
+ANCHOR_GRID = 4
+
+
+def condition_correction(G: nn.Module, C: nn.Module, nz: int, cond_index: list[int],
+                         y: torch.Tensor, reach: np.ndarray, steps: int = 150, batch: int = 24,
+                         seed: int = 0, psi: float = DEFAULT_PSI, keep: float = CORRECTION_KEEP,
+                         anchor: float = CORRECTION_ANCHOR, margin: float = 2.0) -> np.ndarray:
+    """(n_cond, nz) k: an edit that moves a face's y_i by dy also moves its latent by dy k_i.
+
+    A conditional style G's y edit adds the same W+ offset to every face, and drags attributes
+    along with the edited one. Each k_i is fitted with Adam on `steps` batches of `batch` faces
+    (drawn at `psi`: a style G's w truncated, another G's z as it is; conditions: rows of `y`,
+    e.g. the data's labels), every face pushed to the other side of attribute i at its slider's
+    end (`reach`). The loss: C's other attributes as before the edit (binary cross-entropy
+    against C's probabilities before it, weighed by `keep` and the number of attributes / 10);
+    the target's logit past `margin` (softplus); the picture's coarse colour layout (a 4x4 grid
+    of mean colours) as the y edit alone draws it (mean squared, weighed by `anchor`); and
+    1e-2 |k_i|². Without the anchor C is held by recolouring the face (an orange cast on older
+    faces, white backgrounds under Eyeglasses): fewer decisions change, to the eye worse faces.
+    Graded by the independent judge on the bundled model (docs/training/README.md, "A learnt
+    correction of each y edit"): random samples 88.2 -> 93.2% flipped, 16.7 -> 15.8%
+    collateral. C chooses; the report's judge grades (`evaluation`)."""
+    G.eval()
+    C.eval()
+    dev = next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    out = np.zeros((len(cond_index), nz), np.float32)
+    nets = (*G.parameters(), *C.parameters())
+    was = [p.requires_grad for p in nets]
+    for p in nets:
+        p.requires_grad_(False)
+
+    def layout(x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(x, ANCHOR_GRID)
+
+    try:
+        for i, ai in enumerate(cond_index):
+            k = torch.zeros(nz, device=dev, requires_grad=True)
+            opt = torch.optim.Adam([k], lr=0.02)
+            lim = float(reach[i])
+            for _ in range(steps):
+                z = torch.randn(batch, nz, generator=gen).to(dev)
+                rows = torch.randint(0, len(y), (batch,), generator=gen)
+                yb = y[rows].float().to(dev)
+                with torch.no_grad():
+                    w = prior_latents(G, z)
+                    if isinstance(G, StyleGenerator) and psi != 1:
+                        w = G.truncate(w, psi)
+                    before = C(G(w, yb)).float()
+                    up = before[:, ai] < 0
+                    y2 = yb.clone()
+                    y2[:, i] = torch.where(up, lim, -lim)
+                    alone = layout(G(w, y2)) if anchor else None
+                x = G(w + (y2[:, i] - yb[:, i])[:, None] * k, y2)
+                after = C(x).float()
+                others = [j for j in range(before.shape[1]) if j != ai]
+                p0 = torch.sigmoid(before[:, others])
+                kept = (F.binary_cross_entropy_with_logits(after[:, others], p0)
+                        - F.binary_cross_entropy_with_logits(before[:, others], p0))
+                sign = torch.where(up, 1.0, -1.0)
+                target = F.softplus(margin - sign * after[:, ai]).mean()
+                loss = keep * kept * len(others) / 10 + target + 1e-2 * k.pow(2).sum()
+                if alone is not None:
+                    loss = loss + anchor * (layout(x) - alone).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            out[i] = k.detach().cpu().numpy()
+    finally:
+        for p, r in zip(nets, was, strict=True):
+            p.requires_grad_(r)
+    return out
 
 
 def custom_direction(z_has: np.ndarray, z_hasnot: np.ndarray) -> np.ndarray:

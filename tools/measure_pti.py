@@ -30,7 +30,7 @@ import torch
 
 from explorer.core.bundle import load_bundle
 from explorer.core.directions import default_method, get_directions
-from explorer.core.edits import apply_edits, condition_vector
+from explorer.core.edits import apply_edits, condition_vector, corrected_latents
 from explorer.core.encoding import encode_photo
 from explorer.core.fit_target import own_psnr
 from explorer.core.photo_edit import tune_photo
@@ -67,7 +67,8 @@ def main() -> None:
         """The latent and condition a slider at `alpha` for attribute t gives, from the photo's
         own condition y0 (what the scorer saw in it, as the app draws it)."""
         if t in cond:
-            return z, condition_vector(cond, {t: alpha}, base=y0[0], reach=b.y_reach)[None]
+            y2 = condition_vector(cond, {t: alpha}, base=y0[0], reach=b.y_reach)[None]
+            return corrected_latents(z, y2, y0, b.cond_correction), y2
         return apply_edits(z, d, {t: alpha}), y0
 
     C = b.network("C").eval()

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from explorer.core.bundle import load_bundle
 from explorer.core.classify import attribute_probabilities
 from explorer.core.directions import default_method, get_directions
-from explorer.core.edits import SLIDER_END, apply_edits, condition_vector
+from explorer.core.edits import SLIDER_END, apply_edits, condition_vector, corrected_latents
 from explorer.core.encoding import encode_photo
 from explorer.core.paste_back import save_like
 from explorer.core.photo_edit import paste_edit, tune_photo
@@ -67,7 +67,8 @@ def main() -> None:
                 name)] > 0.5 else SLIDER_END)
         # As the app's slider moves it: through y on a conditional model's attributes
         if name in b.cond_attributes:
-            z2, y2 = r.z, condition_vector(b.cond_attributes, {name: alpha}, r.y, b.y_reach)
+            y2 = condition_vector(b.cond_attributes, {name: alpha}, r.y, b.y_reach)
+            z2 = corrected_latents(r.z, y2, r.y, b.cond_correction)
         else:
             z2, y2 = apply_edits(r.z, d, {name: alpha}), r.y
         recon = b.generate(r.z, r.y, tuned=tw)[0]

@@ -32,6 +32,7 @@ from facegan.checkpoint import (
     ATLAS_Z,
     ATTR_DIRECTIONS,
     ATTR_DIRECTIONS_SAMPLED,
+    COND_CORRECTION,
     COND_REACH,
     ModelFileError,
     load_state,
@@ -41,11 +42,13 @@ from facegan.checkpoint import (
     state_path,
 )
 from facegan.directions import (
+    condition_correction,
     condition_reach,
     mean_difference_directions,
     sampled_directions,
 )
 from facegan.images import image_grid
+from facegan.models import truncates_latents
 from facegan.runlog import METRICS_FILE, append_record, read_records, truncate_records
 from trainer import finalize, monitor
 from trainer.config import TrainConfig
@@ -299,9 +302,12 @@ class Run:
             if t.cond is not None:  # how far each y slider reaches, fitted the same way
                 names = self.data.attribute_names
                 n = min(300, len(y))
-                extras[COND_REACH] = condition_reach(
-                    t.frozen_generator(), t.C, t.mcfg.nz,
-                    [names.index(a) for a in t.cfg.cond_attributes], y[:n], n=n)
+                index = [names.index(a) for a in t.cfg.cond_attributes]
+                reach = condition_reach(t.frozen_generator(), t.C, t.mcfg.nz, index, y[:n], n=n)
+                extras[COND_REACH] = reach
+                if truncates_latents(t.cfg.kind):  # a style G: each y edit's correction
+                    extras[COND_CORRECTION] = condition_correction(
+                        t.frozen_generator(), t.C, t.mcfg.nz, index, y, reach)
         if t.C is not None and self.calib is not None and self.calib.labels is not None:
             temps = finalize.fit_temperature(t.C, self.calib)
             extra_meta["classifier"] = {"calibration_images": len(self.calib),

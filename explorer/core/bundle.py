@@ -25,6 +25,7 @@ from facegan.checkpoint import (
     ATLAS_Z,
     ATTR_DIRECTIONS,
     ATTR_DIRECTIONS_SAMPLED,
+    COND_CORRECTION,
     COND_REACH,
     SCORER,
     ModelFileError,
@@ -79,6 +80,8 @@ class Bundle:
         the labeller of direction discovery.
     raw_directions, sampled_directions : the stored direction sets (`facegan.checkpoint`), or None.
     cond_reach : a conditional model's stored y reach per attribute (`y_reach`), or None.
+    cond_correction : a conditional model's stored latent correction of each y edit
+        (`edits.corrected_latents`), or None: its y edits move y alone.
     networks : CPU float32 G, E, C (and the photo scorer under SCORER) as loaded; reach them
         through `network` (which says when one is missing) and `scoring_network`.
         A render service takes its own copy of G (`explorer.core.render`).
@@ -101,6 +104,7 @@ class Bundle:
     raw_directions: np.ndarray | None = None  # (n_attr, nz) mean-difference vectors as stored
     sampled_directions: np.ndarray | None = None  # (n_attr, nz) boundaries fitted on samples
     cond_reach: np.ndarray | None = None  # (n_cond,) the y sliders' reach, as stored
+    cond_correction: np.ndarray | None = None  # (n_cond, nz) each y edit's latent correction
     networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
 
@@ -389,6 +393,9 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     if ATTR_DIRECTIONS_SAMPLED in mf.tensors:
         sampled = mf.array(ATTR_DIRECTIONS_SAMPLED).astype(np.float32)
     reach = mf.array(COND_REACH).astype(np.float32) if COND_REACH in mf.tensors else None
+    correction = None
+    if COND_CORRECTION in mf.tensors:
+        correction = mf.array(COND_CORRECTION).astype(np.float32)
     return Bundle(
         path=p,
         name=mf.name,
@@ -407,5 +414,6 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         raw_directions=raw,
         sampled_directions=sampled,
         cond_reach=reach,
+        cond_correction=correction,
         networks=nets,
     )

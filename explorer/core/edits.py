@@ -101,6 +101,21 @@ def condition_vector(
     return y
 
 
+def corrected_latents(z: np.ndarray, y: np.ndarray | None, base: np.ndarray | None,
+                      correction: np.ndarray | None) -> np.ndarray:
+    """z (n, nz) with each face's y edit corrected: z + (y - base) @ correction, y and base
+    (n, n_cond) the face's condition with and without the y sliders, `correction` (n_cond, nz)
+    the model's (`Bundle.cond_correction`, fitted by `facegan.directions.condition_correction`
+    so that the other attributes stay). Unchanged without a correction or a y edit."""
+    z = np.asarray(z, np.float32)
+    if correction is None or y is None or base is None:
+        return z
+    dy = np.asarray(y, np.float32) - np.asarray(base, np.float32)
+    if not dy.any():
+        return z
+    return (z + dy @ np.asarray(correction, np.float32)).astype(np.float32)
+
+
 def attribute_scores(z: np.ndarray, directions: Directions) -> np.ndarray:
     """Dot product with each unit direction: (n_attr,) for z (nz,), (n, n_attr) for z (n, nz)."""
     return (np.asarray(z, np.float32) @ directions.vectors.T).astype(np.float32)

@@ -42,7 +42,9 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
             edits=slider_edits(bundle), y_edits=condition_edits(bundle),
             y_limit=torch.from_numpy(y_limits(bundle.y_reach, bundle.n_cond))
-            if bundle.n_cond else None, inside=result.inside)
+            if bundle.n_cond else None, inside=result.inside,
+            y_correction=None if bundle.cond_correction is None
+            else torch.from_numpy(bundle.cond_correction))
 
 
 def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tensor | None:

@@ -224,6 +224,7 @@ def tune_generator(
     y_edits: torch.Tensor | None = None,
     edit_weight: float = EDIT_WEIGHT,
     y_limit: float | torch.Tensor | None = None,
+    y_correction: torch.Tensor | None = None,
     edit_batch: int = EDIT_BATCH,
     locality_batch: int = LOCALITY_BATCH,
     inside: np.ndarray | None = None,
@@ -247,6 +248,9 @@ def tune_generator(
         with y + s dy clipped to ±`y_limit` where given (one number, or one per conditioned
         attribute: the sliders' range; beyond it the user never draws, so tuning there would
         only cost likeness).
+    y_correction : (n_cond, nz) the model's latent correction of each y edit
+        (`edits.corrected_latents`): an edited pivot moves by the change of y times it, as the
+        app draws the edit.
     The references G(.) of both terms are drawn once, before the loop (a bank of latents the
     steps sample from), and each step draws the pivot and its regularisation latents with the
     tuned copy in one batch: one forward and one backward a step.
@@ -293,7 +297,10 @@ def tune_generator(
         if y_limit is not None:
             lim = torch.as_tensor(y_limit, dtype=cy.dtype)
             cy = cy.clamp(-lim, lim)
-        lats.append(pivot.expand(len(cy), -1))
+        y_lat = pivot.expand(len(cy), -1)
+        if y_correction is not None:  # the latent moves with each y edit as the app moves it
+            y_lat = y_lat + (cy - y) @ y_correction.to(y_lat.dtype)
+        lats.append(y_lat)
         conds.append(cy)
     n_edit = edit_batch if lats and edit_weight > 0 else 0
     edit_lat = edit_y = edit_change = None

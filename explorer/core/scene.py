@@ -10,6 +10,8 @@ and the analogy draw through a scene too, so each render rule is written once, h
 - on a conditional model every face has a condition of its own, which the y sliders move: a seed
   its row of the atlas's labels (`Bundle.seed_conditions`), a photo what the scorer sees in it
   (`classify.judged_condition`); a face that carries none (an older session's) is drawn neutral;
+- a y slider's edit also moves z by the model's correction of it, where the file has one
+  (`edits.corrected_latents`), so that the other attributes stay (`Scene.edited`);
 - a photo is drawn at ψ 1, with or without its detail: its latent was fitted at ψ 1, and
   truncating it would pull it off its likeness. Every other face is drawn at the scene's ψ;
 - the edited photo's detail is drawn only while `keep_detail` is on.
@@ -31,7 +33,7 @@ import numpy as np
 
 from explorer.core.bundle import DEFAULT_PSI, Bundle
 from explorer.core.directions import Directions, available_methods, default_method, get_directions
-from explorer.core.edits import apply_edits, condition_vector
+from explorer.core.edits import apply_edits, condition_vector, corrected_latents
 from explorer.core.render import RenderRequest
 
 MAX_GRID = 6
@@ -237,6 +239,19 @@ class Scene:
         locks = [n for n in self.locks if n in names and n not in self.cond_names]
         return np.asarray(apply_edits(base, self.directions, alphas, locks), np.float32)
 
+    def edited(self, z: np.ndarray, y: np.ndarray | Sequence[np.ndarray | None] | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Faces z (n, nz) whose own conditions are `y` (as `conditions` takes them) with every
+        slider edit: z moved along the directions (`edited_latents`), y moved by the y sliders
+        (`conditions`) and z by the model's correction of those y edits
+        (`edits.corrected_latents`). The one place a slider edit is applied, so the canvas, a
+        starred face and an exported walk agree."""
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        yy = self.conditions(y, len(z))
+        base = self.conditions(y, len(z), edit=False)
+        return corrected_latents(self.edited_latents(z), yy, base,
+                                 self.bundle.cond_correction), yy
+
     def seed_conditions(self) -> np.ndarray | None:
         """(grid², n_cond) the seeds' own conditions (`Bundle.seed_conditions`), without the
         edited face; None for a model without a condition."""
@@ -320,9 +335,9 @@ class Scene:
         if tuned is not None and any(t is not None for t in tuned):
             tt = tuple(tuned)
             photo = np.asarray(photo, bool) | np.array([t is not None for t in tt])
-        zz = self.edited_latents(z) if edit else z
-        return RenderRequest(id, np.ascontiguousarray(zz), self.conditions(y, n, edit), detail,
-                             self.face_psi(photo, n), tt)
+        zz, yy = self.edited(z, y) if edit else (z, self.conditions(y, n, edit=False))
+        return RenderRequest(id, np.ascontiguousarray(zz), yy, detail, self.face_psi(photo, n),
+                             tt)
 
     def canvas_request(self, id: int = 0, preview: EditedFace | None = None) -> RenderRequest:
         """The canvas: the grid of seeds with the edited face first, all with the slider edits;
@@ -353,9 +368,9 @@ class Scene:
 
     def current_face(self) -> EditedFace:
         """The first canvas face as drawn now (slider edits applied), e.g. to star it."""
-        z = self.edited_latents()[0]
         base = self.base_conditions()
-        y = None if base is None else self.conditions(base[:1], 1)[0]
+        zz, yy = self.edited(self.base_latents()[:1], None if base is None else base[:1])
+        z, y = zz[0], None if yy is None else yy[0]
         f = self.face
         if f is None:
             return EditedFace(z, label=f"seed {self.seed}", y=y)

@@ -317,9 +317,9 @@ class InterpolationPanel(QWidget):
         from explorer.core.video import export_video
 
         try:
-            z = self.state.edited_latents(self.walk())  # the sliders' edits, applied once
+            # the sliders' edits (y sliders and their correction too), applied once
+            z, y = self.state.scene.edited(self.walk(), self.walk_conditions())
             details = self.walk_details()
-            y = self.state.scene.conditions(self.walk_conditions(), len(z))  # y sliders too
         except ValueError as e:
             self.exportFailed.emit(str(e))
             return None
