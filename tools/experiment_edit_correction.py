@@ -1,5 +1,7 @@
 """Experiment (issue 12): a W+ correction learnt per conditioned attribute, added to a y edit,
-graded by the independent judge. Not used by the app; its figures are in docs/training/README.md.
+graded by the independent judge; its figures are in docs/training/README.md. What the app ships
+grew out of it: one w per attribute, fitted with the picture's colour layout held
+(`facegan.directions.condition_correction`, stored as `cond.correction`).
 
     python tools/experiment_edit_correction.py checkpoints/style64-cond.safetensors --keep 0.4
 

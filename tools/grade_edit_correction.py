@@ -1,0 +1,117 @@
+"""Grade a conditional style model's y-edit correction (issue 12) by the independent judge J.
+
+    python tools/grade_edit_correction.py checkpoints/style64-cond.safetensors
+    python tools/grade_edit_correction.py checkpoints/style64-cond.safetensors --fit --anchor 0
+
+Each main attribute's y goes to the other side at its slider's end, the latent moved by the
+correction as the app moves it (`edits.corrected_latents`). Rows: the y edit alone, then the
+file's stored correction (`cond.correction`), or with --fit one fitted now by
+`facegan.directions.condition_correction` at the given --keep and --anchor (C chooses, on the
+file's atlas labels, as `tools/fit_condition_reach.py` fits it). Figures, as J judges them:
+flipped / collateral (39 others) on the report's 200 random samples (seeds 0-199, ψ 0.7, y from
+held-out labels) and on 200 held-out faces encoded by E (y as J sees them); and the Fréchet
+distance, in J's pooled features, of 1,000 edited samples (seeds 10,000-10,999) to the held-out
+faces, per attribute: how far the edit takes the faces from real ones (the attribute's own shift
+counts too, so compare rows, not with the unedited figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evaluation import metrics
+from evaluation.context import held_conditions
+from evaluation.judge import MAIN_ATTRIBUTES
+from explorer.core.bundle import load_bundle
+from explorer.core.edits import corrected_latents
+from facegan.checkpoint import load_model
+from facegan.directions import CORRECTION_ANCHOR, CORRECTION_KEEP, condition_correction
+from facegan.models import map_batches, map_images, tensor_to_images
+from trainer.data import load_dataset
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/celeba-9k"))
+    ap.add_argument("--fit", action="store_true", help="fit a correction now instead")
+    ap.add_argument("--keep", type=float, default=CORRECTION_KEEP)
+    ap.add_argument("--anchor", type=float, default=CORRECTION_ANCHOR)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    b = load_bundle(a.model)
+    G, C, E = (b.network(p) for p in "GCE")
+    J = load_model(a.model).network("J").requires_grad_(False)
+    names, cond, reach = b.attribute_names, b.cond_attributes, b.y_reach
+    if reach is None or b.atlas_conditions() is None:
+        raise SystemExit(f"{a.model.name}: needs a conditional G with a fitted reach and an atlas")
+    cols = [names.index(c) for c in cond]
+    held = load_dataset(a.data, b.resolution).split_holdout(500)[1]
+    f_held = metrics.pooled_features(J, np.asarray(held.images))
+
+    def draw(w: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return tensor_to_images(map_batches(lambda ww, yy: G(ww, yy), torch.from_numpy(w),
+                                            torch.from_numpy(y), batch=200))
+
+    def judged(img: np.ndarray) -> np.ndarray:
+        return map_images(J, img, batch=200).numpy() > 0
+
+    sets = {"samples": (b.seed_latents(list(range(200)), 0.7),
+                        held_conditions(held, names, cond, 200, seed=1))}
+    faces = np.ascontiguousarray(held.images[:200])
+    w_e = map_images(E, faces).numpy()
+    w_e = w_e[:, 0] if w_e.ndim == 3 else w_e
+    y_e = np.where(map_images(J, faces).numpy()[:, cols] > 0, 1.0, -1.0).astype(np.float32)
+    sets["E codes"] = (w_e, y_e)
+    w_f = b.seed_latents(list(range(10_000, 11_000)), 0.7)
+    y_f = held_conditions(held, names, cond, 1000, seed=2)
+
+    def other_side(w: np.ndarray, y: np.ndarray, attr: str, k: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The faces before (as J decides) and after an edit of `attr` to the other side."""
+        before = judged(draw(w, y))
+        i, ai = cond.index(attr), names.index(attr)
+        y2 = y.copy()
+        y2[:, i] = np.where(before[:, ai], -reach[i], reach[i])
+        return before, draw(corrected_latents(w, y2, y, k), y2)
+
+    def grade(k: np.ndarray | None, label: str) -> None:
+        figures = []
+        for w, y in sets.values():
+            rates = []
+            for attr in MAIN_ATTRIBUTES:
+                before, after = other_side(w, y, attr, k)
+                flips = judged(after) != before
+                ai = names.index(attr)
+                rates.append([flips[:, ai].mean(), np.delete(flips, ai, 1).mean()])
+            figures.append(100 * np.mean(rates, 0))
+        fds = [metrics.frechet_distance(metrics.pooled_features(J, other_side(w_f, y_f, attr,
+                                                                              k)[1]), f_held)
+               for attr in MAIN_ATTRIBUTES]
+        print(f"{label:24s} " + "  ".join(f"{n} {f[0]:5.1f} / {f[1]:4.1f}%"
+                                          for n, f in zip(sets, figures, strict=True))
+              + f"  edited FD {np.mean(fds):.2f} (" + " ".join(f"{v:.1f}" for v in fds) + ")",
+              flush=True)
+
+    print("flipped / collateral (39 others) by J; FD per attribute: "
+          + ", ".join(MAIN_ATTRIBUTES))
+    grade(None, "y edit alone")
+    if a.fit:
+        t0 = time.time()
+        labels = b.atlas_conditions()
+        assert labels is not None
+        k = condition_correction(G, C, b.nz, cols, torch.from_numpy(labels), reach,
+                                 keep=a.keep, anchor=a.anchor)
+        grade(k, f"fitted, keep {a.keep:g}, anchor {a.anchor:g} ({time.time() - t0:.0f} s)")
+    elif b.cond_correction is not None:
+        grade(b.cond_correction, "the file's correction")
+
+
+if __name__ == "__main__":
+    main()
