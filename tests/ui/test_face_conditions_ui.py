@@ -87,3 +87,35 @@ def test_other_models_open_in_windows_of_their_own(window, monkeypatch):
     # The command a new window runs is the app itself, on that model.
     program, args = model_menu.window_command(shipped[1])
     assert args[-2:] == ["--model", str(shipped[1])] and "explorer.app" in args[1]
+
+
+def test_an_exported_walk_draws_a_y_slider_as_the_canvas_does(open_window, cstyle_bundle,
+                                                               tmp_path, qtbot, monkeypatch):
+    """The y slider's latent correction (`cond.correction`) reaches the export: with the slider
+    moved after the keyframes were added, the walk's first frame is the canvas's face."""
+    import explorer.core.video as video
+
+    assert cstyle_bundle.cond_correction is not None
+    win = open_window(cstyle_bundle)
+    st, interp = win.state, win.interpolation
+    interp.add_current.click()  # seed 0, sliders at 0
+    win.canvas.seed.setValue(5)
+    interp.add_current.click()
+    win.canvas.seed.setValue(0)
+    win.sliders.rows["Male"].slider.setValue(300)  # Male +3, a y slider
+    canvas = st.scene.draw(st.render_request())[0]
+    written = []
+    monkeypatch.setattr(video, "export_video",
+                        lambda frames, path, **kw: written.extend(frames) or path)
+    done = []
+    interp.exported.connect(done.append)
+    interp.exportFailed.connect(lambda m: done.append("FAILED " + m))
+    interp.frames.setValue(4)
+    interp.export(tmp_path / "walk.mp4", show_progress=False)
+    qtbot.waitUntil(lambda: bool(done), timeout=20000)
+    assert not str(done[0]).startswith("FAILED") and len(written) == 4
+    np.testing.assert_array_equal(written[0], canvas)
+    # Without the correction the same y would draw another face.
+    req = st.render_request()
+    alone = cstyle_bundle.generate(interp.keys.latent(0)[None], req.y[:1], psi=1.0)[0]
+    assert np.abs(alone.astype(int) - canvas.astype(int)).mean() > 0.5
