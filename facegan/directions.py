@@ -32,8 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facegan.models import DEFAULT_PSI, map_batches, prior_latents
-from facegan.style import StyleGenerator
+from facegan.models import DEFAULT_PSI, map_batches, prior_latents, truncates_latents
 
 METHODS = ("sampled", "mean-diff", "linear")
 EPS = 1e-8
@@ -195,7 +194,7 @@ def condition_correction(G: nn.Module, C: nn.Module, nz: int, cond_index: list[i
                 yb = y[rows].float().to(dev)
                 with torch.no_grad():
                     w = prior_latents(G, z)
-                    if isinstance(G, StyleGenerator) and psi != 1:
+                    if truncates_latents(G) and psi != 1:
                         w = G.truncate(w, psi)
                     before = C(G(w, yb)).float()
                     up = before[:, ai] < 0
