@@ -72,27 +72,30 @@ def main() -> None:
     w_f = b.seed_latents(list(range(10_000, 11_000)), 0.7)
     y_f = held_conditions(held, names, cond, 1000, seed=2)
 
-    def other_side(w: np.ndarray, y: np.ndarray, attr: str, k: np.ndarray | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """The faces before (as J decides) and after an edit of `attr` to the other side."""
-        before = judged(draw(w, y))
+    # J's decisions on the faces before any edit, once per set
+    decided = {n: judged(draw(w, y)) for n, (w, y) in sets.items()}
+    decided["FD"] = judged(draw(w_f, y_f))
+
+    def other_side(w: np.ndarray, y: np.ndarray, before: np.ndarray, attr: str,
+                   k: np.ndarray | None) -> np.ndarray:
+        """The faces after an edit of `attr` to the other side of J's decision `before`."""
         i, ai = cond.index(attr), names.index(attr)
         y2 = y.copy()
         y2[:, i] = np.where(before[:, ai], -reach[i], reach[i])
-        return before, draw(corrected_latents(w, y2, y, k), y2)
+        return draw(corrected_latents(w, y2, y, k), y2)
 
     def grade(k: np.ndarray | None, label: str) -> None:
         figures = []
-        for w, y in sets.values():
+        for n, (w, y) in sets.items():
             rates = []
             for attr in MAIN_ATTRIBUTES:
-                before, after = other_side(w, y, attr, k)
-                flips = judged(after) != before
+                before = decided[n]
+                flips = judged(other_side(w, y, before, attr, k)) != before
                 ai = names.index(attr)
                 rates.append([flips[:, ai].mean(), np.delete(flips, ai, 1).mean()])
             figures.append(100 * np.mean(rates, 0))
-        fds = [metrics.frechet_distance(metrics.pooled_features(J, other_side(w_f, y_f, attr,
-                                                                              k)[1]), f_held)
+        fds = [metrics.frechet_distance(metrics.pooled_features(
+                   J, other_side(w_f, y_f, decided["FD"], attr, k)), f_held)
                for attr in MAIN_ATTRIBUTES]
         print(f"{label:24s} " + "  ".join(f"{n} {f[0]:5.1f} / {f[1]:4.1f}%"
                                           for n, f in zip(sets, figures, strict=True))
