@@ -18,7 +18,12 @@ kept) plus optional extras under the key constants below, each checked for shape
 - ``cond.correction`` (n_cond, nz) float, a conditional style model's: the latent offset each
   conditioned attribute's y edit adds per unit of y it moves, fitted so that the classifier sees
   the other attributes stay (`facegan.directions.condition_correction`); files without it edit
-  y alone.
+  y alone;
+- ``scorer.head`` (n_attr, n_attr + 128 + 1) float: the photo scorer's last step. Row i turns
+  the scoring classifier's n_attr logits, then the 128 face-recognition features of the same
+  aligned face (`explorer.core.face_embedding`), then 1, into attribute i's logit. Fitted on
+  CelebA training images through the photo path (`tools/fit_scorer_head.py`). A file without it,
+  or a machine without the recognition network, scores with the classifier's logits alone.
 
 Optionally a second attribute classifier, the **photo scorer**, under ``C_photo.*``: the same
 architecture as C (its own weights and its own fitted ``temperature`` buffer), fine-tuned for real
@@ -72,6 +77,8 @@ ATLAS_Z = "atlas.z"
 ATLAS_LABELS = "atlas.labels"
 COND_REACH = "cond.reach"
 COND_CORRECTION = "cond.correction"
+SCORER_HEAD = "scorer.head"
+SCORER_HEAD_EMBEDDING = 128  # face-recognition features a scorer head reads (dlib's descriptor)
 SCORER = "C_photo"  # tensor prefix of the optional photo scorer (C's architecture, own weights)
 
 
@@ -296,7 +303,7 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "step": (int,), "phase": (str,), "final": (bool,),
     "provenance": (dict,), "train_config": (dict,), "model_config": (dict,),
     "attribute_names": (list,), "parts": (list,), "classifier": (dict,), "scorer": (dict,),
-    "encoder_w_plus": (dict,),
+    "encoder_w_plus": (dict,), "scorer_head": (dict,),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a JSON object",
                list: "a list"}
@@ -396,6 +403,7 @@ def _validate(mf: ModelFile) -> None:
         ATLAS_Z: (None, nz),
         ATLAS_LABELS: (None, len(names)),
         COND_CORRECTION: (mf.config.n_cond, nz),
+        SCORER_HEAD: (len(names), len(names) + SCORER_HEAD_EMBEDDING + 1),
     }
     for key, shape in checks.items():
         if key in mf.tensors:

@@ -130,17 +130,11 @@ def _dlib() -> tuple[object, object] | None:
 def _load_dlib() -> tuple[object, object] | None:
     if not _DLIB:
         try:
-            import importlib.util
-
             import dlib
 
-            spec = importlib.util.find_spec("face_recognition_models")  # its __init__ needs
-            if spec is None or not spec.submodule_search_locations:  # setuptools: not imported
-                raise ImportError("face_recognition_models")
-            from pathlib import Path
+            from explorer.core.dlib_models import model_path
 
-            f = Path(next(iter(spec.submodule_search_locations))) / "models" / \
-                "shape_predictor_5_face_landmarks.dat"
+            f = model_path("shape_predictor_5_face_landmarks.dat")
             _DLIB.append((dlib.get_frontal_face_detector(), dlib.shape_predictor(str(f))))
         except (ImportError, RuntimeError, OSError):
             _DLIB.append(None)

@@ -28,6 +28,7 @@ from facegan.checkpoint import (
     COND_CORRECTION,
     COND_REACH,
     SCORER,
+    SCORER_HEAD,
     ModelFileError,
     load_model,
     scoring_part,
@@ -82,6 +83,8 @@ class Bundle:
     cond_reach : a conditional model's stored y reach per attribute (`y_reach`), or None.
     cond_correction : a conditional model's stored latent correction of each y edit
         (`edits.corrected_latents`), or None: its y edits move y alone.
+    scorer_head : (n_attr, n_attr + 129) the photo scorer's last step over its logits and a
+        face's recognition features (`facegan.checkpoint.SCORER_HEAD`; `classify`), or None.
     networks : CPU float32 G, E, C (and the photo scorer under SCORER) as loaded; reach them
         through `network` (which says when one is missing) and `scoring_network`.
         A render service takes its own copy of G (`explorer.core.render`).
@@ -105,6 +108,7 @@ class Bundle:
     sampled_directions: np.ndarray | None = None  # (n_attr, nz) boundaries fitted on samples
     cond_reach: np.ndarray | None = None  # (n_cond,) the y sliders' reach, as stored
     cond_correction: np.ndarray | None = None  # (n_cond, nz) each y edit's latent correction
+    scorer_head: np.ndarray | None = None  # (n_attr, n_attr + 129) logits + features -> logits
     networks: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # {"directions:linear": ...}
 
@@ -396,6 +400,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     correction = None
     if COND_CORRECTION in mf.tensors:
         correction = mf.array(COND_CORRECTION).astype(np.float32)
+    head = mf.array(SCORER_HEAD).astype(np.float32) if SCORER_HEAD in mf.tensors else None
     return Bundle(
         path=p,
         name=mf.name,
@@ -415,5 +420,6 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         sampled_directions=sampled,
         cond_reach=reach,
         cond_correction=correction,
+        scorer_head=head,
         networks=nets,
     )

@@ -3,7 +3,10 @@
 Two classifiers may live in a model file (`facegan.checkpoint`): C, trained on CelebA's aligned
 faces, and optionally a photo scorer, C fine-tuned for real photos. `attribute_probabilities`
 is what the app and the CLI show of a face (the readout, the photo panel's bars, ``score``): it
-follows the one rule `Bundle.scoring_network` (the photo scorer when the file has one, else C).
+follows the one rule `Bundle.scoring_network` (the photo scorer when the file has one, else C);
+where the file also holds a scorer head (`facegan.checkpoint.SCORER_HEAD`) and dlib's
+face-recognition network is installed, the head turns that classifier's logits and the face's
+recognition features (`face_embedding`) into the scores shown.
 `classifier_probabilities` is C's own reading, for the machinery that stays on C: naming
 discovered directions. (Neither grades the directions: that is the independent judge J, read by
 `evaluation` alone.)
@@ -25,13 +28,31 @@ def _probabilities(C: torch.nn.Module, bundle: Bundle, faces: np.ndarray,
     return torch.sigmoid(map_images(C, faces, batch)).numpy()
 
 
+def reads_features(bundle: Bundle) -> bool:
+    """Whether `attribute_probabilities` reads faces' recognition features too (the file has a
+    scorer head and this machine has the network)."""
+    from explorer.core import face_embedding
+
+    return bundle.scorer_head is not None and face_embedding.available()
+
+
+@torch.inference_mode()
 def attribute_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256) -> np.ndarray:
     """(n, n_attr) calibrated probabilities that the app shows for faces (n, res, res, 3) uint8
-    (or one face): the photo scorer's when the model has one, else C's.
+    (or one face): the photo scorer's when the model has one, else C's, through the file's
+    scorer head where it reads features (`reads_features`).
 
     Raises BundleError if the model has no classifier.
     """
-    return _probabilities(bundle.scoring_network(), bundle, faces, batch)
+    faces = bundle.check_faces(faces)
+    logits = map_images(bundle.scoring_network(), faces, batch)
+    if reads_features(bundle):
+        from explorer.core.face_embedding import embed_faces
+
+        feats = torch.cat([logits, torch.from_numpy(embed_faces(faces)),
+                           torch.ones(len(faces), 1)], 1)
+        logits = feats @ torch.from_numpy(bundle.scorer_head).T
+    return torch.sigmoid(logits).numpy()
 
 
 def classifier_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -62,6 +83,8 @@ def judged_condition(bundle: Bundle, faces: np.ndarray) -> np.ndarray | None:
 
 def scorer_label(bundle: Bundle) -> str:
     """Which classifier `attribute_probabilities` reads, in words, for tooltips."""
-    if bundle.has_scorer:
-        return "the model's classifier fine-tuned for real photos"
-    return "the model's bundled classifier"
+    what = ("the model's classifier fine-tuned for real photos" if bundle.has_scorer
+            else "the model's bundled classifier")
+    if reads_features(bundle):
+        what += ", with a face-recognition network's features"
+    return what

@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
-from testdata import ROOT
+from testdata import ROOT, UTKFACE, needs
 
 from explorer.cli import main
 from explorer.core.bundle import Bundle, load_bundle
@@ -150,3 +150,93 @@ def test_a_scorer_that_does_not_fit_is_refused_in_one_line(tmp_path: Path) -> No
     save_model(path, cfg, nets, {"attribute_names": ["Smiling", "Male", "Young"]})
     mf = load_model(path)
     assert mf.parts == ["C", "G"] and mf.has_scorer and mf.scoring_part == SCORER
+
+
+def _with_head(model: Path, head: np.ndarray, out: Path) -> Path:
+    from facegan.checkpoint import SCORER_HEAD, copy_model_file
+
+    def install(tensors: dict[str, torch.Tensor], doc: dict) -> None:
+        tensors[SCORER_HEAD] = torch.from_numpy(head)
+
+    copy_model_file(model, out, install)
+    return out
+
+
+needs_features = pytest.mark.skipif(
+    not __import__("explorer.core.face_embedding", fromlist=["available"]).available(),
+    reason="dlib's face-recognition network is not installed")
+
+
+@needs_features
+def test_a_scorer_head_reads_the_logits_and_the_faces_features(
+        scored: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row i of the head maps [the scorer's logits, the face's 128 features, 1] to attribute
+    i's logit: an identity row shows the scorer's own score, a row over the features moves
+    with the face. Without the recognition network the scorer's own scores are shown."""
+    from explorer.core import face_embedding
+    from explorer.core.classify import reads_features, scorer_label
+
+    b0 = load_bundle(scored)
+    n = len(b0.attribute_names)
+    faces = _faces(b0)
+    feats = face_embedding.embed_faces(faces)
+    w = feats[0] - feats.mean(0)
+    w *= 8.0 / np.linalg.norm(w) ** 2  # face 0 reads +8 from the mean of the six
+    head = np.zeros((n, n + 129), np.float32)
+    head[np.arange(n), np.arange(n)] = 1.0  # the scorer's own logit
+    head[1] = 0.0
+    head[1, n:n + 128] = w  # attribute 1 reads the features alone
+    head[1, -1] = -float(w @ feats.mean(0))
+    b = load_bundle(_with_head(scored, head, tmp_path / "head.safetensors"))
+    assert b.scorer_head is not None and reads_features(b)
+    assert "face-recognition" in scorer_label(b)
+    alone = attribute_probabilities(b0, faces)
+    shown = attribute_probabilities(b, faces)
+    keep = [i for i in range(n) if i != 1]
+    np.testing.assert_allclose(shown[:, keep], alone[:, keep], atol=1e-5)
+    want = 1 / (1 + np.exp(-(feats - feats.mean(0)) @ w))
+    np.testing.assert_allclose(shown[:, 1], want, atol=1e-4)
+    assert shown[0, 1] > 0.99 and shown[1:, 1].max() < 0.9  # it tells the faces apart
+    monkeypatch.setattr(face_embedding, "available", lambda: False)
+    np.testing.assert_array_equal(attribute_probabilities(b, faces), alone)
+
+
+def test_a_scorer_head_of_the_wrong_shape_is_refused_in_one_line(scored: Path,
+                                                                 tmp_path: Path) -> None:
+    n = len(load_bundle(scored).attribute_names)
+    with pytest.raises(ModelFileError, match="scorer.head has shape") as e:
+        _with_head(scored, np.zeros((n, n + 64), np.float32), tmp_path / "bad.safetensors")
+    assert "\n" not in str(e.value) and not (tmp_path / "bad.safetensors").exists()
+
+
+@needs_features
+@needs(UTKFACE)
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "celeba64.safetensors").exists(),
+                    reason="no bundled model")
+def test_the_bundled_scores_read_sex_and_age_of_real_photos(tmp_path: Path) -> None:
+    """100 UTKFace photos (every 5th) through the photo path, scored as the app shows them:
+    the scorer head (the face-recognition features beside the fine-tuned classifier) calls
+    age right on more adults than the classifier alone, and sex as often or more."""
+    from explorer.core.align import find_face_aligned
+    from explorer.core.photos import load_photo
+    from facegan.models import map_images
+
+    b = load_bundle(ROOT / "checkpoints" / "celeba64.safetensors")
+    assert b.scorer_head is not None
+    files = sorted(UTKFACE.glob("*.jpg"))[::5]
+    faces = np.stack([find_face_aligned(load_photo(f), b.resolution)[0] for f in files])
+    age = np.array([int(f.name.split("_")[0]) for f in files])
+    male = np.array([f.name.split("_")[1] == "0" for f in files])
+    adult = age >= 18
+    shown = attribute_probabilities(b, faces)
+    with torch.inference_mode():
+        alone = torch.sigmoid(map_images(b.scoring_network(), faces)).numpy()
+    M, Y = b.attribute_names.index("Male"), b.attribute_names.index("Young")
+
+    def right(p: np.ndarray) -> tuple[int, int]:
+        return (int(((p[:, M] > 0.5) == male).sum()),
+                int(((p[adult, Y] > 0.5) == (age[adult] < 36)).sum()))
+
+    (m_shown, y_shown), (m_alone, y_alone) = right(shown), right(alone)
+    assert m_shown >= m_alone and m_shown >= 0.85 * len(files)
+    assert y_shown >= y_alone + 4, (y_shown, y_alone, adult.sum())
