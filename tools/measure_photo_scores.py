@@ -6,8 +6,9 @@
 Male: UTKFace's gender label (0 = male) on every photo the path finds a face in. Young: the
 classifier's Young against age < 36, on adults (18 and over). Also the CelebA held-out tail (the
 last 500 images, never trained on) through the same photo path, against CelebA's labels.
-By default the model file scores as the app does (`Bundle.scoring_network`: its photo scorer when
-it has one, else C); `--c` scores with the file's C instead, `--classifier` with retrained weights
+By default the model file scores as the app does (`classify.attribute_probabilities`: its photo
+scorer when it has one, else C, through its scorer head when it has one); `--no-head` scores with
+that classifier alone, `--c` with the file's C alone, `--classifier` with retrained weights
 (`tools/train_real_classifier.py`). Prints one table.
 """
 
@@ -21,6 +22,7 @@ import torch
 
 from explorer.core.align import find_face_aligned
 from explorer.core.bundle import load_bundle
+from explorer.core.classify import attribute_probabilities, reads_features
 from explorer.core.photos import PhotoError, find_face, load_photo
 from facegan.models import images_to_tensor
 
@@ -49,7 +51,7 @@ def crops(files: list[Path], res: int, framing: str,
 
 
 @torch.no_grad()
-def probs(C: torch.nn.Module, faces: np.ndarray) -> np.ndarray:
+def network_probs(C: torch.nn.Module, faces: np.ndarray) -> np.ndarray:
     C.eval()
     return torch.cat([torch.sigmoid(C(images_to_tensor(faces[i:i + 256])))
                       for i in range(0, len(faces), 256)]).numpy()
@@ -61,6 +63,8 @@ def main() -> None:
     ap.add_argument("--classifier", default=None)
     ap.add_argument("--c", action="store_true",
                     help="score with the file's classifier C, not its photo scorer")
+    ap.add_argument("--no-head", action="store_true",
+                    help="score with the scoring classifier alone, not through the scorer head")
     ap.add_argument("--framing", choices=("eyes", "box"), default="eyes")
     ap.add_argument("--n", type=int, default=499)
     ap.add_argument("--celeba-tail", type=int, default=500)
@@ -77,6 +81,13 @@ def main() -> None:
         from safetensors.torch import load_file
 
         C.load_state_dict(load_file(a.classifier))
+    if not (a.c or a.classifier or a.no_head) and reads_features(b):
+        who += " through its scorer head"
+
+        def probs(_: torch.nn.Module, faces: np.ndarray) -> np.ndarray:  # as the app scores
+            return attribute_probabilities(b, faces)
+    else:
+        probs = network_probs
     names = b.attribute_names
     files = sorted((DATA / "utkface-500").glob("*.jpg"))[: a.n]
     def cache(name: str) -> Path | None:
