@@ -14,6 +14,8 @@ discovered directions. (Neither grades the directions: that is the independent j
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -49,10 +51,23 @@ def attribute_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256)
     if reads_features(bundle):
         from explorer.core.face_embedding import embed_faces
 
-        feats = torch.cat([logits, torch.from_numpy(embed_faces(faces)),
-                           torch.ones(len(faces), 1)], 1)
-        logits = feats @ torch.from_numpy(bundle.scorer_head).T
+        try:
+            emb = torch.from_numpy(embed_faces(faces))
+        except RuntimeError as e:  # the network failed to load or its process died:
+            _warn_once(str(e))  # the classifier alone, as on a machine without it
+        else:
+            feats = torch.cat([logits, emb, torch.ones(len(faces), 1)], 1)
+            logits = feats @ torch.from_numpy(bundle.scorer_head).T
     return torch.sigmoid(logits).numpy()
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(why: str) -> None:
+    if why not in _WARNED:
+        _WARNED.add(why)
+        print(f"face-explorer: scores without face-recognition features: {why}", file=sys.stderr)
 
 
 def classifier_probabilities(bundle: Bundle, faces: np.ndarray, batch: int = 256) -> np.ndarray:

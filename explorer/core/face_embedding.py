@@ -9,77 +9,143 @@ classifier trained on CelebA alone (docs/photos.md, section 2).
 
 Every face the app scores is already aligned to CelebA's framing (a photo's crop, or a face G
 drew), so the network's 150 px chip is cut from it with one fixed five-point shape instead of
-finding landmarks again: the median of dlib's five points on the photo path's 64 px crops of
-CelebA training images 1-400 (382 found), upscaled 4x (bicubic) to 256 px, as fractions of the
-side. The same cut for photos and for G's faces, so the photo's bars and the edit's read alike.
+finding landmarks again (`face_features_server.FIVE_POINTS`). The same cut for photos and for
+G's faces, so the photo's bars and the edit's read alike.
 
-About 60-80 ms a face on this CPU (dlib's own code, one thread).
+The network runs in a child process (`face_features_server`): dlib holds the interpreter's lock
+for the ~80 ms a face takes, which on a worker thread would stall the window's GUI thread.
+The child starts on the first request and is reused; the last faces' features are kept by
+their pixels (the readout's unedited face stays the same through a drag).
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import importlib.util
+import os
+import struct
+import subprocess
+import sys
 import threading
+from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from explorer.core.face_features_server import FEATURES
 from facegan.checkpoint import SCORER_HEAD_EMBEDDING
 
 EMBEDDING_DIM = SCORER_HEAD_EMBEDDING  # what a model file's scorer head reads
-UPSCALED = 256  # the face is upscaled to this side (bicubic) before the chip is cut
-# dlib's five points (right eye outer, inner; left eye outer, inner; nose) in CelebA's framing.
-FIVE_POINTS = ((167 / 256, 134 / 256), (145 / 256, 135 / 256), (89 / 256, 134 / 256),
-               (111 / 256, 135 / 256), (128 / 256, 178 / 256))
-CHIP, CHIP_PADDING = 150, 0.25  # dlib's face chip for its recognition network
+assert EMBEDDING_DIM == FEATURES
+SEEN_MAX = 64
 
-_NET: list[object] = []
 _LOCK = threading.Lock()
-
-
-def _network() -> object | None:
-    with _LOCK:
-        if not _NET:
-            try:
-                import dlib
-
-                from explorer.core.dlib_models import model_path
-
-                f = model_path("dlib_face_recognition_resnet_model_v1.dat")
-                _NET.append(dlib.face_recognition_model_v1(str(f)))
-            except (ImportError, RuntimeError, OSError):
-                _NET.append(None)
-        return _NET[0]
+_CHILD: list[subprocess.Popen[bytes]] = []
+_FAILED: list[str] = []  # why the network cannot be had, once known
+_SEEN: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
 
 def available() -> bool:
-    """Whether dlib and its recognition network are installed (else faces are scored without
-    these features)."""
-    return _network() is not None
+    """Whether dlib and its recognition network are installed and have not failed to load
+    (else faces are scored without these features). Cheap: starts nothing."""
+    if _FAILED:
+        return False
+    spec = importlib.util.find_spec("face_recognition_models")
+    return importlib.util.find_spec("dlib") is not None and spec is not None and bool(
+        spec.submodule_search_locations)
 
 
-def _shape() -> object:
-    import dlib
+def _stop() -> None:
+    for p in _CHILD:
+        try:
+            p.stdin.write(struct.pack("<3i", 0, 0, 0))  # type: ignore[union-attr]
+            p.stdin.close()  # type: ignore[union-attr]
+            p.wait(timeout=2)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            p.kill()
+    _CHILD.clear()
 
-    side = UPSCALED - 1
-    pts = [dlib.point(round(x * UPSCALED), round(y * UPSCALED)) for x, y in FIVE_POINTS]
-    return dlib.full_object_detection(dlib.rectangle(0, 0, side, side), pts)
+
+atexit.register(_stop)
+
+
+def _message(out: object) -> str:
+    (n,) = struct.unpack("<i", _read(out, 4))
+    return _read(out, n).decode(errors="replace")
+
+
+def _read(out: object, n: int) -> bytes:
+    buf = out.read(n)  # type: ignore[attr-defined]
+    if buf is None or len(buf) != n:
+        raise EOFError
+    return buf
+
+
+def _child() -> subprocess.Popen[bytes]:
+    """The running child, started if need be (RuntimeError when it cannot serve)."""
+    if _CHILD and _CHILD[0].poll() is None:
+        return _CHILD[0]
+    _CHILD.clear()
+    env = dict(os.environ)  # the child imports this package from where the parent did
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    p = subprocess.Popen([sys.executable, "-m", "explorer.core.face_features_server"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env)
+    try:
+        if _read(p.stdout, 1) != b"\x00":
+            why = _message(p.stdout)
+            _FAILED.append(why)
+            raise RuntimeError(why)
+    except EOFError:
+        p.kill()
+        raise RuntimeError("the face-recognition process ended as it started") from None
+    _CHILD.append(p)
+    return p
+
+
+def _ask(faces: np.ndarray) -> np.ndarray:
+    """Features of `faces` from the child; a child that died is started again once."""
+    for attempt in (0, 1):
+        p = _child()
+        try:
+            n, h, w = faces.shape[:3]
+            p.stdin.write(struct.pack("<3i", n, h, w) + faces.tobytes())  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+            if _read(p.stdout, 1) == b"\x00":
+                return np.frombuffer(_read(p.stdout, n * FEATURES * 4), "<f4").reshape(
+                    n, FEATURES).astype(np.float32)
+            raise RuntimeError(_message(p.stdout))
+        except (OSError, EOFError):
+            p.kill()
+            _CHILD.clear()
+            if attempt:
+                raise RuntimeError("the face-recognition process ended") from None
+    raise AssertionError("unreachable")
+
+
+def _key(face: np.ndarray) -> bytes:
+    return hashlib.blake2b(face.tobytes(), digest_size=16,
+                           person=str(face.shape).encode()[:16]).digest()
 
 
 def embed_faces(faces: np.ndarray) -> np.ndarray:
-    """(n, 128) float32 descriptors of aligned uint8 faces (n, res, res, 3).
+    """(n, 128) float32 features of aligned uint8 faces (n, res, res, 3).
 
-    Raises RuntimeError when the network is not installed (ask `available` first)."""
-    net = _network()
-    if net is None:
-        raise RuntimeError("dlib's face-recognition network is not installed")
-    import dlib
-
-    shape = _shape()
+    Raises RuntimeError when the network cannot be had or its process fails."""
+    faces = np.ascontiguousarray(faces, np.uint8)
     out = np.empty((len(faces), EMBEDDING_DIM), np.float32)
-    with _LOCK:  # dlib's network object is not known to be thread-safe
-        for i, face in enumerate(faces):
-            big = np.asarray(Image.fromarray(np.ascontiguousarray(face)).resize(
-                (UPSCALED, UPSCALED), Image.BICUBIC))
-            chip = dlib.get_face_chip(big, shape, CHIP, CHIP_PADDING)
-            out[i] = np.asarray(net.compute_face_descriptor(chip), np.float32)  # type: ignore[attr-defined]
+    with _LOCK:  # one request at a time through the pipe
+        keys = [_key(f) for f in faces]
+        todo = [i for i, k in enumerate(keys) if k not in _SEEN]
+        if todo:
+            new = _ask(faces[todo])
+            for j, i in enumerate(todo):
+                _SEEN[keys[i]] = new[j]
+        for i, k in enumerate(keys):
+            _SEEN.move_to_end(k)
+            out[i] = _SEEN[k]
+        while len(_SEEN) > SEEN_MAX:
+            _SEEN.popitem(last=False)
     return out

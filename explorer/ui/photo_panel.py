@@ -195,6 +195,7 @@ class PhotoPanel(QWidget):
         self._early_psnr = float("nan")  # the encoder's likeness of the job's photo
         self._in_place = False  # the job's refined face is in place (its latent fit runs)
         self._scores_face = None  # the newest face whose edit scores are due
+        self._scores_job: workers.Job | None = None  # the reading under way, off the GUI thread
         self._scores_timer = QTimer(self)
         self._scores_timer.setSingleShot(True)
         self._scores_timer.setInterval(SCORES_MS)
@@ -556,9 +557,32 @@ class PhotoPanel(QWidget):
             self._scores_timer.start()
 
     def _read_edit_scores(self) -> None:
+        """Read the newest face's scores on the thread pool (the scorer's face-recognition
+        features take ~80 ms a face); while one reading runs, the newest face waits for it."""
+        if self._scores_job is not None:
+            return
         face, self._scores_face = self._scores_face, None
-        if face is not None and self._editing_now() is not None:
-            self.edit_bars.set_items(classifier_top(self.state.bundle, face))
+        if face is None or self._editing_now() is None:
+            return
+        bundle = self.state.bundle
+
+        def run(progress, cancelled):
+            return classifier_top(bundle, face)
+
+        self._scores_job = workers.start(run, on_done=self._edit_scores_read,
+                                         on_error=self._edit_scores_failed)
+
+    def _edit_scores_read(self, top) -> None:
+        self._scores_job = None
+        if self._editing_now() is not None:
+            self.edit_bars.set_items(top)
+        if self._scores_face is not None and not self._scores_timer.isActive():
+            self._scores_timer.start()
+
+    def _edit_scores_failed(self, e: Exception) -> None:
+        self._scores_job = None
+        self.edit_bars.set_items([])
+        self.status.setText(f"Could not score the edit: {e}")
 
     # The edit in the whole photo.
     def _photo_pixels(self, photo: Photo):

@@ -240,3 +240,18 @@ def test_the_bundled_scores_read_sex_and_age_of_real_photos(tmp_path: Path) -> N
     (m_shown, y_shown), (m_alone, y_alone) = right(shown), right(alone)
     assert m_shown >= m_alone and m_shown >= 0.85 * len(files)
     assert y_shown >= y_alone + 4, (y_shown, y_alone, adult.sum())
+
+
+@needs_features
+def test_the_features_survive_their_process_dying(tiny_model: Path) -> None:
+    """The recognition network runs in a child process (dlib holds the interpreter's lock);
+    one that died is started again on the next request, with the same answers."""
+    from explorer.core import face_embedding
+
+    faces = _faces(load_bundle(tiny_model), n=3)
+    first = face_embedding.embed_faces(faces)
+    assert first.shape == (3, 128) and np.ptp(first, axis=0).max() > 0.01
+    face_embedding._CHILD[0].kill()
+    face_embedding._CHILD[0].wait()
+    face_embedding._SEEN.clear()  # ask the process again, not the kept answers
+    np.testing.assert_allclose(face_embedding.embed_faces(faces[::-1]), first[::-1], atol=1e-6)
