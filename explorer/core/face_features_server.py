@@ -15,6 +15,7 @@ n*128 float32 features, or 1 followed by a message.
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from typing import BinaryIO
@@ -97,5 +98,15 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         out.flush()
 
 
+def main() -> None:
+    """Answer on a private copy of stdout; anything else printed to it (by dlib's C++ code or
+    by Python) goes to stderr instead, so it cannot break the protocol."""
+    sys.stdout.flush()
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin.buffer, answers)
+
+
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
