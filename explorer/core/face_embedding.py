@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import importlib.util
 import os
 import struct
 import subprocess
@@ -33,11 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.core.face_features_server import FEATURES
+from explorer.core.dlib_models import model_path
+from explorer.core.face_features_server import (
+    FEATURES,
+    MODEL_FILE,
+    read_exactly,
+    read_message,
+)
 from facegan.checkpoint import SCORER_HEAD_EMBEDDING
 
-EMBEDDING_DIM = SCORER_HEAD_EMBEDDING  # what a model file's scorer head reads
-assert EMBEDDING_DIM == FEATURES
+assert FEATURES == SCORER_HEAD_EMBEDDING  # what a model file's scorer head reads
 SEEN_MAX = 64
 
 _LOCK = threading.Lock()
@@ -51,9 +55,11 @@ def available() -> bool:
     (else faces are scored without these features). Cheap: starts nothing."""
     if _FAILED:
         return False
-    spec = importlib.util.find_spec("face_recognition_models")
-    return importlib.util.find_spec("dlib") is not None and spec is not None and bool(
-        spec.submodule_search_locations)
+    try:
+        model_path(MODEL_FILE)
+    except ImportError:
+        return False
+    return True
 
 
 def _stop() -> None:
@@ -70,18 +76,6 @@ def _stop() -> None:
 atexit.register(_stop)
 
 
-def _message(out: object) -> str:
-    (n,) = struct.unpack("<i", _read(out, 4))
-    return _read(out, n).decode(errors="replace")
-
-
-def _read(out: object, n: int) -> bytes:
-    buf = out.read(n)  # type: ignore[attr-defined]
-    if buf is None or len(buf) != n:
-        raise EOFError
-    return buf
-
-
 def _child() -> subprocess.Popen[bytes]:
     """The running child, started if need be (RuntimeError when it cannot serve)."""
     if _CHILD and _CHILD[0].poll() is None:
@@ -94,8 +88,8 @@ def _child() -> subprocess.Popen[bytes]:
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env)
     try:
-        if _read(p.stdout, 1) != b"\x00":
-            why = _message(p.stdout)
+        if read_exactly(p.stdout, 1) != b"\x00":
+            why = read_message(p.stdout)
             _FAILED.append(why)
             raise RuntimeError(why)
     except EOFError:
@@ -113,10 +107,10 @@ def _ask(faces: np.ndarray) -> np.ndarray:
             n, h, w = faces.shape[:3]
             p.stdin.write(struct.pack("<3i", n, h, w) + faces.tobytes())  # type: ignore[union-attr]
             p.stdin.flush()  # type: ignore[union-attr]
-            if _read(p.stdout, 1) == b"\x00":
-                return np.frombuffer(_read(p.stdout, n * FEATURES * 4), "<f4").reshape(
+            if read_exactly(p.stdout, 1) == b"\x00":
+                return np.frombuffer(read_exactly(p.stdout, n * FEATURES * 4), "<f4").reshape(
                     n, FEATURES).astype(np.float32)
-            raise RuntimeError(_message(p.stdout))
+            raise RuntimeError(read_message(p.stdout))
         except (OSError, EOFError):
             p.kill()
             _CHILD.clear()
@@ -135,7 +129,7 @@ def embed_faces(faces: np.ndarray) -> np.ndarray:
 
     Raises RuntimeError when the network cannot be had or its process fails."""
     faces = np.ascontiguousarray(faces, np.uint8)
-    out = np.empty((len(faces), EMBEDDING_DIM), np.float32)
+    out = np.empty((len(faces), FEATURES), np.float32)
     with _LOCK:  # one request at a time through the pipe
         keys = [_key(f) for f in faces]
         todo = [i for i, k in enumerate(keys) if k not in _SEEN]

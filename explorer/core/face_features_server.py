@@ -30,6 +30,7 @@ UPSCALED = 256  # the face is upscaled to this side (bicubic) before the chip is
 FIVE_POINTS = ((167 / 256, 134 / 256), (145 / 256, 135 / 256), (89 / 256, 134 / 256),
                (111 / 256, 135 / 256), (128 / 256, 178 / 256))
 CHIP, CHIP_PADDING = 150, 0.25  # dlib's face chip for its recognition network
+MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"  # in the face_recognition_models wheel
 
 
 def load_network() -> object:
@@ -39,8 +40,7 @@ def load_network() -> object:
 
     from explorer.core.dlib_models import model_path
 
-    return dlib.face_recognition_model_v1(str(model_path(
-        "dlib_face_recognition_resnet_model_v1.dat")))
+    return dlib.face_recognition_model_v1(str(model_path(MODEL_FILE)))
 
 
 def features(net: object, faces: np.ndarray) -> np.ndarray:
@@ -60,39 +60,47 @@ def features(net: object, faces: np.ndarray) -> np.ndarray:
     return out
 
 
-def _message(out: BinaryIO, text: str) -> None:
+def write_message(out: BinaryIO, text: str) -> None:
+    """A failure, as the protocol says it: 1, then the UTF-8 text after its length."""
     b = text.encode()
     out.write(b"\x01" + struct.pack("<i", len(b)) + b)
     out.flush()
 
 
-def _read(inp: BinaryIO, n: int) -> bytes:
+def read_exactly(inp: BinaryIO, n: int) -> bytes:
+    """n bytes from a pipe; EOFError when it ends first (the other side went away)."""
     buf = inp.read(n)
     if buf is None or len(buf) != n:
         raise EOFError
     return buf
 
 
+def read_message(inp: BinaryIO) -> str:
+    """The text of a failure, after its leading 1 (`write_message`)."""
+    (n,) = struct.unpack("<i", read_exactly(inp, 4))
+    return read_exactly(inp, n).decode(errors="replace")
+
+
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
     try:
         net = load_network()
     except (ImportError, OSError, RuntimeError) as e:
-        _message(out, f"dlib's face-recognition network cannot be loaded ({e})")
+        write_message(out, f"dlib's face-recognition network cannot be loaded ({e})")
         return
     out.write(b"\x00")
     out.flush()
     while True:
         try:
-            n, h, w = struct.unpack("<3i", _read(inp, 12))
+            n, h, w = struct.unpack("<3i", read_exactly(inp, 12))
             if n <= 0:
                 return
-            faces = np.frombuffer(_read(inp, n * h * w * 3), np.uint8).reshape(n, h, w, 3)
+            faces = np.frombuffer(read_exactly(inp, n * h * w * 3), np.uint8).reshape(n, h, w, 3)
         except EOFError:  # the parent went away
             return
         try:
             f = features(net, faces)
         except Exception as e:  # noqa: BLE001 - the parent gets it, in one line
-            _message(out, f"{type(e).__name__}: {e}")
+            write_message(out, f"{type(e).__name__}: {e}")
             continue
         out.write(b"\x00" + f.astype("<f4").tobytes())
         out.flush()
