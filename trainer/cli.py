@@ -88,7 +88,10 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "conditional: --cond-keep leaves attributes whose labels correlate this much with the "
      "edited one free (1 = keep all)"),
     ("--init-from", "init_from", str,
-     "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run)"),
+     "start a new run from this run folder's weights (e.g. a cGAN from the unconditional run), "
+     "or from a model file's (its D starts fresh)"),
+    ("--g-hold", "g_hold", int,
+     "GAN steps at the start in which only D learns (a fresh D, e.g. --init-from a model file)"),
 ]
 
 
@@ -101,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data folder, or 'fake' for synthetic smoke-test data")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="run folder (e.g. runs/NAME)")
     p.add_argument("--preset", metavar="NAME",
-                   help="starting recipe: celeba64, celeba64-cgan, style64, style64-cond or "
-                   "tiny "
+                   help="starting recipe: celeba64, celeba64-cgan, style64, style64-cond, "
+                   "style64-cond40 or tiny "
                    "(flags override it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--cond", metavar="A,B,...",

@@ -83,6 +83,9 @@ class TrainConfig:
     # on the training labels: Male with Wearing_Lipstick, Smiling with High_Cheekbones) are left
     # free to change with it; 1 keeps every other attribute.
     cond_keep_free: float = 1.0
+    # GAN steps at the start of the GAN phase in which only D learns: a warm start from a model
+    # file, which carries no D, lets a fresh D learn the parent's G before G moves.
+    g_hold: int = 0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -100,7 +103,7 @@ class TrainConfig:
             if not (0 <= v <= hi if closed else 0 <= v < hi):
                 raise ValueError(f"{name} must be in [0, {hi}{']' if closed else ')'}")
         for name in ("steps", "encoder_steps", "classifier_steps", "holdout", "atlas_size",
-                     "threads", "gan_minutes", "cond_aux", "cond_keep"):
+                     "threads", "gan_minutes", "cond_aux", "cond_keep", "g_hold"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name in ("sample_every", "snapshot_every", "log_every", "r1_every"):
@@ -175,6 +178,27 @@ PRESETS: dict[str, dict[str, Any]] = {
         beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
         cond_attributes=(
             "Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache",
+        ),
+    ),
+    # The conditional style G on all 40 CelebA attributes: a y edit then holds the other 39 by
+    # their own y instead of leaving them to W, where they ride along with the edited one
+    # (Male with Wearing_Lipstick, Eyeglasses with Young). Meant to start from the bundled
+    # seven-attribute file (--init-from FILE --g-hold N: the file has no D), whose condition
+    # offset it widens by attribute.
+    "style64-cond40": dict(
+        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
+        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
+        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
+        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+        cond_attributes=(
+            "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
+            "Bangs", "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
+            "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair",
+            "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
+            "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose",
+            "Receding_Hairline", "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair",
+            "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
+            "Wearing_Necklace", "Wearing_Necktie", "Young",
         ),
     ),
     # Seconds, for tests and smoke runs.

@@ -322,7 +322,7 @@ class Trainer:
         if self.cfg.cond_keep > 0 and self.pair_cols is not None:
             terms["cond_keep"] = self._cond_keep_loss(fake_g, self.pair_cols)
             loss_g = loss_g + self.cfg.cond_keep * terms["cond_keep"]
-        if not d["skip_g"]:
+        if not d["skip_g"] and self.step >= self.cfg.g_hold:
             loss_g.backward()
             self.opt_g.step()
         m = self._end_step(m, d, loss_g, g_out)

@@ -139,7 +139,8 @@ class Run:
                 raise RunError(f"{self.state_file.name} does not fit this config and data "
                                f"({first[:200]})") from None
         elif cfg.init_from:
-            counts = warm_start(self.trainer.nets(), load_parent(cfg.init_from))
+            counts = warm_start(self.trainer.nets(), load_parent(cfg.init_from),
+                                list(cfg.cond_attributes))
             if not quiet:
                 print(f"started from {cfg.init_from}: {counts}", file=sys.stderr)
             self.trainer.c_trained = counts.get("C", {}).get("copied", 0) > 0

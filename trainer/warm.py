@@ -13,6 +13,15 @@ A conditional style G (`facegan.style`) is the unconditional one plus a new tens
 condition offset, which starts at zero: fresh, yet it draws its parent's faces exactly, as does
 its D, whose projection term has a gain that starts at zero. A fresh G tensor that is not all
 zeros would change the drawings: such a parent is refused.
+
+A conditional style G on more attributes than its parent's gets the parent's condition offset
+column by column (each attribute's column where the new list puts it, rescaled for the offset's
+1/sqrt(n_cond) scale), and zeros for the new attributes: it draws its parent's faces at every y
+of the parent's attributes, and learns the new ones from zero.
+
+The parent can also be a model file (`.safetensors`): its G (the EMA weights, for both G and its
+EMA), E, C and J, but no D, which starts fresh; `--g-hold` then lets D learn against the
+parent's G for some steps before G moves.
 """
 
 from __future__ import annotations
@@ -25,15 +34,26 @@ from typing import Any
 import torch
 from torch import nn
 
-from facegan.checkpoint import ModelFileError, load_state
+from facegan.checkpoint import ModelFileError, load_model, load_state
 
 # Trainer state keys of the networks a warm start copies.
 NETWORKS = ("G", "G_ema", "D", "E", "C", "J")
+COND_OFFSET = "cond_offset.weight"  # a conditional style G's (n_styles * nz, n_cond) offset
 
 
 def load_parent(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The training state of a run folder (or of a `.state.pt` file) to start from."""
+    """The training state of a run folder (or of a `.state.pt` file) to start from, or the
+    networks of a model file (`.safetensors`; no D) as such a state."""
     p = Path(path)
+    if p.is_file() and p.suffix == ".safetensors":
+        mf = load_model(p)
+        state: dict[str, Any] = {part: mf.network(part).state_dict()
+                                 for part in ("G", "E", "C", "J") if part in mf.parts}
+        if "G" not in state:
+            raise ModelFileError(f"{p.name}: holds no generator to start from")
+        state["G_ema"] = state["G"]
+        state["train_config"] = {"cond_attributes": list(mf.config.cond_attributes)}
+        return state
     if p.is_dir():
         states = sorted(p.glob("*.state.pt"))
         if not states:
@@ -47,9 +67,28 @@ def load_parent(path: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
-def copy_matching(net: nn.Module, source: dict[str, torch.Tensor]) -> dict[str, str]:
+def _widen_condition(dst: torch.Tensor, src: torch.Tensor, parent_cond: list[str],
+                     cond: list[str]) -> bool:
+    """Put the parent's condition offset `src` (rows, n_parent) into `dst` (rows, n_cond): each
+    parent attribute's column where `cond` puts it, rescaled for ConditionOffset's 1/sqrt(n)
+    scale, the rest zero. False where the parent's attributes are not all in `cond`."""
+    if (len(parent_cond) != src.shape[1] or len(cond) != dst.shape[1]
+            or src.shape[0] != dst.shape[0] or not set(parent_cond) <= set(cond)):
+        return False
+    dst.zero_()
+    gain = (len(cond) / len(parent_cond)) ** 0.5
+    for j, a in enumerate(parent_cond):
+        dst[:, cond.index(a)] = src[:, j] * gain
+    return True
+
+
+def copy_matching(net: nn.Module, source: dict[str, torch.Tensor],
+                  parent_cond: list[str] | None = None,
+                  cond: list[str] | None = None) -> dict[str, str]:
     """Copy `source` tensors into `net` where they fit; returns {name: 'copied' | 'widened' |
-    'fresh'} for every tensor of `net` (fresh: kept its initial value)."""
+    'fresh'} for every tensor of `net` (fresh: kept its initial value). A style G's condition
+    offset on more attributes than the parent's (`parent_cond` -> `cond`) is widened by
+    attribute."""
     report: dict[str, str] = {}
     own = net.state_dict()
     with torch.no_grad():
@@ -57,6 +96,9 @@ def copy_matching(net: nn.Module, source: dict[str, torch.Tensor]) -> dict[str, 
             src = source.get(name)
             if src is None or src.dim() != dst.dim():
                 report[name] = "fresh"
+            elif (name == COND_OFFSET and src.shape != dst.shape and parent_cond and cond
+                  and _widen_condition(dst, src, parent_cond, cond)):
+                report[name] = "widened"
             elif src.shape == dst.shape:
                 dst.copy_(src)
                 report[name] = "copied"
@@ -70,16 +112,19 @@ def copy_matching(net: nn.Module, source: dict[str, torch.Tensor]) -> dict[str, 
     return report
 
 
-def warm_start(nets: dict[str, nn.Module], parent: dict[str, Any]) -> dict[str, dict[str, int]]:
+def warm_start(nets: dict[str, nn.Module], parent: dict[str, Any],
+               cond: list[str] | None = None) -> dict[str, dict[str, int]]:
     """Copy the parent's weights into `nets` (a Trainer's `nets()`); count what happened per
-    network ('zero': a new G tensor that starts at zero). Raises if G could not take the
-    parent's generator whole."""
+    network ('zero': a new G tensor that starts at zero). `cond`: the new run's conditioned
+    attributes (a parent conditioned on fewer is widened by attribute). Raises if G could not
+    take the parent's generator whole."""
     counts: dict[str, dict[str, int]] = {}
     g_fresh_nonzero = False
+    parent_cond = list(parent.get("train_config", {}).get("cond_attributes", []) or [])
     for key, net in nets.items():
         if key not in NETWORKS or key not in parent:
             continue
-        report = copy_matching(net, parent[key])
+        report = copy_matching(net, parent[key], parent_cond, cond)
         if key in ("G", "G_ema"):
             own = net.state_dict()
             report = {k: "zero" if v == "fresh" and not own[k].any() else v

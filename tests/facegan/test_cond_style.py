@@ -152,6 +152,50 @@ def test_a_warm_start_from_an_unconditional_style_run_draws_its_faces(tmp_path: 
     assert diff > 1e-4
 
 
+@pytest.mark.slow  # a tiny training run
+def test_a_warm_start_from_a_model_file_onto_more_attributes_keeps_its_faces(
+        tmp_path: Path, tiny_cstyle: Path) -> None:
+    """A model file carries no D: the child starts from its G, E, C and J, widens the condition
+    offset by attribute, and with --g-hold moves only D at first."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig, preset
+    from trainer.data import fake_dataset
+    from trainer.run import Run
+
+    parent = load_model(tiny_cstyle)
+    assert parent.config.cond_attributes == COND
+    more = ("Young", "Male", "Eyeglasses", "Smiling")  # another order, two new attributes
+    values = preset("tiny")
+    values.update(kind="style", res=16, judge=True, steps=3, encoder_steps=0,
+                  classifier_steps=1, cond_attributes=more, g_hold=3,
+                  init_from=str(tiny_cstyle))
+    data = fake_dataset(n=64, res=16, names=TINY_ATTRIBUTES)
+    child = Run(tmp_path / "child", TrainConfig(**values), data, quiet=True, command=["t"])
+    t, G0 = child.trainer, parent.network("G")
+    assert t.c_trained
+    z = torch.randn(8, 8, generator=torch.Generator().manual_seed(1))
+    y_parent = torch.tensor([[1.0, -1.0]] * 4 + [[-1.0, 1.0]] * 4)  # Smiling, Male
+    y_child = torch.zeros(8, 4)
+    y_child[:, 3], y_child[:, 1] = y_parent[:, 0], y_parent[:, 1]
+
+    def drawn(g: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return g.eval()(g.map(z), y)
+
+    want = drawn(G0, y_parent)
+    torch.testing.assert_close(drawn(t.G_ema, y_child), want, atol=1e-5, rtol=1e-5)
+    y_new = y_child.clone()
+    y_new[:, 0] = 1.0  # a new attribute's y starts with no effect
+    torch.testing.assert_close(drawn(t.G_ema, y_new), want, atol=1e-5, rtol=1e-5)
+    d0 = copy.deepcopy(t.D.state_dict())
+    child.train()  # three held steps: D learns, G does not move
+    torch.testing.assert_close(drawn(t.G_ema, y_child), want, atol=1e-5, rtol=1e-5)
+    assert any(not torch.equal(v, t.D.state_dict()[k]) for k, v in d0.items())
+    mf = load_model(tmp_path / "child" / "model.safetensors")
+    assert mf.config.cond_attributes == more
+
+
 def test_cond_on_a_style_preset_keeps_a_style_g_and_the_preset_names_the_cgans_seven() -> None:
     from trainer.cli import build_parser, config_from_args
     from trainer.config import preset
@@ -166,3 +210,7 @@ def test_cond_on_a_style_preset_keeps_a_style_g_and_the_preset_names_the_cgans_s
     assert c.kind == "style" and c.cond_attributes == preset("celeba64-cgan")["cond_attributes"]
     plain = {k: v for k, v in preset("style64-cond").items() if k != "cond_attributes"}
     assert plain == preset("style64")
+    every = preset("style64-cond40")
+    assert {k: v for k, v in every.items() if k != "cond_attributes"} == preset("style64")
+    assert len(set(every["cond_attributes"])) == 40
+    assert set(c.cond_attributes) <= set(every["cond_attributes"])
