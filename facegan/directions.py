@@ -26,6 +26,7 @@ the trainer, the explorer and the evaluation all stand on this module.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -151,7 +152,8 @@ CORRECTION_ANCHOR = 10.0  # weight of the picture's 4x4 colour layout, held to t
 ANCHOR_GRID = 4
 
 
-def condition_correction(G: nn.Module, C: nn.Module, nz: int, cond_index: list[int],
+def condition_correction(G: nn.Module, C: nn.Module | Sequence[nn.Module], nz: int,
+                         cond_index: list[int],
                          y: torch.Tensor, reach: np.ndarray, steps: int = 150, batch: int = 24,
                          seed: int = 0, psi: float = DEFAULT_PSI, keep: float = CORRECTION_KEEP,
                          anchor: float = CORRECTION_ANCHOR, margin: float = 2.0) -> np.ndarray:
@@ -170,12 +172,14 @@ def condition_correction(G: nn.Module, C: nn.Module, nz: int, cond_index: list[i
     Graded by the independent judge on the bundled model (docs/training/README.md, "A learnt
     correction of each y edit"): random samples 88.2 -> 93.2% flipped, 16.7 -> 15.8%
     collateral. C chooses; the report's judge grades (`evaluation`)."""
+    judges = [C] if isinstance(C, nn.Module) else list(C)
     G.eval()
-    C.eval()
+    for c in judges:
+        c.eval()
     dev = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = np.zeros((len(cond_index), nz), np.float32)
-    nets = (*G.parameters(), *C.parameters())
+    nets = (*G.parameters(), *(p for c in judges for p in c.parameters()))
     was = [p.requires_grad for p in nets]
     for p in nets:
         p.requires_grad_(False)
@@ -196,19 +200,23 @@ def condition_correction(G: nn.Module, C: nn.Module, nz: int, cond_index: list[i
                     w = prior_latents(G, z)
                     if truncates_latents(G) and psi != 1:
                         w = G.truncate(w, psi)
-                    before = C(G(w, yb)).float()
-                    up = before[:, ai] < 0
+                    x0 = G(w, yb)
+                    befores = [c(x0).float() for c in judges]
+                    up = befores[0][:, ai] < 0
                     y2 = yb.clone()
                     y2[:, i] = torch.where(up, lim, -lim)
                     alone = layout(G(w, y2)) if anchor else None
                 x = G(w + (y2[:, i] - yb[:, i])[:, None] * k, y2)
-                after = C(x).float()
-                others = [j for j in range(before.shape[1]) if j != ai]
-                p0 = torch.sigmoid(before[:, others])
-                kept = (F.binary_cross_entropy_with_logits(after[:, others], p0)
-                        - F.binary_cross_entropy_with_logits(before[:, others], p0))
                 sign = torch.where(up, 1.0, -1.0)
-                target = F.softplus(margin - sign * after[:, ai]).mean()
+                kept = target = torch.zeros((), device=dev)
+                for c, before in zip(judges, befores, strict=True):
+                    after = c(x).float()
+                    others = [j for j in range(before.shape[1]) if j != ai]
+                    p0 = torch.sigmoid(before[:, others])
+                    kept = kept + (F.binary_cross_entropy_with_logits(after[:, others], p0)
+                                   - F.binary_cross_entropy_with_logits(before[:, others], p0))
+                    target = target + F.softplus(margin - sign * after[:, ai]).mean()
+                kept, target = kept / len(judges), target / len(judges)
                 loss = keep * kept * len(others) / 10 + target + 1e-2 * k.pow(2).sum()
                 if alone is not None:
                     loss = loss + anchor * (layout(x) - alone).pow(2).mean()

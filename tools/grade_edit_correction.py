@@ -29,7 +29,7 @@ from evaluation.context import held_conditions
 from evaluation.judge import MAIN_ATTRIBUTES
 from explorer.core.bundle import load_bundle
 from explorer.core.edits import corrected_latents
-from facegan.checkpoint import load_model
+from facegan.checkpoint import SCORER, load_model
 from facegan.directions import CORRECTION_ANCHOR, CORRECTION_KEEP, condition_correction
 from facegan.models import map_batches, map_images, tensor_to_images
 from trainer.data import load_dataset
@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="fit a correction now instead")
     ap.add_argument("--keep", type=float, default=CORRECTION_KEEP)
     ap.add_argument("--anchor", type=float, default=CORRECTION_ANCHOR)
+    ap.add_argument("--with-scorer", action="store_true",
+                    help="fit against the file's photo scorer too (several classifiers)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -109,9 +111,11 @@ def main() -> None:
         t0 = time.time()
         labels = b.atlas_conditions()
         assert labels is not None
-        k = condition_correction(G, C, b.nz, cols, torch.from_numpy(labels), reach,
+        judges = [C, b.network(SCORER)] if a.with_scorer else C
+        k = condition_correction(G, judges, b.nz, cols, torch.from_numpy(labels), reach,
                                  keep=a.keep, anchor=a.anchor)
-        grade(k, f"fitted, keep {a.keep:g}, anchor {a.anchor:g} ({time.time() - t0:.0f} s)")
+        grade(k, f"fitted, keep {a.keep:g}, anchor {a.anchor:g}"
+                 f"{', C + scorer' if a.with_scorer else ''} ({time.time() - t0:.0f} s)")
     elif b.cond_correction is not None:
         grade(b.cond_correction, "the file's correction")
 
