@@ -81,6 +81,13 @@ def tiny_cstyle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_cstyle_all(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny conditional style model on every attribute of the data (style64-cond40's shape)."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_cstyle_all"), kind="style",
+                           cond=tuple(TINY_ATTRIBUTES))
+
+
+@pytest.fixture(scope="session")
 def tiny_cgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny_cgan"), kind="cgan")
 

@@ -74,3 +74,27 @@ def test_a_photo_encodes_and_refines_in_w_plus_at_the_neutral_y(cstyle: Bundle) 
     a = cstyle.generate(res.z, np.array([1.0, 0.0], np.float32), res.detail)
     b = cstyle.generate(res.z, np.array([-1.0, 0.0], np.float32), res.detail)
     assert not np.array_equal(a, b)
+
+
+@pytest.mark.slow  # a tiny training run
+def test_a_model_conditioned_on_every_attribute_edits_by_y_alone(tiny_cstyle_all: Path) -> None:
+    """The style64-cond40 recipe's shape: every slider is a y slider, so an edit moves y (and
+    the latent only by the file's correction of that y edit), and the other attributes' y stay
+    where the face had them."""
+    from testdata import TINY_ATTRIBUTES
+
+    from explorer.core.edits import corrected_latents
+
+    b = load_bundle(tiny_cstyle_all)
+    assert b.cond_attributes == TINY_ATTRIBUTES and b.y_reach is not None
+    plain = Scene(b, psi=0.7).canvas_request()
+    assert plain.y is not None
+    before = b.generate(plain.z, plain.y[0])
+    for i, name in enumerate(TINY_ATTRIBUTES):
+        toward = -2.0 if plain.y[0, i] > 0 else 2.0  # the slider toward the other side
+        req = Scene(b, psi=0.7, alphas={name: toward}).canvas_request()
+        assert req.y is not None
+        np.testing.assert_allclose(req.z, corrected_latents(plain.z, req.y, plain.y,
+                                                            b.cond_correction), atol=1e-6)
+        assert np.flatnonzero(req.y[0] != plain.y[0]).tolist() == [i]
+        assert not np.array_equal(b.generate(req.z, req.y[0]), before)
