@@ -193,7 +193,7 @@ class Bundle:
     def network(self, part: str) -> nn.Module:
         """The CPU float32 network 'G', 'E' or 'C'; BundleError if the file has none."""
         if part not in self.networks:
-            what = {"E": "an encoder", "C": "an attribute classifier", "G": "a generator"}
+            what = {"E": "encoder", "C": "attribute classifier", "G": "generator"}
             raise BundleError(f"{self.name}: this model has no {what.get(part, part)}")
         return self.networks[part]
 
