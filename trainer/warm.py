@@ -87,8 +87,8 @@ def copy_matching(net: nn.Module, source: dict[str, torch.Tensor],
                   cond: list[str] | None = None) -> dict[str, str]:
     """Copy `source` tensors into `net` where they fit; returns {name: 'copied' | 'widened' |
     'fresh'} for every tensor of `net` (fresh: kept its initial value). A style G's condition
-    offset on more attributes than the parent's (`parent_cond` -> `cond`) is widened by
-    attribute."""
+    offset on other attributes than the parent's (`parent_cond` -> `cond`: more, or the same in
+    another order) is placed by attribute."""
     report: dict[str, str] = {}
     own = net.state_dict()
     with torch.no_grad():
@@ -96,7 +96,7 @@ def copy_matching(net: nn.Module, source: dict[str, torch.Tensor],
             src = source.get(name)
             if src is None or src.dim() != dst.dim():
                 report[name] = "fresh"
-            elif (name == COND_OFFSET and src.shape != dst.shape and parent_cond and cond
+            elif (name == COND_OFFSET and parent_cond and cond and parent_cond != cond
                   and _widen_condition(dst, src, parent_cond, cond)):
                 report[name] = "widened"
             elif src.shape == dst.shape:
