@@ -141,6 +141,16 @@ class TrainConfig:
         return replace(self, **kw)
 
 
+# The style64 recipe, shared by its conditional presets.
+_STYLE64: dict[str, Any] = dict(
+    kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
+    encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
+    # lr_d 1.2e-3: the A/B from the long run's 9,500-step snapshot (docs/training/README.md)
+    # reached a lower FD in 1,000 fewer steps than 4e-4.
+    augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
+    beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+)
+
 # Presets: named starting points; CLI flags override their fields.
 PRESETS: dict[str, dict[str, Any]] = {
     # Recognisable faces on celeba-9k on a 2-core CPU in about two hours.
@@ -160,22 +170,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The style-based G (facegan.style): W space for editing, DiffAugment with cutout, the
     # equalised learning rate (hence lr_g 10x the DCGAN's), TTUR for the spectral-norm D, and the
     # independent judge. Calibrated against celeba64 in docs/training/README.md.
-    "style64": dict(
-        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
-        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
-        # lr_d 1.2e-3: the A/B from the long run's 9,500-step snapshot (docs/training/README.md)
-        # reached a lower FD in 1,000 fewer steps than 4e-4.
-        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
-        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
-    ),
+    "style64": dict(_STYLE64),
     # The conditional style G: style64 conditioned on the cgan's attributes (y enters W as a
     # zero-initialised offset, `facegan.style`), meant to start from an unconditional style run
     # (--init-from runs/style64), which it then draws exactly at every y until it learns y.
     "style64-cond": dict(
-        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
-        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
-        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
-        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+        **_STYLE64,
         cond_attributes=(
             "Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Black_Hair", "Mustache",
         ),
@@ -186,10 +186,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # seven-attribute file (--init-from FILE --g-hold N: the file has no D), whose condition
     # offset it widens by attribute.
     "style64-cond40": dict(
-        kind="style", res=64, nz=256, ngf=64, ndf=64, nef=64, batch=64, steps=20_000,
-        encoder_steps=3_000, classifier_steps=2_000, loss="hinge",
-        augment="color,translation,cutout", ema=0.999, lr_g=2e-3, lr_d=1.2e-3, lr_e=2e-4,
-        beta1=0.0, mapping_layers=4, style_mix=0.9, judge=True, holdout=500,
+        **_STYLE64,
         cond_attributes=(
             "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
             "Bangs", "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
