@@ -255,3 +255,32 @@ def test_the_features_survive_their_process_dying(tiny_model: Path) -> None:
     face_embedding._CHILD[0].wait()
     face_embedding._SEEN.clear()  # ask the process again, not the kept answers
     np.testing.assert_allclose(face_embedding.embed_faces(faces[::-1]), first[::-1], atol=1e-6)
+
+
+def test_the_head_is_fitted_on_scaled_features_and_kept_only_where_it_helps() -> None:
+    """tools/fit_scorer_head.py's rows: a feature a hundred times smaller than the logits still
+    decides an attribute it predicts (its standardisation is folded back into the row, so the
+    row applied to the raw inputs gives the fitted model's scores), and an attribute the
+    features know nothing of keeps the classifier's own logit."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit_row = runpy.run_path(str(ROOT / "tools" / "fit_scorer_head.py"))["fit_row"]
+    rng = np.random.default_rng(0)
+    n = 1200
+    logit = rng.normal(0, 4, n)  # attribute 0's classifier logit: right on its own
+    small = rng.normal(0, 0.02, n)  # a recognition feature, as small as dlib's
+    X = np.stack([logit, small, rng.normal(0, 0.02, n)], 1)
+    fit, choose = np.arange(n) < 900, np.arange(n) >= 900
+    y_small = small + rng.normal(0, 0.004, n) > 0  # what the small feature alone predicts
+    row, won = fit_row(X, y_small, fit, choose, own=0, grid=(0.1, 1.0))
+    assert won.startswith("head")
+    scores = X[choose] @ row[:-1] + row[-1]
+    assert ((scores > 0) == y_small[choose]).mean() > 0.9
+    mu, sd = X[fit].mean(0), X[fit].std(0) + 1e-8
+    c = float(won.split("C=")[1])
+    m = LogisticRegression(C=c, max_iter=2000).fit((X[fit] - mu) / sd, y_small[fit])
+    np.testing.assert_allclose(scores, m.decision_function((X[choose] - mu) / sd), atol=1e-6)
+    y_own = rng.random(n) < 1 / (1 + np.exp(-logit))  # the logit is calibrated already
+    row, won = fit_row(X, y_own, fit, choose, own=0, grid=(0.1, 1.0))
+    assert won == "classifier alone"
+    np.testing.assert_array_equal(row, [1, 0, 0, 0])
