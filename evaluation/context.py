@@ -104,3 +104,14 @@ def generate(G: torch.nn.Module, z: np.ndarray, batch: int = 128,
 
 def encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     return map_images(E, images).numpy()
+
+
+def judged_codes(E: torch.nn.Module, J: torch.nn.Module, faces: np.ndarray,
+                 cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Real faces as a conditional style G edits them: E's w (its first layer's, where E
+    answers in W+) and, as the condition, the judge J's decisions on the attributes at `cols`
+    (+-1)."""
+    w = encode(E, faces)
+    w = w[:, 0] if w.ndim == 3 else w
+    y = np.where(map_images(J, faces).numpy()[:, cols] > 0, 1.0, -1.0).astype(np.float32)
+    return w, y

@@ -31,6 +31,15 @@ class Judge:
         return torch.sigmoid(map_images(self.C, images)).numpy()
 
 
+def other_side(y: np.ndarray, before: np.ndarray, cond: list[str], names: list[str], attr: str,
+               v: float) -> np.ndarray:
+    """A copy of the conditions `y` with `attr`'s set to the other side of the judge's
+    decisions `before` (n, len(names)): -v where the face has it, +v where it lacks it."""
+    out = y.copy()
+    out[:, cond.index(attr)] = np.where(before[:, names.index(attr)], -v, v)
+    return out
+
+
 def make_judge(mf: Any, judge_from: Any = None) -> Judge:
     """The independent judge J (the model's own, or `judge_from`'s: another model file's J,
     trained on real photos only, grades any model on the same attributes) with the bundled
@@ -145,8 +154,7 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
     for how, key, vs, k in steps:
         for a in attrs:
             v = vs[a]
-            y_new = y.copy()
-            y_new[:, cond.index(a)] = np.where(before[:, names.index(a)], -v, v)
+            y_new = other_side(y, before, cond, names, a, v)
             z_new = corrected_latents(z, y_new, y, k)
             after = judge.probs(generate(G, z_new, y=y_new, psi=psi, detail=detail)) > 0.5
             row, flips = _flip_row(after != before, names, a, attrs, how.format(v))

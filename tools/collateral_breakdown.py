@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.judge import MAIN_ATTRIBUTES
+from evaluation.context import generate, judged_codes
+from evaluation.judge import MAIN_ATTRIBUTES, Judge, other_side
 from explorer.core.bundle import load_bundle
 from explorer.core.edits import corrected_latents
 from facegan.checkpoint import load_model
-from facegan.models import map_batches, map_images, tensor_to_images
 from trainer.data import load_dataset
 
 
@@ -44,25 +44,18 @@ def main() -> None:
         raise SystemExit(f"{a.model.name}: needs a conditional G with a fitted reach")
     cols = [names.index(c) for c in cond]
     held = load_dataset(a.data, b.resolution).split_holdout(500)[1]
-    faces = np.ascontiguousarray(held.images[: a.n])
-    w = map_images(E, faces).numpy()
-    w = w[:, 0] if w.ndim == 3 else w
-    y = np.where(map_images(J, faces).numpy()[:, cols] > 0, 1.0, -1.0).astype(np.float32)
+    w, y = judged_codes(E, J, np.ascontiguousarray(held.images[: a.n]), cols)
+    judge = Judge(J, names)
 
-    def draw(ww: np.ndarray, yy: np.ndarray) -> np.ndarray:
-        return tensor_to_images(map_batches(lambda p, c: G(p, c), torch.from_numpy(ww),
-                                            torch.from_numpy(yy), batch=200))
+    def judged(ww: np.ndarray, yy: np.ndarray) -> np.ndarray:
+        return judge.probs(generate(G, ww, batch=200, y=yy)) > 0.5
 
-    def judged(img: np.ndarray) -> np.ndarray:
-        return map_images(J, img, batch=200).numpy() > 0
-
-    before = judged(draw(w, y))
+    before = judged(w, y)
     total = np.zeros(len(names))
     for attr in MAIN_ATTRIBUTES:
         i, ai = cond.index(attr), names.index(attr)
-        y2 = y.copy()
-        y2[:, i] = np.where(before[:, ai], -reach[i], reach[i])
-        after = judged(draw(corrected_latents(w, y2, y, b.cond_correction), y2))
+        y2 = other_side(y, before, cond, names, attr, float(reach[i]))
+        after = judged(corrected_latents(w, y2, y, b.cond_correction), y2)
         rate = 100 * (after != before).mean(0)
         top = [j for j in np.argsort(-rate) if j != ai][:10]
         print(f"{attr} (y = ±{reach[i]:g}): target {rate[ai]:.1f}%, collateral "

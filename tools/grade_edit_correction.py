@@ -25,13 +25,12 @@ import numpy as np
 import torch
 
 from evaluation import metrics
-from evaluation.context import held_conditions
-from evaluation.judge import MAIN_ATTRIBUTES
+from evaluation.context import generate, held_conditions, judged_codes
+from evaluation.judge import MAIN_ATTRIBUTES, Judge, other_side
 from explorer.core.bundle import load_bundle
 from explorer.core.edits import corrected_latents
 from facegan.checkpoint import SCORER, load_model
 from facegan.directions import CORRECTION_ANCHOR, CORRECTION_KEEP, condition_correction
-from facegan.models import map_batches, map_images, tensor_to_images
 from trainer.data import load_dataset
 
 
@@ -57,20 +56,17 @@ def main() -> None:
     held = load_dataset(a.data, b.resolution).split_holdout(500)[1]
     f_held = metrics.pooled_features(J, np.asarray(held.images))
 
+    judge = Judge(J, names)
+
     def draw(w: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return tensor_to_images(map_batches(lambda ww, yy: G(ww, yy), torch.from_numpy(w),
-                                            torch.from_numpy(y), batch=200))
+        return generate(G, w, batch=200, y=y)
 
     def judged(img: np.ndarray) -> np.ndarray:
-        return map_images(J, img, batch=200).numpy() > 0
+        return judge.probs(img) > 0.5
 
     sets = {"samples": (b.seed_latents(list(range(200)), 0.7),
-                        held_conditions(held, names, cond, 200, seed=1))}
-    faces = np.ascontiguousarray(held.images[:200])
-    w_e = map_images(E, faces).numpy()
-    w_e = w_e[:, 0] if w_e.ndim == 3 else w_e
-    y_e = np.where(map_images(J, faces).numpy()[:, cols] > 0, 1.0, -1.0).astype(np.float32)
-    sets["E codes"] = (w_e, y_e)
+                        held_conditions(held, names, cond, 200, seed=1)),
+            "E codes": judged_codes(E, J, np.ascontiguousarray(held.images[:200]), cols)}
     w_f = b.seed_latents(list(range(10_000, 11_000)), 0.7)
     y_f = held_conditions(held, names, cond, 1000, seed=2)
 
@@ -78,12 +74,10 @@ def main() -> None:
     decided = {n: judged(draw(w, y)) for n, (w, y) in sets.items()}
     decided["FD"] = judged(draw(w_f, y_f))
 
-    def other_side(w: np.ndarray, y: np.ndarray, before: np.ndarray, attr: str,
-                   k: np.ndarray | None) -> np.ndarray:
+    def edited(w: np.ndarray, y: np.ndarray, before: np.ndarray, attr: str,
+               k: np.ndarray | None) -> np.ndarray:
         """The faces after an edit of `attr` to the other side of J's decision `before`."""
-        i, ai = cond.index(attr), names.index(attr)
-        y2 = y.copy()
-        y2[:, i] = np.where(before[:, ai], -reach[i], reach[i])
+        y2 = other_side(y, before, cond, names, attr, float(reach[cond.index(attr)]))
         return draw(corrected_latents(w, y2, y, k), y2)
 
     def grade(k: np.ndarray | None, label: str) -> None:
@@ -92,12 +86,12 @@ def main() -> None:
             rates = []
             for attr in MAIN_ATTRIBUTES:
                 before = decided[n]
-                flips = judged(other_side(w, y, before, attr, k)) != before
+                flips = judged(edited(w, y, before, attr, k)) != before
                 ai = names.index(attr)
                 rates.append([flips[:, ai].mean(), np.delete(flips, ai, 1).mean()])
             figures.append(100 * np.mean(rates, 0))
         fds = [metrics.frechet_distance(metrics.pooled_features(
-                   J, other_side(w_f, y_f, decided["FD"], attr, k)), f_held)
+                   J, edited(w_f, y_f, decided["FD"], attr, k)), f_held)
                for attr in MAIN_ATTRIBUTES]
         print(f"{label:24s} " + "  ".join(f"{n} {f[0]:5.1f} / {f[1]:4.1f}%"
                                           for n, f in zip(sets, figures, strict=True))
