@@ -61,8 +61,7 @@ class Context:
         """A cGAN's condition for real faces: what the judge sees in them (+-1); else None."""
         if not self.cond:
             return None
-        p = self.judge.probs(images)[:, [self.names.index(a) for a in self.cond]]
-        return np.where(p > 0.5, 1.0, -1.0).astype(np.float32)
+        return judged_conditions(self.judge, images, [self.names.index(a) for a in self.cond])
 
     def prior_y(self, n: int, seed: int) -> np.ndarray | None:
         """A cGAN's conditions for random samples: rows of the held-out labels; else None."""
@@ -106,12 +105,14 @@ def encode(E: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     return map_images(E, images).numpy()
 
 
-def judged_codes(E: torch.nn.Module, J: torch.nn.Module, faces: np.ndarray,
+def judged_conditions(judge: Judge, images: np.ndarray, cols: list[int]) -> np.ndarray:
+    """The judge's decisions on the attributes at `cols` as a condition: +1 has it, -1 not."""
+    return np.where(judge.probs(images)[:, cols] > 0.5, 1.0, -1.0).astype(np.float32)
+
+
+def judged_codes(E: torch.nn.Module, judge: Judge, faces: np.ndarray,
                  cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Real faces as a conditional style G edits them: E's w (its first layer's, where E
-    answers in W+) and, as the condition, the judge J's decisions on the attributes at `cols`
-    (+-1)."""
+    answers in W+) and, as the condition, the judge's decisions (`judged_conditions`)."""
     w = encode(E, faces)
-    w = w[:, 0] if w.ndim == 3 else w
-    y = np.where(map_images(J, faces).numpy()[:, cols] > 0, 1.0, -1.0).astype(np.float32)
-    return w, y
+    return (w[:, 0] if w.ndim == 3 else w), judged_conditions(judge, faces, cols)

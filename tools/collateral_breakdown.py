@@ -44,8 +44,8 @@ def main() -> None:
         raise SystemExit(f"{a.model.name}: needs a conditional G with a fitted reach")
     cols = [names.index(c) for c in cond]
     held = load_dataset(a.data, b.resolution).split_holdout(500)[1]
-    w, y = judged_codes(E, J, np.ascontiguousarray(held.images[: a.n]), cols)
     judge = Judge(J, names)
+    w, y = judged_codes(E, judge, np.ascontiguousarray(held.images[: a.n]), cols)
 
     def judged(ww: np.ndarray, yy: np.ndarray) -> np.ndarray:
         return judge.probs(generate(G, ww, batch=200, y=yy)) > 0.5

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from evaluation.judge import other_side
 from explorer.core.bundle import load_bundle
 from facegan.models import map_batches, prior_latents
 
@@ -37,20 +38,20 @@ def main() -> None:
     G, C = b.network("G"), ref.network("C")
     cols = [ref.attribute_names.index(x) for x in b.cond_attributes]
     rows = np.random.default_rng(1).integers(0, len(ref.atlas_labels), a.n)
-    y = torch.from_numpy(ref.atlas_labels[rows][:, cols].astype(np.float32))
+    y = ref.atlas_labels[rows][:, cols].astype(np.float32)
     z = torch.randn(a.n, b.nz, generator=torch.Generator().manual_seed(0))
     out = []
     with torch.no_grad():
         lat = prior_latents(G, z)
 
-        def sides(c: torch.Tensor) -> np.ndarray:
-            return map_batches(lambda w, cc: C(G(w, cc, None, 0.7)).float(), lat, c).numpy() > 0
+        def sides(c: np.ndarray) -> np.ndarray:
+            return map_batches(lambda w, cc: C(G(w, cc, None, 0.7)).float(), lat,
+                               torch.from_numpy(c)).numpy() > 0
 
         before = sides(y)
         for name in a.attrs.split(","):
-            i, ai = b.cond_attributes.index(name), b.attribute_names.index(name)
-            moved = y.clone()
-            moved[:, i] = torch.from_numpy(np.where(before[:, ai], -a.y, a.y).astype(np.float32))
+            ai = b.attribute_names.index(name)
+            moved = other_side(y, before, b.cond_attributes, b.attribute_names, name, a.y)
             out.append(f"{name} {100 * (sides(moved)[:, ai] != before[:, ai]).mean():.0f}%")
     print(", ".join(out))
 

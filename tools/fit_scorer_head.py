@@ -75,21 +75,22 @@ C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def fit_row(X: np.ndarray, y: np.ndarray, fit: np.ndarray, choose: np.ndarray, own: int,
-            grid: tuple[float, ...] = C_GRID) -> tuple[np.ndarray, str]:
-    """One attribute's head row over X's columns plus a bias, and what won on the choosing rows:
-    a logistic regression on standardised X (one per inverse L2 weight in `grid`), or the
-    attribute's own logit (column `own`) alone, whichever has the lowest log loss there."""
+            grid: tuple[float, ...] = C_GRID) -> tuple[np.ndarray, float | None]:
+    """One attribute's head row over X's columns plus a bias, and the inverse L2 weight that won
+    on the choosing rows: a logistic regression on standardised X (one per weight in `grid`),
+    or (None) the attribute's own logit (column `own`) alone, whichever has the lowest log loss
+    there."""
     mu, sd = X[fit].mean(0), X[fit].std(0) + 1e-8
-    alone = np.zeros(X.shape[1] + 1)
-    alone[own] = 1.0
-    best, best_loss, won = alone, log_loss(X[choose, own], y[choose]), "classifier alone"
+    best = np.zeros(X.shape[1] + 1)
+    best[own] = 1.0
+    best_loss, won = log_loss(X[choose, own], y[choose]), None
     for c in grid:
         m = LogisticRegression(C=c, max_iter=2000).fit((X[fit] - mu) / sd, y[fit])
         w = m.coef_[0] / sd
         row = np.append(w, m.intercept_[0] - float(w @ mu))
         loss = log_loss(X[choose] @ row[:-1] + row[-1], y[choose])
         if loss < best_loss:
-            best, best_loss, won = row, loss, f"head, C={c:g}"
+            best, best_loss, won = row, loss, c
     return best, won
 
 
@@ -125,13 +126,13 @@ def main() -> None:
     head = np.zeros((n, X.shape[1] + 1), np.float32)
     rows = []
     for i, name in enumerate(names):
-        row, chose = fit_row(X, Y[:, i], fit, choose, i, tuple(a.c))
+        row, c = fit_row(X, Y[:, i], fit, choose, i, tuple(a.c))
         head[i] = row
-        won = chose != "classifier alone"
         shown, alone = X[choose] @ row[:-1] + row[-1], X[choose, i]
         acc = [float(((s > 0) == Y[choose, i]).mean()) for s in (alone, shown)]
-        rows.append((name, won, *acc))
-        print(f"{name:20s} classifier {acc[0]:.1%}  shown {acc[1]:.1%}  {chose}", flush=True)
+        rows.append((name, c is not None, *acc))
+        print(f"{name:20s} classifier {acc[0]:.1%}  shown {acc[1]:.1%}  "
+              f"{'classifier alone' if c is None else f'head, C={c:g}'}", flush=True)
     kept_rows = [r for r in rows if r[1]]
     shown = np.mean([r[3] for r in rows])
     print(f"{len(kept_rows)} of {n} attributes read the features; choosing-set accuracy, mean of "

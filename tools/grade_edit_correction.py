@@ -66,7 +66,7 @@ def main() -> None:
 
     sets = {"samples": (b.seed_latents(list(range(200)), 0.7),
                         held_conditions(held, names, cond, 200, seed=1)),
-            "E codes": judged_codes(E, J, np.ascontiguousarray(held.images[:200]), cols)}
+            "E codes": judged_codes(E, judge, np.ascontiguousarray(held.images[:200]), cols)}
     w_f = b.seed_latents(list(range(10_000, 11_000)), 0.7)
     y_f = held_conditions(held, names, cond, 1000, seed=2)
 
