@@ -32,11 +32,18 @@ class Judge:
 
 
 def other_side(y: np.ndarray, before: np.ndarray, cond: list[str], names: list[str], attr: str,
-               v: float) -> np.ndarray:
+               v: float, exclusive: np.ndarray | None = None) -> np.ndarray:
     """A copy of the conditions `y` with `attr`'s set to the other side of the judge's
-    decisions `before` (n, len(names)): -v where the face has it, +v where it lacks it."""
+    decisions `before` (n, len(names)): -v where the face has it, +v where it lacks it. With
+    `exclusive` (`Bundle.cond_exclusive`) the other conditions give way as the app's slider
+    moves them (`edits.settle_exclusive`)."""
+    from explorer.core.edits import settle_exclusive
+
     out = y.copy()
-    out[:, cond.index(attr)] = np.where(before[:, names.index(attr)], -v, v)
+    i = cond.index(attr)
+    out[:, i] = np.where(before[:, names.index(attr)], -v, v)
+    if exclusive is not None:
+        out = np.stack([settle_exclusive(r, [i], exclusive) for r in out])
     return out
 
 
@@ -128,7 +135,8 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
                    values: tuple[float, ...] = (1.0, 2.0),
                    detail: np.ndarray | None = None,
                    reach: np.ndarray | None = None,
-                   correction: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+                   correction: np.ndarray | None = None,
+                   exclusive: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
     """A cGAN's edits: the attribute's condition goes to the other side (+v for a face the judge
     says lacks it, -v for one that has it; v = 1 is the training labels', 2 the default reach);
     a photo's `detail` and the other conditions stay, and z moves by the model's `correction`
@@ -136,7 +144,8 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
     `reach` (one per conditioned attribute, `Bundle.y_reach`) also at each attribute's own
     reach: where the app's slider ends, and with a correction there once more without it. The
     summary holds v = 1's ("|condition y"), the reach's ("|sliders' end") and the reach's
-    uncorrected ("|sliders' end, y alone")."""
+    uncorrected ("|sliders' end, y alone"). `exclusive` (`Bundle.cond_exclusive`): the other
+    conditions give way to the edited one as the app's slider moves them (`other_side`)."""
     from explorer.core.edits import corrected_latents
 
     names = judge.names
@@ -154,7 +163,7 @@ def edit_success_y(G: torch.nn.Module, judge: Judge, z: np.ndarray, y: np.ndarra
     for how, key, vs, k in steps:
         for a in attrs:
             v = vs[a]
-            y_new = other_side(y, before, cond, names, a, v)
+            y_new = other_side(y, before, cond, names, a, v, exclusive)
             z_new = corrected_latents(z, y_new, y, k)
             after = judge.probs(generate(G, z_new, y=y_new, psi=psi, detail=detail)) > 0.5
             row, flips = _flip_row(after != before, names, a, attrs, how.format(v))

@@ -169,7 +169,7 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
         from explorer.core.edits import y_limits
 
         reach = y_limits(c.bundle.y_reach, len(c.cond))
-        corr = c.bundle.cond_correction
+        corr, excl = c.bundle.cond_correction, c.bundle.cond_exclusive
         rep.add("Each conditioned attribute's slider ends at its own y: "
                 + ", ".join(f"{a} ±{r:g}" for a, r in zip(c.cond, reach, strict=True))
                 + (" (fitted on G's own faces by the bundled classifier, "
@@ -178,10 +178,14 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
                 + (" Each y edit also moves the latent by the file's fitted correction of it "
                    "(`facegan.directions.condition_correction`), as the app draws it; the "
                    "sliders' end is also given without it (\"y alone\")."
-                   if corr is not None else ""), "")
+                   if corr is not None else "")
+                + (" A condition the training labels never show with the edited one's new "
+                   "side (" + _exclusive_pairs(c.cond, excl) + ") gives way to it, as the "
+                   "app's sliders move it (`explorer.core.edits.settle_exclusive`)."
+                   if excl is not None and excl.any() else ""), "")
         held = edit_success_y(G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
                               "Held-out faces, encoded by E, y as the judge sees them",
-                              reach=reach, correction=corr)
+                              reach=reach, correction=corr, exclusive=excl)
         assert enc.z_refined is not None and enc.z_detail is not None
         k = len(enc.z_refined)
         summaries = {"E alone": held}
@@ -189,21 +193,23 @@ def edit_section(c: Context, enc: Encoded) -> dict[str, dict[str, tuple[float, f
             summaries["E alone in W+"] = edit_success_y(
                 G, judge, enc.z[:m], enc.y[:m], c.cond, rep,
                 "Held-out faces, encoded by E in W+ (E's own W+ offset), y as the judge sees "
-                "them", detail=enc.w_plus[:m], reach=reach, correction=corr)
+                "them", detail=enc.w_plus[:m], reach=reach, correction=corr,
+                exclusive=excl)
         summaries |= {
             "E + refinement": edit_success_y(G, judge, enc.z_refined, enc.y[:k], c.cond, rep,
                                              "Held-out faces, E + refinement", reach=reach,
-                                             correction=corr),
+                                             correction=corr, exclusive=excl),
             "E + refinement + photo detail": edit_success_y(
                 G, judge, enc.z_detail, enc.y[:k], c.cond, rep,
                 "Held-out faces, E + refinement + photo detail (what the app edits by default)",
-                detail=enc.detail, reach=reach, correction=corr),
+                detail=enc.detail, reach=reach, correction=corr, exclusive=excl),
         }
         y_rand = c.prior_y(m, 1)
         assert y_rand is not None
         randoms = edit_success_y(G, judge, z_rand, y_rand, c.cond, rep,
                                  f"Random samples (ψ = {c.psi}; y drawn from the held-out "
-                                 "labels)", psi=c.psi, reach=reach, correction=corr)
+                                 "labels)", psi=c.psi, reach=reach, correction=corr,
+                                 exclusive=excl)
         _edit_strips_y(c, enc)
         # The headline figures (side by side with another model): what the y sliders do.
         for label, summ in [*summaries.items(), (f"random samples (ψ = {c.psi})", randoms)]:
@@ -303,8 +309,18 @@ def _edit_strips(c: Context, enc: Encoded) -> None:
         c.rep.add(f"**{a}**  ", f"![{a}]({c.figs.name}/edit_{a}.png)", "")
 
 
+def _exclusive_pairs(cond: list[str], excl: np.ndarray) -> str:
+    """'Blond_Hair+ with Black_Hair+, ...': the pairs of sides `exclusive_sides` found."""
+    out: list[str] = []
+    for i, s, j in zip(*np.nonzero(excl), strict=True):
+        a, b = f"{cond[i]}{'+' if s else '-'}", f"{cond[j]}{'-' if excl[i, s, j] > 0 else '+'}"
+        if f"{b} with {a}" not in out:
+            out.append(f"{a} with {b}")
+    return ", ".join(out)
+
+
 def _edit_strips_y(c: Context, enc: Encoded) -> None:
-    from explorer.core.edits import corrected_latents
+    from explorer.core.edits import corrected_latents, settle_exclusive
 
     assert enc.y is not None
     values = [-2.0, -1.0, 0.0, 1.0, 2.0]
@@ -315,7 +331,7 @@ def _edit_strips_y(c: Context, enc: Encoded) -> None:
         for v in values:
             y = enc.y[:6].copy()
             y[:, ci] = v
-            ys.append(y)
+            ys.append(np.stack([settle_exclusive(r, [ci], c.bundle.cond_exclusive) for r in y]))
         z = np.repeat(enc.z[:6], len(values), 0)
         y = np.stack(ys, 1).reshape(-1, len(c.cond))
         z = corrected_latents(z, y, np.repeat(enc.y[:6], len(values), 0),

@@ -54,7 +54,7 @@ def main() -> None:
     total = np.zeros(len(names))
     for attr in MAIN_ATTRIBUTES:
         i, ai = cond.index(attr), names.index(attr)
-        y2 = other_side(y, before, cond, names, attr, float(reach[i]))
+        y2 = other_side(y, before, cond, names, attr, float(reach[i]), b.cond_exclusive)
         after = judged(corrected_latents(w, y2, y, b.cond_correction), y2)
         rate = 100 * (after != before).mean(0)
         top = [j for j in np.argsort(-rate) if j != ai][:10]

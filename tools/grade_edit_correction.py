@@ -77,7 +77,8 @@ def main() -> None:
     def edited(w: np.ndarray, y: np.ndarray, before: np.ndarray, attr: str,
                k: np.ndarray | None) -> np.ndarray:
         """The faces after an edit of `attr` to the other side of J's decision `before`."""
-        y2 = other_side(y, before, cond, names, attr, float(reach[cond.index(attr)]))
+        y2 = other_side(y, before, cond, names, attr, float(reach[cond.index(attr)]),
+                        b.cond_exclusive)
         return draw(corrected_latents(w, y2, y, k), y2)
 
     def grade(k: np.ndarray | None, label: str) -> None:

@@ -67,7 +67,8 @@ def main() -> None:
         """The latent and condition a slider at `alpha` for attribute t gives, from the photo's
         own condition y0 (what the scorer saw in it, as the app draws it)."""
         if t in cond:
-            y2 = condition_vector(cond, {t: alpha}, base=y0[0], reach=b.y_reach)[None]
+            y2 = condition_vector(cond, {t: alpha}, base=y0[0], reach=b.y_reach,
+                                  exclusive=b.cond_exclusive)[None]
             return corrected_latents(z, y2, y0, b.cond_correction), y2
         return apply_edits(z, d, {t: alpha}), y0
 

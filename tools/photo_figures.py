@@ -67,7 +67,8 @@ def main() -> None:
                 name)] > 0.5 else SLIDER_END)
         # As the app's slider moves it: through y on a conditional model's attributes
         if name in b.cond_attributes:
-            y2 = condition_vector(b.cond_attributes, {name: alpha}, r.y, b.y_reach)
+            y2 = condition_vector(b.cond_attributes, {name: alpha}, r.y, b.y_reach,
+                                      b.cond_exclusive)
             z2 = corrected_latents(r.z, y2, r.y, b.cond_correction)
         else:
             z2, y2 = apply_edits(r.z, d, {name: alpha}), r.y

@@ -235,6 +235,17 @@ class Bundle:
         cols = [self.attribute_names.index(a) for a in self.cond_attributes]
         return self.atlas_labels[:, cols].astype(np.float32)
 
+    @property
+    def cond_exclusive(self) -> np.ndarray | None:
+        """(n_cond, 2, n_cond) the sides of the conditioned attributes the data never shows
+        together, from the atlas's labels (`edits.exclusive_sides`), which a y slider's edit
+        moves the untouched conditions off; None without a condition or an atlas."""
+        if "cond_exclusive" not in self.cache:
+            from explorer.core.edits import exclusive_sides
+
+            self.cache["cond_exclusive"] = exclusive_sides(self.atlas_conditions())
+        return self.cache["cond_exclusive"]
+
     def check_z(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype=np.float32)
         if z.ndim == 1:

@@ -17,6 +17,7 @@ from explorer.core.directions import Directions
 _EPS = 1e-6
 Y_LIMIT = 2.0  # how far a conditional model's y may be pushed (it trained on -1, 0 and +1)
 SLIDER_END = 3.0  # a slider's alpha runs over [-SLIDER_END, SLIDER_END] standard steps
+EXCLUSIVE_SHARE = 0.01  # a pair of sides seen together on fewer label rows than this never goes
 
 
 def _lock_basis(directions: Directions, locks: Collection[str]) -> np.ndarray | None:
@@ -77,11 +78,62 @@ def y_limits(reach: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray:
     return np.asarray(reach, np.float32).reshape(n)
 
 
+def exclusive_sides(labels: np.ndarray | None, share: float = EXCLUSIVE_SHARE
+                    ) -> np.ndarray | None:
+    """(n, 2, n) which side of each conditioned attribute j the data never shows with a side of
+    attribute i: out[i, s, j] is -1 where j's positive side goes with i's side s (1 positive,
+    0 negative) on fewer than `share` of the label rows that have i's side s, +1 where its
+    negative side does, else 0. `labels` (rows, n) in {-1, +1} (`Bundle.atlas_conditions`).
+    On CelebA: blond hair with black hair (1 of 1,238 blond rows), a mustache with blond hair
+    or on a woman (0 of 324 mustache rows). A conditional G never trained on such a condition
+    draws it melted (a black-haired man made blond turns into a ghost of a blonde woman), so
+    `condition_vector` moves the conditions a user did not touch off the sides that cannot go
+    with the one they moved. None without labels."""
+    if labels is None or len(labels) == 0:
+        return None
+    pos = np.asarray(labels) > 0
+    n = pos.shape[1]
+    out = np.zeros((n, 2, n), np.float32)
+    for i in range(n):
+        for s, rows in ((1, pos[:, i]), (0, ~pos[:, i])):
+            if not rows.any():
+                continue
+            has = pos[rows].mean(0)  # share of those rows on j's positive side
+            for j in range(n):
+                if j == i:
+                    continue
+                if has[j] < share:
+                    out[i, s, j] = -1.0
+                elif 1.0 - has[j] < share:
+                    out[i, s, j] = 1.0
+    return out
+
+
+def settle_exclusive(y: np.ndarray, moved: Collection[int], exclusive: np.ndarray | None
+                     ) -> np.ndarray:
+    """y (n_cond,) with each condition that was not `moved` taken off a side the data never
+    shows with a moved one's (`exclusive_sides`): toward the allowed side's label (+-1) by how
+    far the moved condition is into its side (|y_i| up to 1), so that y moves continuously
+    with the slider; a condition already at least 1 into its allowed side stays."""
+    y = np.array(y, np.float32)
+    if exclusive is None:
+        return y
+    for i in moved:
+        t = min(abs(float(y[i])), 1.0)
+        forced = exclusive[i, int(y[i] > 0)]
+        for j in np.flatnonzero(forced):
+            if j in moved or forced[j] * y[j] >= 1.0:
+                continue
+            y[j] += (forced[j] - y[j]) * t
+    return y
+
+
 def condition_vector(
     cond_attributes: Sequence[str],
     alphas: Mapping[str, float],
     base: np.ndarray | None = None,
     reach: Sequence[float] | np.ndarray | None = None,
+    exclusive: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_cond,) y for a conditional model: the same slider values drive y instead of z.
 
@@ -89,16 +141,20 @@ def condition_vector(
     (`y_limits`): the slider's end takes a face labelled +1 to -L_i and one labelled -1 to +L_i.
     With the default reach 2 a slider step is one unit of y. `base` (default all zeros,
     'neither') is where sliders at 0 leave y; attributes that are not conditioned are ignored
-    (the caller moves them in z).
+    (the caller moves them in z). With `exclusive` (`exclusive_sides`, `Bundle.cond_exclusive`)
+    the conditions whose sliders are at 0 give way to the moved ones (`settle_exclusive`).
     """
     y = np.zeros(len(cond_attributes), np.float32) if base is None else np.array(base, np.float32)
     limits = y_limits(reach, len(cond_attributes))
+    moved = []
     for name, alpha in alphas.items():
         if name in cond_attributes:
             i = list(cond_attributes).index(name)
             lim = float(limits[i])
             y[i] = np.clip(y[i] + alpha * (lim + 1.0) / SLIDER_END, -lim, lim)
-    return y
+            if alpha != 0:
+                moved.append(i)
+    return settle_exclusive(y, moved, exclusive)
 
 
 def corrected_latents(z: np.ndarray, y: np.ndarray | None, base: np.ndarray | None,

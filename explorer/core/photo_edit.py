@@ -15,10 +15,10 @@ import torch
 
 from explorer.core.align import Alignment
 from explorer.core.bundle import Bundle
-from explorer.core.edits import condition_vector, y_limits
+from explorer.core.edits import condition_vector
 from explorer.core.encoding import EncodeResult
 from explorer.core.paste_back import paste_back
-from explorer.core.pivotal import STEPS, TunedWeights, tune_generator
+from explorer.core.pivotal import EDIT_STRENGTHS, STEPS, TunedWeights, tune_generator
 from facegan.models import images_to_tensor
 
 EDIT_STRENGTH = 3.0  # the sliders' reach, in standard steps
@@ -40,9 +40,8 @@ def tune_photo(bundle: Bundle, result: EncodeResult, steps: int = STEPS,
             images_to_tensor(result.face[None]),
             None if y is None else torch.from_numpy(y), None, steps=steps,
             features=None if C is None else C.features, progress=progress, cancel=cancel,
-            edits=slider_edits(bundle), y_edits=condition_edits(bundle),
-            y_limit=torch.from_numpy(y_limits(bundle.y_reach, bundle.n_cond))
-            if bundle.n_cond else None, inside=result.inside,
+            edits=slider_edits(bundle), y_bank=None if y is None else condition_bank(bundle, y[0]),
+            inside=result.inside,
             y_correction=None if bundle.cond_correction is None
             else torch.from_numpy(bundle.cond_correction))
 
@@ -61,14 +60,17 @@ def slider_edits(bundle: Bundle, strength: float = EDIT_STRENGTH) -> torch.Tenso
     return torch.from_numpy(strength * v) if len(v) else None
 
 
-def condition_edits(bundle: Bundle) -> torch.Tensor | None:
-    """(n_cond, n_cond) y offsets of a conditional model's y sliders at their reach (the
-    sliders' strength, clipped as `edits.condition_vector` clips it); None for other models."""
+def condition_bank(bundle: Bundle, y: np.ndarray) -> torch.Tensor | None:
+    """(n_cond * len(EDIT_STRENGTHS), n_cond) the conditions a photo whose own is `y` takes
+    under each y slider at each of pivotal tuning's strengths (a share of the slider's end), as
+    the app's sliders move y (`edits.condition_vector`: clipped at each reach, the conditions
+    the data never shows with the moved one let go); None for a model without a condition."""
     if not bundle.n_cond:
         return None
-    names = list(bundle.cond_attributes)
-    return torch.from_numpy(np.stack([condition_vector(names, {a: EDIT_STRENGTH},
-                                                       reach=bundle.y_reach) for a in names]))
+    names, base = list(bundle.cond_attributes), np.asarray(y, np.float32).reshape(-1)
+    return torch.from_numpy(np.stack([
+        condition_vector(names, {a: s * EDIT_STRENGTH}, base, bundle.y_reach,
+                         bundle.cond_exclusive) for a in names for s in EDIT_STRENGTHS]))
 
 
 def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z: np.ndarray,
@@ -91,4 +93,4 @@ def paste_edit(bundle: Bundle, photo: np.ndarray, alignment: Alignment | None, z
     return paste_back(photo, alignment, recon, edited)
 
 
-__all__ = ["condition_edits", "paste_edit", "tune_photo"]
+__all__ = ["condition_bank", "paste_edit", "tune_photo"]

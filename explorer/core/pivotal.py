@@ -221,9 +221,8 @@ def tune_generator(
     cancel: Callable[[], bool] | None = None,
     seed: int = 0,
     edits: torch.Tensor | None = None,
-    y_edits: torch.Tensor | None = None,
+    y_bank: torch.Tensor | None = None,
     edit_weight: float = EDIT_WEIGHT,
-    y_limit: float | torch.Tensor | None = None,
     y_correction: torch.Tensor | None = None,
     edit_batch: int = EDIT_BATCH,
     locality_batch: int = LOCALITY_BATCH,
@@ -243,11 +242,11 @@ def tune_generator(
         strength s in ±1/2, ±1) pairs a step, weighted by `edit_weight`. PTI's own locality term
         keeps far-away faces unchanged but lets every latent near the pivot draw the photo, so
         edits fade; this term is what keeps them acting.
-    y_edits : (k, n_cond) condition offsets the user will apply (a conditional model's y
-        sliders at their reach), kept acting by the same term: G_t(p, y + s dy) - G_t(p, y),
-        with y + s dy clipped to ±`y_limit` where given (one number, or one per conditioned
-        attribute: the sliders' range; beyond it the user never draws, so tuning there would
-        only cost likeness).
+    y_bank : (m, n_cond) the conditions the user will edit the photo to (a conditional model's
+        y sliders at each strength, as the app's sliders move y:
+        `explorer.core.photo_edit.condition_bank`), kept acting by the same term with
+        (p', y') in place of p + s e, p' the pivot moved by `y_correction`. Only the sliders'
+        range: beyond it the user never draws, so tuning there would only cost likeness.
     y_correction : (n_cond, nz) the model's latent correction of each y edit
         (`edits.corrected_latents`): an edited pivot moves by the change of y times it, as the
         app draws the edit.
@@ -292,11 +291,8 @@ def tune_generator(
         lats.append(lat)
         if y is not None:
             conds.append(y.expand(len(lat), -1))
-    if y_edits is not None and len(y_edits) and y is not None:
-        cy = (y + strengths[None, :, None] * y_edits[:, None, :]).reshape(-1, y.shape[1])
-        if y_limit is not None:
-            lim = torch.as_tensor(y_limit, dtype=cy.dtype)
-            cy = cy.clamp(-lim, lim)
+    if y_bank is not None and len(y_bank) and y is not None:
+        cy = y_bank.to(y.dtype)
         y_lat = pivot.expand(len(cy), -1)
         if y_correction is not None:  # the latent moves with each y edit as the app moves it
             y_lat = y_lat + (cy - y) @ y_correction.to(y_lat.dtype)

@@ -292,8 +292,9 @@ class Scene:
             raise ValueError(f"{len(rows)} conditions for {n} faces")
         if edit:
             reach = self.bundle.y_reach
-            rows = [condition_vector(self.cond_names, self.alphas, base=r, reach=reach)
-                    for r in rows]
+            exclusive = self.bundle.cond_exclusive
+            rows = [condition_vector(self.cond_names, self.alphas, base=r, reach=reach,
+                                     exclusive=exclusive) for r in rows]
         return np.stack(rows).astype(np.float32) if rows else \
             np.zeros((0, len(self.cond_names)), np.float32)
 

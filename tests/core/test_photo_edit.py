@@ -232,8 +232,8 @@ def test_scores_through_the_photo_path_read_real_adults() -> None:
 
 def test_pivotal_tuning_keeps_a_conditional_models_y_sliders_acting() -> None:
     """On a conditional style G, the y sliders move the face through y, not the latent: the
-    edit term keeps them acting too (`y_edits`), where tuning without it fades them."""
-    from explorer.core.pivotal import tune_generator
+    edit term keeps them acting too (`y_bank`), where tuning without it fades them."""
+    from explorer.core.pivotal import EDIT_STRENGTHS, tune_generator
     from facegan.models import ModelConfig, build
 
     torch.manual_seed(0)
@@ -260,7 +260,8 @@ def test_pivotal_tuning_keeps_a_conditional_models_y_sliders_acting() -> None:
         return float(np.mean(out))
 
     plain = tune_generator(G, latent, target, y, steps=60, lr=1e-2)
-    kept = tune_generator(G, latent, target, y, steps=60, lr=1e-2, y_edits=dy)
+    bank = torch.cat([y + s * d[None] for d in dy for s in EDIT_STRENGTHS])
+    kept = tune_generator(G, latent, target, y, steps=60, lr=1e-2, y_bank=bank)
     assert kept.psnr_after > kept.psnr_before + 2
     assert abs(strength(kept) - 1) < abs(strength(plain) - 1) - 0.1, (strength(kept),
                                                                       strength(plain))
