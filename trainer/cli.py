@@ -82,6 +82,10 @@ FLAGS: list[tuple[str, str, Any, str]] = [
      "conditional: share of faces whose y is dropped to 0 (unspecified), and of attributes"),
     ("--cond-flip", "cond_flip", float,
      "conditional: share of fake faces with one attribute of y flipped (an edit)"),
+    ("--cond-balance", "cond_balance", float,
+     "conditional: draw real faces and fake conditions with each combination of conditioned "
+     "attributes weighed by its count to this power, negated (0 = as the data has them, "
+     "1 = all alike)"),
     ("--cond-keep", "cond_keep", float,
      "conditional: weight of the classifier's term asking an edit to keep the other attributes"),
     ("--cond-keep-free", "cond_keep_free", float,

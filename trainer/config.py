@@ -74,6 +74,11 @@ class TrainConfig:
     # attribute, chosen at random, flipped to the other side: the edits the sliders make, and
     # more of the rare sides (glasses, moustaches) for G to learn.
     cond_flip: float = 0.0
+    # Conditional models, GAN phase: real faces and fake conditions are drawn with each label
+    # row weighed by the count of its combination of conditioned attributes to the power
+    # -cond_balance (0: as the data has them; 1: every combination alike), so that rare ones
+    # (68 blond men among 8,500 CelebA faces) are shown to D and asked of G more often.
+    cond_balance: float = 0.0
     # Conditional models: weight of a term that asks an edit to change only what it edits. Half
     # of each batch repeats the other half's latents with one conditioned attribute moved to its
     # other side, and the run's own classifier (frozen, real photos only; never the judge) is
@@ -98,6 +103,7 @@ class TrainConfig:
         for name, hi, closed in (("ema", 1, False), ("style_mix", 1, True),
                                  ("cond_keep_free", 1, True),
                                  ("cond_dropout", 1, False), ("cond_flip", 1, True),
+                                 ("cond_balance", 1, True),
                                  ("balance_margin", 0.5, False)):
             v = getattr(self, name)
             if not (0 <= v <= hi if closed else 0 <= v < hi):

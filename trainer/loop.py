@@ -62,11 +62,31 @@ def refresh_bn_stats(g: nn.Module, cfg: ModelConfig, labels: np.ndarray | None, 
     g.eval()
 
 
-def sample_conditions(labels: np.ndarray | None, n: int, gen: torch.Generator) -> torch.Tensor:
-    """Condition vectors drawn from the data's own label rows (keeps attribute correlations)."""
+def sample_conditions(labels: np.ndarray | None, n: int, gen: torch.Generator,
+                      weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Condition vectors drawn from the data's own label rows (keeps attribute correlations),
+    uniformly or with the rows' `weights` (`balance_weights`)."""
     assert labels is not None
-    idx = torch.randint(0, len(labels), (n,), generator=gen).numpy()
+    idx = draw_rows(len(labels), n, gen, weights).numpy()
     return torch.from_numpy(labels[idx]).float()
+
+
+def draw_rows(count: int, n: int, gen: torch.Generator,
+              weights: torch.Tensor | None = None) -> torch.Tensor:
+    """n row indices of `count`, uniformly (as every run before `cond_balance` drew them) or
+    with replacement in proportion to `weights`."""
+    if weights is None:
+        return torch.randint(0, count, (n,), generator=gen)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)
+
+
+def balance_weights(labels: np.ndarray | None, power: float) -> torch.Tensor | None:
+    """(rows,) each label row's weight: the count of rows with its combination of conditioned
+    attributes to the power -`power` (`TrainConfig.cond_balance`); None at power 0."""
+    if labels is None or power <= 0:
+        return None
+    _, inverse, counts = np.unique(labels > 0, axis=0, return_inverse=True, return_counts=True)
+    return torch.from_numpy(counts[inverse.reshape(-1)].astype(np.float64) ** -power)
 
 
 class Trainer:
@@ -85,6 +105,7 @@ class Trainer:
         self.cond = (
             data.label_columns(list(cfg.cond_attributes)) if self.mcfg.n_cond else None
         )  # (n, n_cond) float32 in {-1, +1}
+        self.cond_weights = balance_weights(self.cond, cfg.cond_balance)
         self.policy = parse_policy(cfg.augment)
         self.gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
         torch.manual_seed(cfg.seed)  # weight init only; training randomness uses self.gen
@@ -183,7 +204,7 @@ class Trainer:
     def real_batch(self, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A random batch of real faces in [-1, 1] (random horizontal flips), and conditions."""
         n = n or max(2, self.cfg.batch // self.world)
-        idx = torch.randint(0, len(self.data), (n,), generator=self.gen)
+        idx = draw_rows(len(self.data), n, self.gen, self.cond_weights)
         order = idx.sort().values.numpy()  # sorted reads are kinder to the memmap
         x = self._faces(order)
         y = None
@@ -238,7 +259,7 @@ class Trainer:
         z = torch.randn(n, self.cfg.nz, generator=self.gen).to(self.device)
         y_fake = None
         if self.cond is not None:
-            y_fake = sample_conditions(self.cond, n, self.gen).to(self.device)
+            y_fake = sample_conditions(self.cond, n, self.gen, self.cond_weights).to(self.device)
             if self.cfg.cond_flip > 0:
                 y_fake = self._flip(y_fake)
             if self.cfg.cond_dropout > 0 and y_real is not None:

@@ -62,7 +62,7 @@ MODEL_NAME = "model.safetensors"
 RESUMABLE = ("steps", "encoder_steps", "classifier_steps", "sample_every", "snapshot_every",
              "log_every", "threads", "lr_g", "lr_d", "lr_e", "beta1", "enc_prior", "bf16",
              "channels_last", "gan_minutes", "cond_aux",
-             "cond_dropout", "cond_flip", "cond_keep", "cond_keep_free")
+             "cond_dropout", "cond_flip", "cond_keep", "cond_keep_free", "cond_balance")
 
 
 def read_run_state(out: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -158,6 +158,45 @@ def test_cond_flip_turns_one_attribute_of_a_share_of_fake_conditions() -> None:
     assert set(y_real.unique().tolist()) <= {-1.0, 1.0}
 
 
+def test_cond_balance_shows_rare_combinations_more_often() -> None:
+    """`--cond-balance p`: real faces and fake conditions are drawn with each combination of
+    the conditioned attributes weighed by its count to the power -p: at 1 a combination on a
+    twentieth of the faces is drawn as often as the common ones; real faces still come with
+    their own labels; at 0 the draws are the uniform ones of every earlier run."""
+    from testdata import TINY_ATTRIBUTES
+
+    from trainer.config import TrainConfig
+    from trainer.data import fake_dataset
+    from trainer.loop import Trainer
+
+    data = fake_dataset(n=80, res=16, names=TINY_ATTRIBUTES)
+    cols = [data.attribute_names.index(a) for a in COND]
+    # 4 faces of the 80 smile without being male: the rare combination; the rest split 3 ways.
+    combo = np.array([0] * 4 + [1] * 25 + [2] * 25 + [3] * 26)
+    data.labels[:, cols[0]] = np.where(np.isin(combo, [0, 1]), 1, -1)
+    data.labels[:, cols[1]] = np.where(combo == 0, -1, np.where(combo == 1, 1,
+                                                                 np.where(combo == 2, 1, -1)))
+    base = TrainConfig(**_values()).with_(cond_attributes=COND, batch=4000)
+    balanced = Trainer(base.with_(cond_balance=1.0), data)
+    _real, y_real, _z, y_fake = balanced._draw()
+    for y in (y_real, y_fake):
+        rare = ((y[:, 0] > 0) & (y[:, 1] < 0)).float().mean().item()
+        assert 0.21 < rare < 0.29  # a quarter, against 4 of 80 as the data has them
+    # Real faces keep their own labels: the faces drawn as the rare combination are its four.
+    state = balanced.gen.get_state()
+    x, y = balanced.real_batch(400)
+    balanced.gen.set_state(state)
+    idx = torch.multinomial(balanced.cond_weights, 400, replacement=True,
+                            generator=balanced.gen).sort().values.numpy()
+    np.testing.assert_array_equal(y.numpy(), data.labels[idx][:, cols])
+    assert set(idx[(y[:, 0] > 0).numpy() & (y[:, 1] < 0).numpy()].tolist()) <= {0, 1, 2, 3}
+    # At 0 (the default) nothing changes: the same draws as a run without the option.
+    plain, zero = Trainer(base, data), Trainer(base.with_(cond_balance=0.0), data)
+    assert zero.cond_weights is None
+    for a, b in zip(plain._draw(), zero._draw(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_cond_keep_pairs_half_the_batch_as_one_attribute_edits() -> None:
     """`--cond-keep`: the second half of the fake batch repeats the first half's latents with one
     conditioned attribute on its other side (an unspecified 0 to either side)."""
