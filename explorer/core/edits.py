@@ -17,7 +17,8 @@ from explorer.core.directions import Directions
 _EPS = 1e-6
 Y_LIMIT = 2.0  # how far a conditional model's y may be pushed (it trained on -1, 0 and +1)
 SLIDER_END = 3.0  # a slider's alpha runs over [-SLIDER_END, SLIDER_END] standard steps
-EXCLUSIVE_SHARE = 0.01  # a pair of sides seen together on fewer label rows than this never goes
+EXCLUSIVE_SHARE = 0.01  # sides seen on fewer than this share of the rows with another's
+# side never go with it (`exclusive_sides`)
 
 
 def _lock_basis(directions: Directions, locks: Collection[str]) -> np.ndarray | None:
