@@ -42,9 +42,7 @@ def other_side(y: np.ndarray, before: np.ndarray, cond: list[str], names: list[s
     out = y.copy()
     i = cond.index(attr)
     out[:, i] = np.where(before[:, names.index(attr)], -v, v)
-    if exclusive is not None:
-        out = np.stack([settle_exclusive(r, [i], exclusive) for r in out])
-    return out
+    return settle_exclusive(out, [i], exclusive)
 
 
 def make_judge(mf: Any, judge_from: Any = None) -> Judge:

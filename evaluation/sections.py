@@ -331,7 +331,7 @@ def _edit_strips_y(c: Context, enc: Encoded) -> None:
         for v in values:
             y = enc.y[:6].copy()
             y[:, ci] = v
-            ys.append(np.stack([settle_exclusive(r, [ci], c.bundle.cond_exclusive) for r in y]))
+            ys.append(settle_exclusive(y, [ci], c.bundle.cond_exclusive))
         z = np.repeat(enc.z[:6], len(values), 0)
         y = np.stack(ys, 1).reshape(-1, len(c.cond))
         z = corrected_latents(z, y, np.repeat(enc.y[:6], len(values), 0),

@@ -112,20 +112,21 @@ def exclusive_sides(labels: np.ndarray | None, share: float = EXCLUSIVE_SHARE
 
 def settle_exclusive(y: np.ndarray, moved: Collection[int], exclusive: np.ndarray | None
                      ) -> np.ndarray:
-    """y (n_cond,) with each condition that was not `moved` taken off a side the data never
-    shows with a moved one's (`exclusive_sides`): toward the allowed side's label (+-1) by how
-    far the moved condition is into its side (|y_i| up to 1), so that y moves continuously
-    with the slider; a condition already at least 1 into its allowed side stays."""
+    """y (n_cond,), or rows of it (n, n_cond), with each condition that was not `moved` taken
+    off a side the data never shows with a moved one's (`exclusive_sides`): toward the allowed
+    side's label (+-1) by how far the moved condition is into its side (|y_i| up to 1), so that
+    y moves continuously with the slider; a condition already at least 1 into its allowed side
+    stays."""
     y = np.array(y, np.float32)
     if exclusive is None:
         return y
+    free = np.ones(y.shape[-1], bool)
+    free[list(moved)] = False
     for i in moved:
-        t = min(abs(float(y[i])), 1.0)
-        forced = exclusive[i, int(y[i] > 0)]
-        for j in np.flatnonzero(forced):
-            if j in moved or forced[j] * y[j] >= 1.0:
-                continue
-            y[j] += (forced[j] - y[j]) * t
+        t = np.minimum(np.abs(y[..., i]), 1.0)[..., None]
+        forced = exclusive[i][(y[..., i] > 0).astype(int)]  # (..., n_cond)
+        give = free & (forced != 0) & (forced * y < 1.0)
+        y = np.where(give, y + (forced - y) * t, y).astype(np.float32)
     return y
 
 
